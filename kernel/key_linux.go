@@ -1,0 +1,27 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// SetListenerKey sets the TFO cookie key of one listening socket
+// (TCP_FASTOPEN_KEY): primary signs new cookies; backup, if not nil, is
+// also accepted when checking incoming cookies (Linux 5.8+).
+func SetListenerKey(fd uintptr, primary Key, backup *Key) error {
+	buf := make([]byte, 0, 2*KeySize)
+	buf = append(buf, primary[:]...)
+	if backup != nil {
+		buf = append(buf, backup[:]...)
+	}
+	if err := unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_KEY, string(buf)); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("setsockopt TCP_FASTOPEN_KEY: %w", ErrPrivilege)
+		}
+		return os.NewSyscallError("setsockopt TCP_FASTOPEN_KEY", err)
+	}
+	return nil
+}
