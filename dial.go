@@ -1,0 +1,117 @@
+package fastopen
+
+import (
+	"context"
+	"net"
+	"time"
+)
+
+// Dialer dials TCP connections whose first bytes ride in the SYN. The zero
+// value is ready to use; the embedded net.Dialer's fields (Timeout,
+// Deadline, LocalAddr, KeepAlive, Control, ControlContext, ...) work as
+// in package net.
+//
+// TFO needs a cookie from the server, obtained on a first connection (the
+// "cold" one, which costs the usual round trip and asks for the cookie).
+// Later connections to the same server IP carry the cookie and the data.
+type Dialer struct {
+	net.Dialer
+
+	// Disable dials plain TCP (no TCP_FASTOPEN_CONNECT). Info then reports
+	// ReasonDisabled. Useful for comparisons.
+	Disable bool
+
+	// Require makes a dial fail, with an *Error matching ErrNotUsed (or
+	// errors.ErrUnsupported on platforms without TFO), when the SYN cannot
+	// carry data: the kernel's client bit is off or no cookie is cached for
+	// the server yet. Nothing is sent in that case, so nothing is lost.
+	// Whether the server then accepts the SYN data is for Info to tell.
+	Require bool
+
+	// FirstWriteWait is how long a Read on a lazy connection, before any
+	// Write, waits for that Write before starting the handshake without
+	// data. It lets clients that read and write from separate goroutines
+	// (net/http) still put their request in the SYN, while server-speaks-
+	// first protocols (SMTP, SSH) do not hang. Zero means
+	// DefaultFirstWriteWait; negative means do not wait.
+	FirstWriteWait time.Duration
+}
+
+// Dial connects to address on the named network ("tcp", "tcp4", "tcp6")
+// with a zero Dialer; see Dialer.DialContext.
+func Dial(network, address string) (net.Conn, error) {
+	var d Dialer
+	return d.DialContext(context.Background(), network, address)
+}
+
+// Dial is DialContext with context.Background().
+func (d *Dialer) Dial(network, address string) (net.Conn, error) {
+	return d.DialContext(context.Background(), network, address)
+}
+
+// DialContext connects lazily: when a cookie for the server is cached it
+// returns at once without sending anything, and the first Write sends the
+// SYN with that data. Without a cookie it performs an ordinary handshake
+// that asks the server for one. The returned net.Conn is a *Conn.
+//
+// Because the SYN may not be sent until the first Write, errors such as
+// "connection refused" can surface on the first Write or Read instead of
+// here; use DialData to learn them at dial time.
+//
+// Addresses should be IP literals when the dialing goroutine runs in a
+// network namespace other than the process's: name resolution may happen
+// on other threads.
+func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	c, err := d.dial(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DialData connects and sends data in the SYN (when a cookie is cached),
+// and returns once the handshake is over, so refused and unreachable
+// errors surface here as with net.Dial. If data is empty the handshake
+// carries no data. Info on the returned connection tells whether the
+// server accepted the data in the SYN; if it did not, the kernel has
+// retransmitted it after the handshake and nothing is lost.
+func (d *Dialer) DialData(ctx context.Context, network, address string, data []byte) (*Conn, error) {
+	ctx, cancel := d.dialContext(ctx)
+	defer cancel()
+	c, err := d.dial(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Write(data); err != nil {
+		c.Close()
+		return nil, c.dialError(err)
+	}
+	if err := c.waitEstablished(ctx); err != nil {
+		c.Close()
+		return nil, c.dialError(err)
+	}
+	return c, nil
+}
+
+// dialContext applies the embedded Dialer's Timeout and Deadline to ctx,
+// so that the wait for the handshake in DialData honours them too.
+func (d *Dialer) dialContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline := d.Deadline
+	if d.Timeout > 0 {
+		if t := time.Now().Add(d.Timeout); deadline.IsZero() || t.Before(deadline) {
+			deadline = t
+		}
+	}
+	if deadline.IsZero() {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, deadline)
+}
+
+func checkNetwork(op, network, address string) error {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		return nil
+	}
+	return &net.OpError{Op: op, Net: network, Addr: nil, Err: net.UnknownNetworkError(network + " (fastopen supports tcp, tcp4, tcp6)")}
+}

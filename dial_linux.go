@@ -1,0 +1,146 @@
+package fastopen
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, error) {
+	if err := checkNetwork("dial", network, address); err != nil {
+		return nil, err
+	}
+	st := dialState{network: network, address: address, disabled: d.Disable}
+	nd := d.Dialer
+	if !d.Disable {
+		userCtl := nd.ControlContext
+		if userCtl == nil && nd.Control != nil {
+			ctl := nd.Control
+			userCtl = func(_ context.Context, network, address string, rc syscall.RawConn) error {
+				return ctl(network, address, rc)
+			}
+		}
+		nd.Control = nil
+		nd.ControlContext = func(ctx context.Context, network, address string, rc syscall.RawConn) error {
+			if userCtl != nil {
+				if err := userCtl(ctx, network, address, rc); err != nil {
+					return err
+				}
+			}
+			st.requested, st.kernelOff, st.unsupported = false, false, false
+			var serr error
+			if err := rc.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
+			}); err != nil {
+				return err
+			}
+			switch {
+			case serr == nil:
+				st.requested = true
+				return nil
+			case errors.Is(serr, unix.EOPNOTSUPP):
+				// The kernel refuses TCP_FASTOPEN_CONNECT when
+				// net.ipv4.tcp_fastopen lacks the client bit.
+				st.kernelOff = true
+				if d.Require {
+					return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonKernelOff, Err: ErrNotUsed}
+				}
+				return nil
+			case errors.Is(serr, unix.ENOPROTOOPT):
+				// Kernels before 4.11 have no TCP_FASTOPEN_CONNECT.
+				st.unsupported = true
+				if d.Require {
+					return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonUnsupported, Err: errors.ErrUnsupported}
+				}
+				return nil
+			}
+			return os.NewSyscallError("setsockopt TCP_FASTOPEN_CONNECT", serr)
+		}
+	}
+	nc, err := nd.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		nc.Close()
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("fastopen: dialer returned a non-TCP connection")}
+	}
+	if st.requested {
+		// With a cached cookie the kernel defers the SYN to the first
+		// write and connect() returns at once: the socket is in SYN_SENT
+		// with nothing sent. Without one, connect() did a full handshake.
+		ti, _, err := tcpInfo(tc)
+		if err != nil {
+			tc.Close()
+			return nil, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
+		}
+		st.deferred = ti.State == unix.BPF_TCP_SYN_SENT
+		if d.Require && !st.deferred {
+			tc.Close()
+			return nil, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(),
+				Err: &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonNoCookie, Err: ErrNotUsed}}
+		}
+	}
+	return newConn(tc, st, d.FirstWriteWait), nil
+}
+
+// trigger starts a deferred handshake without data: a zero-length send on
+// a socket whose connect was deferred makes the kernel send the SYN (with
+// the cookie, no data).
+func (c *Conn) trigger() error {
+	rc, err := c.tc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Write(func(fd uintptr) bool {
+		serr = unix.Sendto(int(fd), nil, 0, nil)
+		return !errors.Is(serr, unix.EAGAIN)
+	}); err != nil {
+		return err
+	}
+	if serr != nil && !errors.Is(serr, unix.EINPROGRESS) {
+		return os.NewSyscallError("sendto", serr)
+	}
+	return nil
+}
+
+// awaitHandshake waits in the netpoller until the socket leaves SYN_SENT
+// (the kernel signals writability when the handshake completes, and an
+// error when it fails), then returns the socket error, if any.
+func (c *Conn) awaitHandshake() error {
+	rc, err := c.tc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	err = rc.Write(func(fd uintptr) bool {
+		ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err != nil {
+			werr = os.NewSyscallError("getsockopt TCP_INFO", err)
+			return true
+		}
+		if ti.State == unix.BPF_TCP_SYN_SENT || ti.State == unix.BPF_TCP_SYN_RECV {
+			return false
+		}
+		soerr, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+		switch {
+		case err != nil:
+			werr = os.NewSyscallError("getsockopt SO_ERROR", err)
+		case soerr != 0:
+			werr = os.NewSyscallError("connect", syscall.Errno(soerr))
+		case ti.State == unix.BPF_TCP_CLOSE:
+			werr = os.NewSyscallError("connect", unix.ECONNRESET)
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return werr
+}

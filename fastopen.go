@@ -1,0 +1,211 @@
+// Package fastopen makes TCP Fast Open (TFO, RFC 7413) usable from Go and
+// tells, per connection, whether it really happened.
+//
+// With TFO a client puts its first bytes into the SYN, so a short request
+// and its response take one round trip instead of two. The server hands out
+// a cookie on first contact; later connections carry the cookie and the
+// data in the SYN.
+//
+// A Dialer is shaped like net.Dialer. Its DialContext returns at once and
+// the first Write rides in the SYN (Linux TCP_FASTOPEN_CONNECT), so it
+// drops into http.Transport.DialContext unchanged. DialData sends given
+// bytes in the SYN and returns once the connection is established, so
+// refused and unreachable errors surface at dial time.
+//
+// A ListenConfig is shaped like net.ListenConfig and returns an ordinary
+// net.Listener with TFO enabled (TCP_FASTOPEN) and, optionally, a cookie
+// key shared by a fleet of servers.
+//
+// InfoOf reports what the kernel knows about a connection: whether data
+// went into the SYN, whether the peer accepted it, and if not, why.
+//
+// TFO is implemented on Linux. Elsewhere dials and listens fall back to
+// plain TCP and Info says so; with Require set they fail with an error
+// matching errors.ErrUnsupported.
+package fastopen
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// DefaultQueueLen is the pending-TFO queue length a ListenConfig uses when
+// QueueLen is zero: how many TFO connections may wait for the end of their
+// handshake at once. Beyond it, SYN data is ignored (plain TCP) — a bound
+// on what a SYN flood with valid cookies can make the server do.
+const DefaultQueueLen = 256
+
+// DefaultFirstWriteWait is how long a Read on a lazy connection that has
+// not yet written waits for the first Write before it starts the handshake
+// without data (see Dialer.FirstWriteWait).
+const DefaultFirstWriteWait = 10 * time.Millisecond
+
+// ErrNotUsed is matched (errors.Is) by errors returned when Require is set
+// and TCP Fast Open could not be used.
+var ErrNotUsed = errors.New("TCP Fast Open not used")
+
+// Error reports that TCP Fast Open was required but could not be used. It
+// wraps ErrNotUsed, or errors.ErrUnsupported on platforms without TFO.
+type Error struct {
+	// Op is "dial" or "listen".
+	Op string
+	// Net is the network ("tcp", "tcp4", "tcp6").
+	Net string
+	// Addr is the address dialed or listened on.
+	Addr string
+	// Reason says why TFO could not be used.
+	Reason Reason
+	// Err is ErrNotUsed or errors.ErrUnsupported.
+	Err error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("fastopen: %s %s %s: %v: %s", e.Op, e.Net, e.Addr, e.Err, e.Reason)
+}
+
+// Unwrap returns e.Err.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Side says which end of a connection an Info describes.
+type Side uint8
+
+// Sides of a connection.
+const (
+	// SideUnknown: a connection neither dialed by a Dialer nor accepted
+	// from a Listener of this package.
+	SideUnknown Side = iota
+	// SideClient: dialed by a Dialer.
+	SideClient
+	// SideServer: accepted from a Listener.
+	SideServer
+)
+
+func (s Side) String() string {
+	switch s {
+	case SideClient:
+		return "client"
+	case SideServer:
+		return "server"
+	}
+	return "unknown"
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Side) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Info is what is known about TCP Fast Open on one connection.
+type Info struct {
+	// Side is the end of the connection this describes.
+	Side Side `json:"side"`
+	// Requested: TFO was asked for (client: not disabled and the kernel
+	// accepted TCP_FASTOPEN_CONNECT; server: the listener has TCP_FASTOPEN).
+	Requested bool `json:"requested"`
+	// HadCookie (client): a cookie for the server was cached when dialing,
+	// so the SYN could carry data.
+	HadCookie bool `json:"had_cookie"`
+	// SentInSYN (client): the SYN carried data.
+	SentInSYN bool `json:"sent_in_syn"`
+	// SYNData is the kernel's TCPI_OPT_SYN_DATA. Client: the server
+	// acknowledged the data in the SYN. Server: the connection's first
+	// bytes arrived in the SYN and were accepted.
+	SYNData bool `json:"syn_data"`
+	// SYNBytes (server): how many bytes arrived in the SYN, when it could
+	// be measured exactly at accept time; otherwise 0.
+	SYNBytes int `json:"syn_bytes,omitempty"`
+	// Reason says why SYNData is false; ReasonNone when it is true.
+	Reason Reason `json:"reason"`
+	// State is the TCP state ("ESTABLISHED", "SYN_SENT", ...).
+	State string `json:"state"`
+	// RTT is the kernel's smoothed round-trip time estimate (tcpi_rtt);
+	// RTTVar its variation.
+	RTT    time.Duration `json:"rtt_ns"`
+	RTTVar time.Duration `json:"rttvar_ns"`
+}
+
+// Reason says why TCP Fast Open did not happen on a connection.
+type Reason uint8
+
+// Reasons. The client ones from the kernel come from
+// tcpi_fastopen_client_fail (Linux 5.5+).
+const (
+	// ReasonNone: TFO happened (or nothing went wrong yet).
+	ReasonNone Reason = iota
+	// ReasonPending: the handshake has not finished (or, on a lazy
+	// connection, not started: nothing was written yet).
+	ReasonPending
+	// ReasonDisabled: TFO was turned off by the caller (Dialer.Disable,
+	// ListenConfig.Disable).
+	ReasonDisabled
+	// ReasonUnsupported: this platform has no TFO support in this package.
+	ReasonUnsupported
+	// ReasonKernelOff: the kernel's net.ipv4.tcp_fastopen lacks the bit for
+	// this side (0x1 client, 0x2 server).
+	ReasonKernelOff
+	// ReasonNoCookie: no cookie was cached for the server, so the SYN only
+	// asked for one (first contact). If it persists, the server does not
+	// offer TFO or a middlebox strips the option.
+	ReasonNoCookie
+	// ReasonDataNotAcked: the SYN carried data but the server's SYN-ACK did
+	// not acknowledge it (server TFO off, cookie rejected, queue full); the
+	// kernel sent the data again after the handshake, nothing is lost.
+	ReasonDataNotAcked
+	// ReasonSYNRetransmitted: the SYN with data got no answer and was
+	// retransmitted without data (a middlebox dropping SYNs with data?).
+	ReasonSYNRetransmitted
+	// ReasonNoData: the handshake started with nothing to send (a Read
+	// before any Write, or an empty first write).
+	ReasonNoData
+	// ReasonNotInSYN (server): the connection's first bytes did not arrive
+	// in the SYN (the client sent none, had no valid cookie, or TFO queue
+	// was full).
+	ReasonNotInSYN
+	// ReasonUnknown: the kernel did not say (for example active TFO
+	// disabled after blackhole detection; see `fastopen check`).
+	ReasonUnknown
+)
+
+var reasonText = [...]struct{ code, text string }{
+	ReasonNone:             {"", "TFO used"},
+	ReasonPending:          {"pending", "handshake not finished (nothing written yet, or SYN in flight)"},
+	ReasonDisabled:         {"disabled", "TFO disabled by the caller"},
+	ReasonUnsupported:      {"unsupported", "TFO is not supported on this platform"},
+	ReasonKernelOff:        {"kernel_off", "TFO is off in the kernel for this side (net.ipv4.tcp_fastopen: set bit 0x1 for clients, 0x2 for servers, e.g. sysctl -w net.ipv4.tcp_fastopen=3 or `fastopen enable`)"},
+	ReasonNoCookie:         {"no_cookie", "no TFO cookie for this server yet: the SYN asked for one (first contact; if it persists the server does not offer TFO)"},
+	ReasonDataNotAcked:     {"data_not_acked", "the server did not accept the data in the SYN; it was sent again after the handshake"},
+	ReasonSYNRetransmitted: {"syn_retransmitted", "the SYN with data was lost and sent again without data"},
+	ReasonNoData:           {"no_data", "the handshake started with no data to send (read before write)"},
+	ReasonNotInSYN:         {"not_in_syn", "the first bytes did not arrive in the SYN"},
+	ReasonUnknown:          {"unknown", "the kernel did not use TFO and did not say why (see `fastopen check`)"},
+}
+
+// String explains the reason in words.
+func (r Reason) String() string {
+	if int(r) < len(reasonText) {
+		return reasonText[r].text
+	}
+	return fmt.Sprintf("reason(%d)", r)
+}
+
+// Code is a short stable identifier ("no_cookie", "data_not_acked", ...),
+// empty for ReasonNone.
+func (r Reason) Code() string {
+	if int(r) < len(reasonText) {
+		return reasonText[r].code
+	}
+	return fmt.Sprintf("reason_%d", r)
+}
+
+// MarshalText implements encoding.TextMarshaler with Code.
+func (r Reason) MarshalText() ([]byte, error) { return []byte(r.Code()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler for Code values.
+func (r *Reason) UnmarshalText(b []byte) error {
+	for i, t := range reasonText {
+		if t.code == string(b) {
+			*r = Reason(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("fastopen: unknown reason %q", b)
+}

@@ -1,0 +1,158 @@
+package fastopen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/fastopen/fastopen/kernel"
+)
+
+// ListenConfig listens with TCP Fast Open enabled. The zero value is ready
+// to use; the embedded net.ListenConfig's fields (Control, KeepAlive, ...)
+// work as in package net.
+type ListenConfig struct {
+	net.ListenConfig
+
+	// QueueLen is the TFO queue length (the TCP_FASTOPEN value, the
+	// walkthrough's 5): how many connections whose SYN carried data may
+	// await the end of their handshake at once. Zero means
+	// DefaultQueueLen.
+	QueueLen int
+
+	// Key, if set, is the listener's cookie key (TCP_FASTOPEN_KEY) instead
+	// of the namespace-wide one. Servers sharing a key accept each other's
+	// cookies. BackupKey is a second key also accepted for incoming
+	// cookies, for rotation: put the new key in Key and the old one in
+	// BackupKey (Linux 5.8+).
+	Key       *kernel.Key
+	BackupKey *kernel.Key
+
+	// Disable listens without TFO.
+	Disable bool
+
+	// Require makes Listen fail, with an *Error matching ErrNotUsed (or
+	// errors.ErrUnsupported), when TFO cannot be enabled: the kernel's
+	// server bit is off or the platform has no TFO.
+	Require bool
+}
+
+// Listen listens on address ("tcp", "tcp4", "tcp6") with a zero
+// ListenConfig.
+func Listen(network, address string) (net.Listener, error) {
+	var lc ListenConfig
+	return lc.Listen(context.Background(), network, address)
+}
+
+// Listen announces on the local address. The returned net.Listener is a
+// *Listener whose Accept returns *ServerConn values.
+func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (net.Listener, error) {
+	l, err := lc.listen(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Listener is a TCP listener with TFO. It is a net.Listener.
+type Listener struct {
+	tl        *net.TCPListener
+	requested bool
+	disabled  bool
+	kernelOff bool
+	queueLen  int
+}
+
+// Accept waits for the next connection and returns it as a *ServerConn.
+// A connection whose data came in the SYN is returned as soon as the SYN
+// arrives, before the handshake completes, so the reply can go out at once.
+func (l *Listener) Accept() (net.Conn, error) {
+	tc, err := l.tl.AcceptTCP()
+	if err != nil {
+		return nil, err
+	}
+	return &ServerConn{TCPConn: tc, l: l, synBytes: synBytesAtAccept(tc)}, nil
+}
+
+// Close stops listening.
+func (l *Listener) Close() error { return l.tl.Close() }
+
+// Addr returns the listening address.
+func (l *Listener) Addr() net.Addr { return l.tl.Addr() }
+
+// SetDeadline sets a deadline for Accept.
+func (l *Listener) SetDeadline(t time.Time) error { return l.tl.SetDeadline(t) }
+
+// SyscallConn returns the raw listening socket.
+func (l *Listener) SyscallConn() (syscall.RawConn, error) { return l.tl.SyscallConn() }
+
+// TCPListener returns the underlying *net.TCPListener.
+func (l *Listener) TCPListener() *net.TCPListener { return l.tl }
+
+// FastOpen reports whether TFO is enabled on the listener, and if not why.
+func (l *Listener) FastOpen() (bool, Reason) {
+	switch {
+	case l.disabled:
+		return false, ReasonDisabled
+	case !l.requested:
+		return false, ReasonUnsupported
+	case l.kernelOff:
+		return false, ReasonKernelOff
+	}
+	return true, ReasonNone
+}
+
+// QueueLen returns the TFO queue length set on the listener.
+func (l *Listener) QueueLen() int { return l.queueLen }
+
+// SetKey replaces the listener's cookie key while it runs; backup (may be
+// nil) is also accepted for incoming cookies. Use it to rotate keys.
+func (l *Listener) SetKey(primary kernel.Key, backup *kernel.Key) error {
+	rc, err := l.tl.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = kernel.SetListenerKey(fd, primary, backup) }); err != nil {
+		return err
+	}
+	return serr
+}
+
+// ServerConn is a connection accepted from a Listener. It embeds
+// *net.TCPConn, so every method of that type is available.
+type ServerConn struct {
+	*net.TCPConn
+	l        *Listener
+	synBytes int
+}
+
+// Info reports the connection's TCP Fast Open state; see InfoOf.
+func (s *ServerConn) Info() (Info, error) { return s.info() }
+
+// InfoOf reports what is known about TCP Fast Open on c: a *Conn from a
+// Dialer, a *ServerConn from a Listener, any connection with a NetConn
+// method leading to one (such as *tls.Conn), or any other TCP connection
+// that exposes its socket (syscall.Conn; then Side is SideUnknown).
+func InfoOf(c net.Conn) (Info, error) {
+	switch v := c.(type) {
+	case *Conn:
+		return v.info()
+	case *ServerConn:
+		return v.info()
+	case interface{ NetConn() net.Conn }:
+		return InfoOf(v.NetConn())
+	case syscall.Conn:
+		return infoOfSyscallConn(v)
+	case nil:
+		return Info{}, errors.New("fastopen: InfoOf: nil connection")
+	}
+	return Info{}, fmt.Errorf("fastopen: InfoOf: %T is not a TCP connection", c)
+}
+
+func listenError(network, address string, err error) error {
+	return &net.OpError{Op: "listen", Net: network, Err: err, Addr: nil, Source: nil}
+}
