@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"github.com/fastopen/fastopen/kernel"
-	"golang.org/x/sys/unix"
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -247,20 +245,6 @@ func CleanStale() ([]string, error) {
 		}
 	}
 	return removed, nil
-}
-
-// ownerAlive reports whether the process whose pid is embedded in a lab
-// namespace name (Prefix + label + "-" + pid + "-" + random) still runs.
-func ownerAlive(name string) bool {
-	parts := strings.Split(name, "-")
-	if len(parts) < 3 {
-		return false
-	}
-	pid, err := strconv.Atoi(parts[len(parts)-2])
-	if err != nil || pid <= 0 {
-		return false
-	}
-	return unix.Kill(pid, 0) == nil || errors.Is(unix.Kill(pid, 0), unix.EPERM)
 }
 
 func sanitize(s string) string {

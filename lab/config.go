@@ -1,0 +1,378 @@
+package lab
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fastopen/fastopen/kernel"
+)
+
+// Dir is a direction on the link between the client and the server.
+type Dir int
+
+const (
+	// Both matches packets in either direction (rules only).
+	Both Dir = iota
+	// Up is client → server.
+	Up
+	// Down is server → client.
+	Down
+)
+
+func (d Dir) String() string {
+	switch d {
+	case Up:
+		return "up"
+	case Down:
+		return "down"
+	}
+	return "both"
+}
+
+// FastOpenOff is a Config.ClientFastOpen / ServerFastOpen value that
+// writes 0 to net.ipv4.tcp_fastopen (zero means the lab default, 3).
+const FastOpenOff kernel.Mode = -1
+
+// DefaultFastOpen is the net.ipv4.tcp_fastopen value of lab hosts unless
+// configured otherwise: client and server enabled.
+const DefaultFastOpen = kernel.ModeClient | kernel.ModeServer
+
+// DefaultMTU is the MTU of the link's TUN devices unless configured.
+const DefaultMTU = 1500
+
+// MaxMTU is the largest MTU a TUN device accepts (an IP packet's length
+// field is 16 bits).
+const MaxMTU = 65535
+
+// DefaultQueueLimit bounds the packets waiting on one direction of the
+// link; more are tail-dropped and counted in DirStats.QueueDrops.
+const DefaultQueueLimit = 4096
+
+// Addresses of the two hosts: a point-to-point link, only ever configured
+// inside the lab's own namespaces.
+var (
+	ClientIPv4 = netip.MustParseAddr("10.200.0.1")
+	ServerIPv4 = netip.MustParseAddr("10.200.0.2")
+	ClientIPv6 = netip.MustParseAddr("fd00:f0::1")
+	ServerIPv6 = netip.MustParseAddr("fd00:f0::2")
+)
+
+// TunName is the name of the TUN device in each host.
+const TunName = "fo0"
+
+// Config describes a lab: two hosts, "client" and "server", joined by an
+// emulated link. Their namespaces are named Prefix + "client"/"server" +
+// pid + random suffix, so parallel labs never collide.
+type Config struct {
+	// RTT sets the one-way delay of each direction whose Delay is zero to
+	// RTT/2.
+	RTT time.Duration
+	// Up (client → server) and Down (server → client) are the two
+	// directions' properties.
+	Up, Down LinkConfig
+	// Faults are middlebox rules applied to every packet, in order; the
+	// first rule whose match and direction fit acts on the packet.
+	Faults []Rule
+	// ClientFastOpen and ServerFastOpen are written to net.ipv4.tcp_fastopen
+	// in each host. Zero means DefaultFastOpen (3); FastOpenOff means 0.
+	ClientFastOpen, ServerFastOpen kernel.Mode
+	// MTU of both TUN devices; zero means DefaultMTU. At most MaxMTU.
+	MTU int
+	// Seed seeds the random loss, jitter and duplication; zero picks one
+	// from the clock. Stats reports the seed used.
+	Seed uint64
+	// SpinThreshold is how long before a packet's due time the forwarder
+	// stops sleeping and spins; zero means 50µs. Larger is more exact and
+	// burns more CPU.
+	SpinThreshold time.Duration
+}
+
+// LinkConfig is one direction of the link.
+type LinkConfig struct {
+	// Delay is the one-way delay; zero means Config.RTT/2.
+	Delay time.Duration
+	// Jitter adds a random delay, uniform in [-Jitter, +Jitter] (never
+	// below zero in total). Packets keep their order unless Reorder is set.
+	Jitter time.Duration
+	// Reorder lets jitter reorder packets.
+	Reorder bool
+	// Loss is the probability (0..1) of dropping each packet at random.
+	Loss float64
+	// DropNth lists packet numbers (1 = the first packet sent in this
+	// direction) to drop.
+	DropNth []int
+	// Duplicate is the probability (0..1) of sending a packet twice; the
+	// copy follows DupDelay after the original.
+	Duplicate float64
+	// DupDelay is the extra delay of a duplicate (see also the Duplicate
+	// fault action).
+	DupDelay time.Duration
+	// Rate caps the bandwidth in bits per second (0 = unlimited): packets
+	// are serialised one after the other, and wait in the queue.
+	Rate int64
+	// QueueLimit bounds the queue in packets; zero means DefaultQueueLimit.
+	QueueLimit int
+}
+
+// Action is what a fault rule does to a matching packet.
+type Action int
+
+const (
+	// Drop discards the packet.
+	Drop Action = iota
+	// StripFastOpen replaces the TFO option (kind 34, and the experimental
+	// kind 254 with magic 0xF989) with NOPs and fixes the TCP checksum.
+	StripFastOpen
+	// Duplicate sends the packet and a copy Rule.Delay later (a replayed
+	// packet, e.g. a SYN with data).
+	Duplicate
+	// Blackhole passes the first Rule.After matching packets and drops all
+	// later ones.
+	Blackhole
+)
+
+func (a Action) String() string {
+	switch a {
+	case Drop:
+		return "drop"
+	case StripFastOpen:
+		return "strip-tfo"
+	case Duplicate:
+		return "duplicate"
+	case Blackhole:
+		return "blackhole"
+	}
+	return "action(" + strconv.Itoa(int(a)) + ")"
+}
+
+// Match selects packets. Every condition that is set must hold; the zero
+// Match selects every packet. Any TCP condition excludes non-TCP packets.
+type Match struct {
+	// SYN: a SYN without ACK (a connection request).
+	SYN bool
+	// SYNACK: a SYN with ACK (the server's answer).
+	SYNACK bool
+	// Payload: the TCP segment carries data.
+	Payload bool
+	// FastOpen: the TFO option (kind 34 or 254/0xF989) is present.
+	FastOpen bool
+	// Cookie: the TFO option carries a cookie (not just a request).
+	Cookie bool
+	// Port: the source or destination port is this one (0 = any).
+	Port uint16
+}
+
+func (m Match) tcp() bool {
+	return m.SYN || m.SYNACK || m.Payload || m.FastOpen || m.Cookie || m.Port != 0
+}
+
+// String describes the match, e.g. "syn+payload".
+func (m Match) String() string {
+	var p []string
+	if m.SYN {
+		p = append(p, "syn")
+	}
+	if m.SYNACK {
+		p = append(p, "synack")
+	}
+	if m.Payload {
+		p = append(p, "payload")
+	}
+	if m.FastOpen {
+		p = append(p, "tfo-option")
+	}
+	if m.Cookie {
+		p = append(p, "cookie")
+	}
+	if m.Port != 0 {
+		p = append(p, "port "+strconv.Itoa(int(m.Port)))
+	}
+	if len(p) == 0 {
+		return "any"
+	}
+	return strings.Join(p, "+")
+}
+
+// Rule is a middlebox fault: packets in Dir that fit Match get Action.
+type Rule struct {
+	// Name labels the rule in Stats; empty means a generated description.
+	Name string
+	// Dir limits the rule to one direction (Both = either).
+	Dir Dir
+	// Match selects the packets.
+	Match Match
+	// Action is what happens to them.
+	Action Action
+	// Delay is the copy's extra delay for Duplicate.
+	Delay time.Duration
+	// After is the number of matching packets Blackhole lets through.
+	After int
+}
+
+// Label is the rule's Name, or a description built from its fields.
+func (r Rule) Label() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	s := r.Action.String() + " " + r.Match.String()
+	if r.Dir != Both {
+		s += " " + r.Dir.String()
+	}
+	switch r.Action {
+	case Duplicate:
+		s += " +" + r.Delay.String()
+	case Blackhole:
+		s += " after " + strconv.Itoa(r.After)
+	}
+	return s
+}
+
+// DropSYNData drops client SYNs that carry data (a middlebox that does not
+// understand TFO). The kernel retransmits the SYN without data.
+func DropSYNData() Rule {
+	return Rule{Name: "drop-syn-data", Dir: Up, Match: Match{SYN: true, Payload: true}, Action: Drop}
+}
+
+// StripSYNFastOpen removes the TFO option from client SYNs.
+func StripSYNFastOpen() Rule {
+	return Rule{Name: "strip-tfo-syn", Dir: Up, Match: Match{SYN: true, FastOpen: true}, Action: StripFastOpen}
+}
+
+// StripSYNACKFastOpen removes the TFO option (the cookie) from the
+// server's SYN-ACKs.
+func StripSYNACKFastOpen() Rule {
+	return Rule{Name: "strip-tfo-synack", Dir: Down, Match: Match{SYNACK: true, FastOpen: true}, Action: StripFastOpen}
+}
+
+// DropSYNACKCookie drops SYN-ACKs that carry a TFO cookie.
+func DropSYNACKCookie() Rule {
+	return Rule{Name: "drop-synack-cookie", Dir: Down, Match: Match{SYNACK: true, Cookie: true}, Action: Drop}
+}
+
+// DuplicateSYN replays every client SYN delay after the original.
+func DuplicateSYN(delay time.Duration) Rule {
+	return Rule{Name: "dup-syn", Dir: Up, Match: Match{SYN: true}, Action: Duplicate, Delay: delay}
+}
+
+// BlackholeAfter drops every packet in dir after the first n.
+func BlackholeAfter(dir Dir, n int) Rule {
+	return Rule{Name: "blackhole-" + dir.String() + "-after-" + strconv.Itoa(n), Dir: dir, Action: Blackhole, After: n}
+}
+
+// FaultNames lists the spellings ParseFault accepts.
+const FaultNames = "drop-syn-data, strip-tfo (SYN and SYN-ACK), strip-tfo-syn, strip-tfo-synack, drop-synack-cookie, dup-syn[:DELAY], blackhole[-up|-down]:N"
+
+// ParseFault turns a command-line fault spelling (see FaultNames) into
+// rules.
+func ParseFault(s string) ([]Rule, error) {
+	name, arg, hasArg := strings.Cut(strings.TrimSpace(s), ":")
+	noArg := func(r ...Rule) ([]Rule, error) {
+		if hasArg {
+			return nil, fmt.Errorf("fault %q takes no argument", name)
+		}
+		return r, nil
+	}
+	switch name {
+	case "drop-syn-data":
+		return noArg(DropSYNData())
+	case "strip-tfo":
+		return noArg(StripSYNFastOpen(), StripSYNACKFastOpen())
+	case "strip-tfo-syn":
+		return noArg(StripSYNFastOpen())
+	case "strip-tfo-synack":
+		return noArg(StripSYNACKFastOpen())
+	case "drop-synack-cookie":
+		return noArg(DropSYNACKCookie())
+	case "dup-syn":
+		d := 10 * time.Millisecond
+		if hasArg {
+			var err error
+			if d, err = time.ParseDuration(arg); err != nil || d < 0 {
+				return nil, fmt.Errorf("fault dup-syn:%s: want a delay such as dup-syn:20ms", arg)
+			}
+		}
+		return []Rule{DuplicateSYN(d)}, nil
+	case "blackhole", "blackhole-up", "blackhole-down":
+		n, err := strconv.Atoi(arg)
+		if !hasArg || err != nil || n < 0 {
+			return nil, fmt.Errorf("fault %s needs a packet count, e.g. %s:10", name, name)
+		}
+		switch name {
+		case "blackhole-up":
+			return []Rule{BlackholeAfter(Up, n)}, nil
+		case "blackhole-down":
+			return []Rule{BlackholeAfter(Down, n)}, nil
+		}
+		return []Rule{BlackholeAfter(Up, n), BlackholeAfter(Down, n)}, nil
+	}
+	return nil, fmt.Errorf("unknown fault %q; known faults: %s", s, FaultNames)
+}
+
+// validate checks a configuration and fills in defaults.
+func (c *Config) validate() error {
+	if c.RTT < 0 {
+		return fmt.Errorf("lab: RTT %v is negative", c.RTT)
+	}
+	if c.MTU == 0 {
+		c.MTU = DefaultMTU
+	}
+	if c.MTU < 1280 || c.MTU > MaxMTU {
+		return fmt.Errorf("lab: MTU %d out of range: use 1280 (the IPv6 minimum) to %d", c.MTU, MaxMTU)
+	}
+	if c.SpinThreshold == 0 {
+		c.SpinThreshold = 50 * time.Microsecond
+	}
+	if c.Seed == 0 {
+		c.Seed = uint64(time.Now().UnixNano())
+	}
+	for _, l := range []*LinkConfig{&c.Up, &c.Down} {
+		if l.Delay == 0 {
+			l.Delay = c.RTT / 2
+		}
+		if l.Delay < 0 || l.Jitter < 0 || l.DupDelay < 0 {
+			return fmt.Errorf("lab: negative delay, jitter or duplicate delay")
+		}
+		if l.Loss < 0 || l.Loss > 1 || l.Duplicate < 0 || l.Duplicate > 1 {
+			return fmt.Errorf("lab: loss %v / duplicate %v must be probabilities between 0 and 1", l.Loss, l.Duplicate)
+		}
+		if l.Rate < 0 {
+			return fmt.Errorf("lab: rate %d bit/s is negative", l.Rate)
+		}
+		if l.QueueLimit == 0 {
+			l.QueueLimit = DefaultQueueLimit
+		}
+		if l.QueueLimit < 0 {
+			return fmt.Errorf("lab: queue limit %d is negative", l.QueueLimit)
+		}
+		for _, n := range l.DropNth {
+			if n < 1 {
+				return fmt.Errorf("lab: DropNth %d: packets are numbered from 1", n)
+			}
+		}
+	}
+	for i, r := range c.Faults {
+		if r.Action < Drop || r.Action > Blackhole {
+			return fmt.Errorf("lab: fault %d: unknown action %d", i, r.Action)
+		}
+		if r.Dir < Both || r.Dir > Down {
+			return fmt.Errorf("lab: fault %d: unknown direction %d", i, r.Dir)
+		}
+		if r.After < 0 || r.Delay < 0 {
+			return fmt.Errorf("lab: fault %q: negative count or delay", r.Label())
+		}
+	}
+	return nil
+}
+
+func fastOpenValue(m kernel.Mode) kernel.Mode {
+	switch m {
+	case 0:
+		return DefaultFastOpen
+	case FastOpenOff:
+		return 0
+	}
+	return m
+}

@@ -1,0 +1,176 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// in6AddrGenModeNone stops the kernel from giving the TUN device a
+// link-local address (and sending router solicitations over the link):
+// IN6_ADDR_GEN_MODE_NONE from include/uapi/linux/if_link.h.
+const in6AddrGenModeNone = 1
+
+// Lab is two hosts, Client and Server, joined by an emulated link whose
+// forwarder runs in this process. Close removes everything.
+type Lab struct {
+	// Client and Server are the two hosts (network namespaces). Run code
+	// in them with Run, or processes with Command.
+	Client, Server *Host
+
+	cfg   Config
+	rules []*ruleState
+	pipes [2]*pipe // Up, Down
+	files []*os.File
+	wg    sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New creates the hosts, their TUN devices and addresses, and starts the
+// forwarder. It first removes stale lab namespaces of dead processes. It
+// needs root / CAP_NET_ADMIN (errors wrap ErrPrivilege).
+func New(cfg Config) (*Lab, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if _, err := CleanStale(); err != nil && os.Geteuid() == 0 {
+		return nil, fmt.Errorf("lab: remove stale namespaces: %w", err)
+	}
+	l := &Lab{cfg: cfg}
+	for _, r := range cfg.Faults {
+		l.rules = append(l.rules, &ruleState{Rule: r})
+	}
+	var err error
+	if l.Client, err = NewHost(HostConfig{Name: "client", FastOpen: int(fastOpenValue(cfg.ClientFastOpen)), FastOpenSet: true}); err != nil {
+		return nil, err
+	}
+	if l.Server, err = NewHost(HostConfig{Name: "server", FastOpen: int(fastOpenValue(cfg.ServerFastOpen)), FastOpenSet: true}); err != nil {
+		l.Close()
+		return nil, err
+	}
+	cf, err := l.Client.addTun(true, cfg.MTU)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	l.files = append(l.files, cf)
+	sf, err := l.Server.addTun(false, cfg.MTU)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	l.files = append(l.files, sf)
+
+	epoch := time.Now()
+	l.pipes[0] = newPipe(Up, cfg.Up, cf, sf, l.rules, cfg.Seed, epoch, cfg.SpinThreshold, cfg.MTU)
+	l.pipes[1] = newPipe(Down, cfg.Down, sf, cf, l.rules, cfg.Seed, epoch, cfg.SpinThreshold, cfg.MTU)
+	for _, p := range l.pipes {
+		l.wg.Add(2)
+		go func() { defer l.wg.Done(); p.read() }()
+		go func() { defer l.wg.Done(); p.write() }()
+	}
+	return l, nil
+}
+
+// addTun creates the host's TUN device, configures it and returns its
+// file (non-blocking; closing it removes the device).
+func (h *Host) addTun(client bool, mtu int) (*os.File, error) {
+	var file *os.File
+	err := h.Run(func() error {
+		tun := &netlink.Tuntap{
+			LinkAttrs:  netlink.LinkAttrs{Name: TunName},
+			Mode:       netlink.TUNTAP_MODE_TUN,
+			Flags:      netlink.TUNTAP_NO_PI | netlink.TUNTAP_ONE_QUEUE,
+			Queues:     1,
+			NonPersist: true,
+		}
+		if err := netlink.LinkAdd(tun); err != nil {
+			if errors.Is(err, os.ErrPermission) {
+				return fmt.Errorf("create TUN device: %w", ErrPrivilege)
+			}
+			return fmt.Errorf("create TUN device (is /dev/net/tun available?): %w", err)
+		}
+		file = tun.Fds[0]
+		link, err := netlink.LinkByName(TunName)
+		if err != nil {
+			return err
+		}
+		if err := netlink.LinkSetMTU(link, mtu); err != nil {
+			return fmt.Errorf("set MTU %d: %w", mtu, err)
+		}
+		if err := netlink.LinkSetIP6AddrGenMode(link, in6AddrGenModeNone); err != nil {
+			return fmt.Errorf("disable IPv6 link-local address: %w", err)
+		}
+		if err := netlink.LinkSetUp(link); err != nil {
+			return fmt.Errorf("bring %s up: %w", TunName, err)
+		}
+		local4, local6 := hostAddrs(client)
+		peer4, peer6 := hostAddrs(!client)
+		for _, a := range [][2]netip.Addr{{local4, peer4}, {local6, peer6}} {
+			addr := &netlink.Addr{IPNet: hostNet(a[0]), Peer: hostNet(a[1])}
+			if a[0].Is6() {
+				addr.Flags = unix.IFA_F_NODAD
+			}
+			if err := netlink.AddrAdd(link, addr); err != nil {
+				return fmt.Errorf("add address %s peer %s: %w", a[0], a[1], err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if file != nil {
+			file.Close()
+		}
+		return nil, fmt.Errorf("lab: host %s: %w", h.Name, err)
+	}
+	return file, nil
+}
+
+func hostNet(a netip.Addr) *net.IPNet {
+	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}
+}
+
+// Stats returns the link's counters: per direction, and per fault rule.
+func (l *Lab) Stats() Stats {
+	s := Stats{Seed: l.cfg.Seed}
+	if l.pipes[0] != nil {
+		s.Up, s.Down = l.pipes[0].stats(), l.pipes[1].stats()
+	}
+	for _, r := range l.rules {
+		s.Rules = append(s.Rules, RuleStats{Name: r.Label(), Dir: r.Dir, Hits: r.hits.Load()})
+	}
+	return s
+}
+
+// Close stops the forwarder, removes the TUN devices and deletes both
+// namespaces. It is idempotent.
+func (l *Lab) Close() error {
+	l.closeOnce.Do(func() {
+		for _, p := range l.pipes {
+			if p != nil {
+				p.close()
+			}
+		}
+		for _, f := range l.files {
+			f.Close()
+		}
+		l.wg.Wait()
+		var errs []error
+		for _, h := range []*Host{l.Client, l.Server} {
+			if h != nil {
+				errs = append(errs, h.Close())
+			}
+		}
+		l.closeErr = errors.Join(errs...)
+	})
+	return l.closeErr
+}

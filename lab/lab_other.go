@@ -1,0 +1,27 @@
+//go:build !linux
+
+package lab
+
+import (
+	"errors"
+)
+
+// ErrUnsupported is returned by New where network namespaces and TUN
+// devices do not exist.
+var ErrUnsupported = errors.New("lab: needs Linux (network namespaces and TUN devices)")
+
+// Lab is two hosts joined by an emulated link; it only exists on Linux.
+type Lab struct {
+	// Client and Server are the two hosts.
+	Client, Server *Host
+	cfg            Config
+}
+
+// New fails: the lab needs Linux.
+func New(cfg Config) (*Lab, error) { return nil, ErrUnsupported }
+
+// Stats returns empty counters.
+func (l *Lab) Stats() Stats { return Stats{} }
+
+// Close does nothing.
+func (l *Lab) Close() error { return nil }
