@@ -21,6 +21,9 @@ func SetListenerKey(fd uintptr, primary Key, backup *Key) error {
 		if errors.Is(err, unix.EPERM) {
 			return fmt.Errorf("setsockopt TCP_FASTOPEN_KEY: %w", ErrPrivilege)
 		}
+		if errors.Is(err, unix.ENOPROTOOPT) {
+			return fmt.Errorf("setsockopt TCP_FASTOPEN_KEY: %w (per-listener keys need Linux 5.3+)", ErrUnsupported)
+		}
 		return os.NewSyscallError("setsockopt TCP_FASTOPEN_KEY", err)
 	}
 	return nil

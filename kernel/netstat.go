@@ -3,9 +3,11 @@ package kernel
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // netstatPath is read through thread-self so that a thread that entered
@@ -25,8 +27,14 @@ func ReadCounters() (Counters, error) {
 		return nil, fmt.Errorf("read TCP counters: %w", err)
 	}
 	defer f.Close()
+	return parseNetstat(f)
+}
+
+// parseNetstat parses the pairs of header and value lines of
+// /proc/net/netstat.
+func parseNetstat(r io.Reader) (Counters, error) {
 	c := Counters{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
 		names := strings.Fields(sc.Text())
@@ -69,3 +77,35 @@ func (c Counters) Sub(earlier Counters) Counters {
 	}
 	return d
 }
+
+// CounterFile reads the counters of the network namespace it was opened
+// in, whichever thread reads it later. Linux binds a /proc/thread-self/net
+// file to the namespace of the thread that opened it, so a CounterFile
+// opened inside a namespace (lab.Host.Run, a server's setup) can be read
+// from any goroutine, e.g. an HTTP handler serving metrics.
+type CounterFile struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+// OpenCounters opens the counters of the calling thread's namespace.
+func OpenCounters() (*CounterFile, error) {
+	f, err := os.Open(netstatPath)
+	if err != nil {
+		return nil, fmt.Errorf("open TCP counters: %w", err)
+	}
+	return &CounterFile{f: f}, nil
+}
+
+// Read returns the current counters. It is safe for concurrent use.
+func (cf *CounterFile) Read() (Counters, error) {
+	cf.mu.Lock()
+	defer cf.mu.Unlock()
+	if _, err := cf.f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("rewind TCP counters: %w", err)
+	}
+	return parseNetstat(cf.f)
+}
+
+// Close releases the file (and with it the namespace reference).
+func (cf *CounterFile) Close() error { return cf.f.Close() }

@@ -23,6 +23,16 @@ var ErrPrivilege = errors.New("needs root / CAP_NET_ADMIN (run with sudo)")
 // SysctlFastOpen is the name of the TFO sysctl.
 const SysctlFastOpen = "net.ipv4.tcp_fastopen"
 
+// SysctlBlackholeTimeout is the sysctl holding the initial time, in
+// seconds, for which the kernel turns client TFO off after it detects a
+// middlebox dropping TFO packets; 0 disables the detection (the default
+// since Linux 5.14).
+const SysctlBlackholeTimeout = "net.ipv4.tcp_fastopen_blackhole_timeout_sec"
+
+// SysctlFastOpenKey is the sysctl holding the namespace's server cookie
+// key(s): "primary" or "primary,backup" in Key's text format.
+const SysctlFastOpenKey = "net.ipv4.tcp_fastopen_key"
+
 // Mode is the value of net.ipv4.tcp_fastopen, a bit set.
 type Mode int
 

@@ -1,0 +1,246 @@
+package kernel
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Errors wrapped by LoadKeyFile and LoadSecretFile, one per problem, so
+// that callers and tests can tell them apart (errors.Is). ErrKeyLength and
+// ErrKeyNotHex cover the content of a key file.
+var (
+	// ErrKeyFileMissing: the file does not exist.
+	ErrKeyFileMissing = errors.New("key file does not exist")
+	// ErrKeyFilePermissions: the file can be read by every user.
+	ErrKeyFilePermissions = errors.New("key file is world-readable")
+	// ErrKeyFileEmpty: the file holds no key.
+	ErrKeyFileEmpty = errors.New("key file is empty")
+)
+
+// LoadKeyFile reads a server key file: one key in Key's text format
+// (`fastopen key new` output), optionally followed by a backup key after
+// a comma or on the next line, as net.ipv4.tcp_fastopen_key takes them.
+// Blank lines and lines starting with # are ignored. The file must not be
+// world-readable. Each problem gets its own error (ErrKeyFileMissing,
+// ErrKeyFilePermissions, ErrKeyFileEmpty, ErrKeyLength, ErrKeyNotHex),
+// which says how to fix it and never contains key material.
+func LoadKeyFile(path string) (primary Key, backup *Key, err error) {
+	data, err := readSecret(path, "fastopen key new > "+path)
+	if err != nil {
+		return primary, nil, err
+	}
+	var lines []string
+	for _, l := range strings.Split(string(data), "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
+		return primary, nil, fmt.Errorf("%s: %w: put a key in it, e.g. fastopen key new > %s", path, ErrKeyFileEmpty, path)
+	}
+	primary, backup, err = ParseKeys(strings.Join(lines, ","))
+	if err != nil {
+		return primary, nil, fmt.Errorf("%s: %w (a key looks like 0123abcd-4567ef01-89abcdef-01234567; make one with fastopen key new)", path, err)
+	}
+	return primary, backup, nil
+}
+
+// readSecret reads a file that holds secret material after checking that
+// it exists and is not world-readable.
+func readSecret(path, create string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w: create it with: %s && chmod 600 %s", path, ErrKeyFileMissing, create, path)
+		}
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s: %w: it is a directory, give the path of the file inside", path, ErrKeyFileMissing)
+	}
+	if perm := st.Mode().Perm(); perm&0o004 != 0 {
+		return nil, fmt.Errorf("%s: %w (mode %04o): anyone on the machine could forge cookies; run chmod 600 %s (Kubernetes: defaultMode 0400 on the Secret volume)", path, ErrKeyFilePermissions, perm, path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("%s: cannot read the key file: %w (run as its owner or root)", path, err)
+		}
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	return data, nil
+}
+
+// WriteKeyFile writes keys in LoadKeyFile's format with mode 0600,
+// atomically (a temporary file renamed over path), so that a watcher
+// never sees a half-written file.
+func WriteKeyFile(path string, primary Key, backup *Key) error {
+	return writeFileAtomic(path, []byte(FormatKeys(primary, backup)+"\n"), 0o600)
+}
+
+func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// KeyWatcher keeps a server's key in step with a key file. It polls the
+// file every Interval (default 1s) and reloads when its content or mode
+// changes: this sees editors, atomic renames, Kubernetes Secret symlink
+// swaps and Vault agent rewrites without inotify. Reload forces a load
+// (wire it to SIGHUP). A file that fails to load is reported and the
+// previously installed key stays.
+type KeyWatcher struct {
+	// Path is the key file.
+	Path string
+	// Interval is the polling period; zero means one second.
+	Interval time.Duration
+	// Install puts loaded keys into effect (SetListenerKey, SetSysctlKey).
+	Install func(primary Key, backup *Key) error
+	// OnResult, if set, is called after every load attempt with its error
+	// (nil on success), e.g. to count reloads and failures.
+	OnResult func(err error)
+	// Log, if set, receives one line per reload or failure.
+	Log *slog.Logger
+
+	mu     sync.Mutex
+	last   [sha256.Size]byte // fingerprint of the last file state tried
+	tried  bool
+	loaded bool
+	force  chan struct{}
+}
+
+// Load loads the file and installs its keys. Use it once at start-up:
+// its error means the server has no key from the file.
+func (w *KeyWatcher) Load() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.tried = false
+	return w.check()
+}
+
+// Reload asks a running Run to load the file now, even if it looks
+// unchanged. It does not block.
+func (w *KeyWatcher) Reload() {
+	w.mu.Lock()
+	if w.force == nil {
+		w.force = make(chan struct{}, 1)
+	}
+	ch := w.force
+	w.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// Run polls until ctx ends. It returns ctx's error.
+func (w *KeyWatcher) Run(ctx context.Context) error {
+	iv := w.Interval
+	if iv <= 0 {
+		iv = time.Second
+	}
+	w.mu.Lock()
+	if w.force == nil {
+		w.force = make(chan struct{}, 1)
+	}
+	force := w.force
+	w.mu.Unlock()
+	t := time.NewTicker(iv)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			w.mu.Lock()
+			w.check()
+			w.mu.Unlock()
+		case <-force:
+			w.mu.Lock()
+			w.tried = false
+			w.check()
+			w.mu.Unlock()
+		}
+	}
+}
+
+// fingerprint identifies the file's state: mode and content, or the
+// error that stopped us from reading it.
+func (w *KeyWatcher) fingerprint() [sha256.Size]byte {
+	h := sha256.New()
+	st, err := os.Stat(w.Path)
+	if err != nil {
+		fmt.Fprintf(h, "stat error %v", err)
+	} else {
+		fmt.Fprintf(h, "mode %v\n", st.Mode())
+		data, err := os.ReadFile(w.Path)
+		if err != nil {
+			fmt.Fprintf(h, "read error %v", err)
+		}
+		h.Write(data)
+	}
+	var fp [sha256.Size]byte
+	copy(fp[:], h.Sum(nil))
+	return fp
+}
+
+// check loads the file if its state differs from the last one tried.
+// w.mu is held.
+func (w *KeyWatcher) check() error {
+	fp := w.fingerprint()
+	if w.tried && bytes.Equal(fp[:], w.last[:]) {
+		return nil
+	}
+	w.last, w.tried = fp, true
+	primary, backup, err := LoadKeyFile(w.Path)
+	if err == nil && w.Install != nil {
+		err = w.Install(primary, backup)
+	}
+	if w.OnResult != nil {
+		w.OnResult(err)
+	}
+	if w.Log != nil {
+		switch {
+		case err != nil && w.loaded:
+			w.Log.Error("TFO key file not loaded; keeping the previous key", "file", w.Path, "err", err)
+		case err != nil:
+			w.Log.Error("TFO key file not loaded", "file", w.Path, "err", err)
+		default:
+			w.Log.Info("TFO key loaded", "file", w.Path, "backup", backup != nil)
+		}
+	}
+	if err == nil {
+		w.loaded = true
+	}
+	return err
+}

@@ -1,0 +1,46 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrUnsupported is wrapped by errors from features this kernel or
+// operating system does not have.
+var ErrUnsupported = fmt.Errorf("not supported by this kernel (%w)", errors.ErrUnsupported)
+
+// SetSysctlKey sets the namespace-wide server key(s) through
+// net.ipv4.tcp_fastopen_key: listeners without their own key use them.
+// A non-nil backup is accepted for incoming cookies but not issued.
+func SetSysctlKey(primary Key, backup *Key) error {
+	if err := SetSysctl(SysctlFastOpenKey, FormatKeys(primary, backup)); err != nil {
+		return fmt.Errorf("set the namespace's TFO key: %w", err)
+	}
+	return nil
+}
+
+// SysctlKeys reads net.ipv4.tcp_fastopen_key. The kernel prints a zero
+// key when none is set yet (it makes a random one when the first TFO
+// listener starts). Reading needs root.
+func SysctlKeys() (primary Key, backup *Key, err error) {
+	s, err := Sysctl(SysctlFastOpenKey)
+	if err != nil {
+		return primary, nil, err
+	}
+	return ParseKeys(s)
+}
+
+// Support is what a probe socket tells about the kernel's TFO options.
+type Support struct {
+	// Connect: TCP_FASTOPEN_CONNECT (Linux 4.11+) is available, so clients
+	// can send data in the SYN through connect+write.
+	Connect bool `json:"fastopen_connect"`
+	// Listener: TCP_FASTOPEN can be set on a listening socket.
+	Listener bool `json:"fastopen_listener"`
+	// KeyOption: TCP_FASTOPEN_KEY (Linux 5.3+) is available for
+	// per-listener keys.
+	KeyOption bool `json:"fastopen_key_option"`
+	// KeySet: the namespace has a server key (set by the sysctl, or made
+	// at random by the kernel when the first TFO listener started).
+	KeySet bool `json:"key_set"`
+}

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package kernel
+
+import "fmt"
+
+// CurrentNamespace identifies the calling thread's network namespace;
+// only Linux has network namespaces.
+func CurrentNamespace() (Namespace, error) {
+	return Namespace{}, fmt.Errorf("identify network namespace: %w", ErrUnsupported)
+}

@@ -1,0 +1,147 @@
+package kernel
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/hkdf"
+)
+
+// MinSecretSize is the shortest shared rotation secret accepted.
+const MinSecretSize = 16
+
+// rotationInfo is the HKDF "info" label; changing it changes every key.
+const rotationInfo = "fastopen tfo cookie key v1"
+
+// Rotation derives the TFO key of each time interval from a secret shared
+// by a fleet, so servers with the same secret and synchronised clocks hold
+// compatible keys without talking to each other.
+//
+// Interval n covers [n*Interval, (n+1)*Interval) since the Unix epoch and
+// its key is HKDF-SHA256(secret, info = label || n as 8 big-endian
+// bytes). A server always signs new cookies with the key of the current
+// interval n and also accepts one neighbour as backup: the previous key
+// K(n-1) in the first half of the interval, so cookies issued just before
+// the boundary stay valid after it, and the next key K(n+1) in the second
+// half, so cookies from servers whose clocks already crossed the next
+// boundary are accepted too. A cookie thus stays valid for at least half
+// an interval, and for up to 1.5 intervals.
+type Rotation struct {
+	// Secret is the fleet's shared secret (at least MinSecretSize bytes).
+	Secret []byte
+	// Interval is the lifetime of one key; a day is a sensible choice.
+	Interval time.Duration
+}
+
+// Validate checks the secret's length and the interval.
+func (r Rotation) Validate() error {
+	if len(r.Secret) < MinSecretSize {
+		return fmt.Errorf("rotation secret has %d bytes, want at least %d: make one with: head -c 32 /dev/urandom | base64 > FILE && chmod 600 FILE", len(r.Secret), MinSecretSize)
+	}
+	if r.Interval < 2*time.Second {
+		return fmt.Errorf("rotation interval %v is too short: use at least 2s (a day is typical)", r.Interval)
+	}
+	return nil
+}
+
+// Number returns the number of the interval containing t.
+func (r Rotation) Number(t time.Time) int64 {
+	ns := t.UnixNano()
+	iv := r.Interval.Nanoseconds()
+	n := ns / iv
+	if ns%iv < 0 {
+		n-- // floor for times before the epoch
+	}
+	return n
+}
+
+// KeyOf derives the key of interval n.
+func (r Rotation) KeyOf(n int64) Key {
+	info := make([]byte, len(rotationInfo)+8)
+	copy(info, rotationInfo)
+	binary.BigEndian.PutUint64(info[len(rotationInfo):], uint64(n))
+	var k Key
+	// HKDF-SHA256 yields up to 255*32 bytes, so reading 16 cannot fail.
+	_, _ = io.ReadFull(hkdf.New(sha256.New, r.Secret, nil, info), k[:])
+	return k
+}
+
+// Keys returns the keys to install at time t: the current interval's key
+// as primary and, as backup, the previous one in the first half of the
+// interval and the next one in the second half.
+func (r Rotation) Keys(t time.Time) (primary, backup Key) {
+	n := r.Number(t)
+	start := time.Unix(0, n*r.Interval.Nanoseconds())
+	if t.Sub(start) < r.Interval/2 {
+		return r.KeyOf(n), r.KeyOf(n - 1)
+	}
+	return r.KeyOf(n), r.KeyOf(n + 1)
+}
+
+// NextChange returns the first time after t at which Keys changes: the
+// middle or the end of t's interval.
+func (r Rotation) NextChange(t time.Time) time.Time {
+	n := r.Number(t)
+	start := time.Unix(0, n*r.Interval.Nanoseconds())
+	if mid := start.Add(r.Interval / 2); t.Before(mid) {
+		return mid
+	}
+	return start.Add(r.Interval)
+}
+
+// LoadSecretFile reads a rotation secret: the file's bytes with
+// surrounding white space removed. Like a key file it must exist, not be
+// world-readable and not be empty; it must hold at least MinSecretSize
+// bytes.
+func LoadSecretFile(path string) ([]byte, error) {
+	data, err := readSecret(path, "head -c 32 /dev/urandom | base64 > "+path)
+	if err != nil {
+		return nil, err
+	}
+	s := []byte(strings.TrimSpace(string(data)))
+	if len(s) == 0 {
+		return nil, fmt.Errorf("%s: %w: put a secret in it: head -c 32 /dev/urandom | base64 > %s", path, ErrKeyFileEmpty, path)
+	}
+	if len(s) < MinSecretSize {
+		return nil, fmt.Errorf("%s: secret has %d bytes, want at least %d: head -c 32 /dev/urandom | base64 > %s", path, len(s), MinSecretSize, path)
+	}
+	return s, nil
+}
+
+// RotateLoop installs r.Keys(now()) with install, then again at every
+// NextChange, until ctx ends. Failed installs are passed to onErr (if
+// set) and retried after retry (a minute when zero). It returns ctx's
+// error. now is the clock (time.Now in production, a fake one in tests).
+func RotateLoop(ctx context.Context, r Rotation, now func() time.Time, retry time.Duration, install func(primary, backup Key) error, onErr func(error)) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if retry <= 0 {
+		retry = time.Minute
+	}
+	for {
+		t := now()
+		p, b := r.Keys(t)
+		wait := r.NextChange(t).Sub(t)
+		if err := install(p, b); err != nil {
+			if onErr != nil {
+				onErr(err)
+			}
+			if errors.Is(err, ErrPrivilege) {
+				return err
+			}
+			wait = min(wait, retry)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
