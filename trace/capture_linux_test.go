@@ -1,0 +1,291 @@
+package trace_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fastopen/fastopen/internal/labtest"
+	"github.com/fastopen/fastopen/lab"
+	"github.com/fastopen/fastopen/trace"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	request = "hello!"         // 6 bytes: what the client sends in its SYN
+	reply   = "hello yourself" // what the server answers
+	tfoQLen = 16               // TCP_FASTOPEN queue length of TFO listeners
+
+	// tcpiOptSYNData is TCPI_OPT_SYN_DATA from linux/tcp.h: the peer
+	// acknowledged the data sent in the SYN.
+	tcpiOptSYNData = 32
+)
+
+// listen starts an echo-ish server inside h: it reads the request and
+// answers with reply. With fastOpen the listener accepts TFO.
+func listen(t *testing.T, h *lab.Host, addr string, fastOpen bool) netip.AddrPort {
+	t.Helper()
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		if !fastOpen {
+			return nil
+		}
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN, tfoQLen)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	var ln net.Listener
+	labtest.Run(t, h, func() (err error) {
+		ln, err = lc.Listen(context.Background(), "tcp", addr)
+		return err
+	})
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, len(request))
+				if _, err := io.ReadFull(c, buf); err != nil {
+					return
+				}
+				c.Write([]byte(reply))
+			}()
+		}
+	}()
+	return netip.MustParseAddrPort(ln.Addr().String())
+}
+
+// exchange connects from inside h with TCP_FASTOPEN_CONNECT, sends the
+// request (in the SYN when the kernel has a cookie), reads the reply and
+// reports whether the kernel says the SYN's data was acknowledged
+// (TCPI_OPT_SYN_DATA).
+func exchange(t *testing.T, h *lab.Host, to netip.AddrPort) bool {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	var c net.Conn
+	labtest.Run(t, h, func() (err error) {
+		c, err = d.Dial("tcp", to.String())
+		return err
+	})
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte(request)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	got := make([]byte, len(reply))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("read reply: %v", err)
+	}
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info *unix.TCPInfo
+	var ierr error
+	rc.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
+	if ierr != nil {
+		t.Fatalf("TCP_INFO: %v", ierr)
+	}
+	return info.Options&tcpiOptSYNData != 0
+}
+
+// startCapture starts a capture on h's loopback for port.
+func startCapture(t *testing.T, h *lab.Host, opts trace.Options) *trace.Capture {
+	t.Helper()
+	var c *trace.Capture
+	labtest.Run(t, h, func() (err error) {
+		c, err = trace.Start(opts)
+		return err
+	})
+	t.Cleanup(func() { c.Stop() })
+	return c
+}
+
+// notes returns the notes of a flow's events, in order.
+func notes(evs []trace.Event, flow int) []string {
+	var out []string
+	for _, e := range evs {
+		if e.Flow == flow {
+			out = append(out, e.Note)
+		}
+	}
+	return out
+}
+
+// wantPrefix checks that the flow's notes start with want.
+func wantPrefix(t *testing.T, evs []trace.Event, flow int, want ...string) {
+	t.Helper()
+	got := notes(evs, flow)
+	if len(got) < len(want) {
+		t.Fatalf("connection %d: %d events %q, want at least %q", flow, len(got), got, want)
+	}
+	for i, w := range want {
+		if got[i] != w {
+			t.Errorf("connection %d event %d: %q, want %q\nall: %q", flow, i+1, got[i], w, got)
+		}
+	}
+}
+
+// dump logs the trace for a failing test.
+func dump(t *testing.T, evs []trace.Event, flows []trace.Flow) {
+	t.Helper()
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "#%d %s %s\n", e.Flow, e.Dir, e)
+	}
+	for _, f := range flows {
+		fmt.Fprintln(&b, f)
+	}
+	t.Log("\n" + b.String())
+}
+
+func TestCaptureColdWarm(t *testing.T) {
+	h := labtest.Host(t, "trace", 3)
+	srv := listen(t, h, "127.0.0.1:0", true)
+	var pcap bytes.Buffer
+	c := startCapture(t, h, trace.Options{Interface: "lo", Port: int(srv.Port()), Pcap: &pcap})
+
+	if exchange(t, h, srv) {
+		t.Error("cold connection: kernel reports SYN data acknowledged, but there was no cookie yet")
+	}
+	if !exchange(t, h, srv) {
+		t.Error("warm connection: kernel reports the SYN data was not acknowledged")
+	}
+	flows, err := c.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := c.Events()
+	if t.Failed() || len(flows) != 2 {
+		dump(t, evs, flows)
+		t.Fatalf("got %d connections, want 2", len(flows))
+	}
+	cold, warm := flows[0], flows[1]
+	if len(cold.CookieGranted) < trace.MinCookieLen {
+		dump(t, evs, flows)
+		t.Fatalf("cold connection: no cookie granted: %+v", cold)
+	}
+	wantPrefix(t, evs, 1,
+		"SYN + TFO cookie request",
+		"SYN-ACK + cookie "+cold.CookieGranted.String(),
+		"ACK (handshake complete)",
+	)
+	wantPrefix(t, evs, 2,
+		"SYN + cookie + 6 bytes data",
+		"SYN-ACK acks the SYN data (TFO accepted)",
+	)
+	if cold.Outcome != trace.CookieGranted || !cold.CookieRequested || cold.SYNData != 0 {
+		t.Errorf("cold connection summary: %+v", cold)
+	}
+	if warm.Outcome != trace.Accepted || warm.SYNData != len(request) || warm.SYNDataAcked != len(request) {
+		t.Errorf("warm connection summary: %+v", warm)
+	}
+	if !bytes.Equal(warm.CookieSent, cold.CookieGranted) {
+		t.Errorf("warm SYN presented cookie %s, cold SYN-ACK granted %s", warm.CookieSent, cold.CookieGranted)
+	}
+	for _, f := range flows {
+		if f.ServerBytes != len(reply) || f.FirstServerData <= 0 || f.RTT <= 0 || !f.RTTEstimated {
+			t.Errorf("connection %d: server bytes %d, first server data %v, RTT %v (estimated %v)", f.ID, f.ServerBytes, f.FirstServerData, f.RTT, f.RTTEstimated)
+		}
+	}
+	if st := c.Stats(); st.Packets != len(evs) || st.Undecodable != 0 {
+		t.Errorf("stats %+v with %d events", st, len(evs))
+	}
+
+	// The file written alongside decodes to the same story.
+	fevs, fflows, err := trace.Read(&pcap, trace.ReadOptions{})
+	if err != nil {
+		t.Fatalf("read back the capture: %v", err)
+	}
+	if len(fevs) != len(evs) || len(fflows) != 2 {
+		t.Fatalf("read back %d events and %d connections, captured %d and 2", len(fevs), len(fflows), len(evs))
+	}
+	for i := range evs {
+		if fevs[i].Note != evs[i].Note || !fevs[i].Time.Equal(evs[i].Time) {
+			t.Errorf("event %d read back as %q at %v, captured %q at %v", i, fevs[i].Note, fevs[i].Time, evs[i].Note, evs[i].Time)
+		}
+	}
+	if fflows[0].Outcome != trace.CookieGranted || fflows[1].Outcome != trace.Accepted {
+		t.Errorf("read back outcomes %s, %s", fflows[0].Outcome, fflows[1].Outcome)
+	}
+	if t.Failed() {
+		dump(t, evs, flows)
+	}
+}
+
+func TestCaptureRefused(t *testing.T) {
+	h := labtest.Host(t, "trace", 3)
+	tfo := listen(t, h, "127.0.0.1:0", true)
+	plain := listen(t, h, "127.0.0.1:0", false) // same address: the cached cookie applies
+	exchange(t, h, tfo)                         // fetch a cookie for 127.0.0.1
+
+	c := startCapture(t, h, trace.Options{Interface: "lo", Port: int(plain.Port())})
+	if exchange(t, h, plain) {
+		t.Error("kernel reports SYN data acknowledged by a listener without TCP_FASTOPEN")
+	}
+	flows, err := c.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := c.Events()
+	if len(flows) != 1 {
+		dump(t, evs, flows)
+		t.Fatalf("got %d connections, want 1", len(flows))
+	}
+	wantPrefix(t, evs, 1,
+		"SYN + cookie + 6 bytes data",
+		"SYN-ACK acks only the SYN (data will be retransmitted — TFO refused)",
+	)
+	f := flows[0]
+	if f.Outcome != trace.Refused || f.SYNData != len(request) || f.SYNDataAcked != 0 {
+		t.Errorf("summary: %+v", f)
+	}
+	resent := false
+	for _, n := range notes(evs, 1) {
+		if n == "6 bytes data (the refused SYN data, sent again; completes the handshake)" {
+			resent = true
+		}
+	}
+	if !resent {
+		t.Errorf("no event shows the refused data being sent again: %q", notes(evs, 1))
+	}
+	if t.Failed() {
+		dump(t, evs, flows)
+	}
+}
+
+func TestStartErrors(t *testing.T) {
+	h := labtest.Host(t, "trace", 3)
+	err := h.Run(func() error {
+		_, err := trace.Start(trace.Options{Interface: "nosuch0"})
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), `interface "nosuch0" not found`) {
+		t.Errorf("missing interface: %v", err)
+	}
+	if _, err := trace.Start(trace.Options{Interface: "lo", Port: 70000}); err == nil || !strings.Contains(err.Error(), "port 70000") {
+		t.Errorf("bad port: %v", err)
+	}
+}

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package trace
+
+import (
+	"errors"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
+func openSource(iface string, f Filter, snaplen int) (source, layers.LinkType, error) {
+	return nil, 0, errors.New("live capture needs Linux (AF_PACKET sockets); read saved captures with ReadFile")
+}

@@ -1,0 +1,192 @@
+package trace
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// Format is a capture file format.
+type Format int
+
+// Capture file formats.
+const (
+	// Pcap is the classic libpcap format (nanosecond timestamps).
+	Pcap Format = iota
+	// PcapNG is the pcapng format.
+	PcapNG
+)
+
+// String names the format.
+func (f Format) String() string {
+	if f == PcapNG {
+		return "pcapng"
+	}
+	return "pcap"
+}
+
+// FormatForPath picks PcapNG for a ".pcapng" file name and Pcap otherwise.
+func FormatForPath(path string) Format {
+	if len(path) > len(".pcapng") && path[len(path)-len(".pcapng"):] == ".pcapng" {
+		return PcapNG
+	}
+	return Pcap
+}
+
+// DefaultSnaplen is the snap length used when none is given: whole
+// packets, so that saved captures keep the payload too.
+const DefaultSnaplen = 65535
+
+// Writer writes captured frames to a pcap or pcapng stream that tshark and
+// Wireshark read.
+type Writer struct {
+	pcap *pcapgo.Writer
+	ng   *pcapgo.NgWriter
+}
+
+// NewWriter starts a capture file on w for frames of link type lt
+// (layers.LinkTypeEthernet for lo and veth, layers.LinkTypeRaw for a TUN
+// device) and writes its header.
+func NewWriter(w io.Writer, format Format, lt layers.LinkType, snaplen int) (*Writer, error) {
+	if snaplen <= 0 {
+		snaplen = DefaultSnaplen
+	}
+	if format == PcapNG {
+		ng, err := pcapgo.NewNgWriterInterface(w, pcapgo.NgInterface{
+			Name: "fastopen", LinkType: lt, SnapLength: uint32(snaplen),
+			TimestampResolution: 9,
+		}, pcapgo.DefaultNgWriterOptions)
+		if err != nil {
+			return nil, fmt.Errorf("start pcapng: %w", err)
+		}
+		return &Writer{ng: ng}, nil
+	}
+	pw := pcapgo.NewWriterNanos(w)
+	if err := pw.WriteFileHeader(uint32(snaplen), lt); err != nil {
+		return nil, fmt.Errorf("write pcap header: %w", err)
+	}
+	return &Writer{pcap: pw}, nil
+}
+
+// WritePacket appends one frame.
+func (w *Writer) WritePacket(ci gopacket.CaptureInfo, frame []byte) error {
+	if w.ng != nil {
+		return w.ng.WritePacket(ci, frame)
+	}
+	return w.pcap.WritePacket(ci, frame)
+}
+
+// Flush writes out buffered data (pcapng buffers; pcap does not).
+func (w *Writer) Flush() error {
+	if w.ng != nil {
+		return w.ng.Flush()
+	}
+	return nil
+}
+
+// ReadOptions tunes Read.
+type ReadOptions struct {
+	// Filter keeps only matching segments (zero value: all TCP).
+	Filter Filter
+	// RTT, when positive, is the known round-trip time (see NewTracker).
+	RTT time.Duration
+	// OnEvent, when set, is called for every event as it is decoded.
+	OnEvent func(Event)
+}
+
+// ErrFormat is returned (wrapped) when a file is neither pcap nor pcapng.
+var ErrFormat = errors.New("not a pcap or pcapng capture")
+
+// Read decodes a pcap or pcapng stream the way a live capture is decoded
+// and returns the events and the per-connection summaries. Frames that are
+// not TCP are skipped; frames that do not decode become events with Err
+// set.
+func Read(r io.Reader, opts ReadOptions) ([]Event, []Flow, error) {
+	br := bufio.NewReader(r)
+	magic, err := br.Peek(4)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: file is only %d bytes long", ErrFormat, len(magic))
+	}
+	var (
+		src interface {
+			ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+		}
+		lt layers.LinkType
+	)
+	if bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
+		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", ErrFormat, err)
+		}
+		src, lt = ng, ng.LinkType()
+	} else {
+		pr, err := pcapgo.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", ErrFormat, err)
+		}
+		src, lt = pr, pr.LinkType()
+	}
+	tr := NewTracker(opts.RTT)
+	var events []Event
+	for {
+		frame, ci, err := src.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return events, tr.Flows(), fmt.Errorf("read packet %d: %w", len(events)+1, err)
+		}
+		ev, ok := decodeEvent(tr, opts.Filter, ci.Timestamp, frame, lt)
+		if !ok {
+			continue
+		}
+		events = append(events, ev)
+		if opts.OnEvent != nil {
+			opts.OnEvent(ev)
+		}
+	}
+	return events, tr.Flows(), nil
+}
+
+// decodeEvent decodes a frame and feeds the tracker; ok is false for a
+// frame to skip (not TCP, or not matching the filter).
+func decodeEvent(tr *Tracker, f Filter, ts time.Time, frame []byte, lt layers.LinkType) (Event, bool) {
+	p, err := Decode(frame, lt)
+	if errors.Is(err, ErrNotTCP) {
+		return Event{}, false
+	}
+	if err != nil {
+		return Event{Time: ts, Note: "undecodable packet: " + err.Error(), Err: err.Error()}, true
+	}
+	if !f.Match(p) {
+		return Event{}, false
+	}
+	return tr.Add(ts, p), true
+}
+
+// ReadFile decodes a saved pcap or pcapng file; see Read.
+func ReadFile(path string) ([]Event, []Flow, error) {
+	return ReadFileOptions(path, ReadOptions{})
+}
+
+// ReadFileOptions is ReadFile with options.
+func ReadFileOptions(path string, opts ReadOptions) ([]Event, []Flow, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open capture file: %w", err)
+	}
+	defer f.Close()
+	ev, fl, err := Read(f, opts)
+	if err != nil {
+		return ev, fl, fmt.Errorf("%s: %w", path, err)
+	}
+	return ev, fl, nil
+}
