@@ -69,7 +69,7 @@ func Run(c *Command, prog string, args []string) error {
 	fs := flag.NewFlagSet(prog+" "+c.Name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	run := c.Setup(fs)
-	fs.Usage = func() { PrintUsage(os.Stderr, prog, c, fs) }
+	fs.Usage = func() {} // errors are reported by main, help by Run
 	pos, err := Parse(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {

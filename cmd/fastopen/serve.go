@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/echo"
+	"github.com/fastopen/fastopen/internal/cli"
+)
+
+// serveHook adds flags to `fastopen serve` and acts on its listener
+// (cookie keys, metrics; see serve_ops.go).
+type serveHook interface {
+	// Listen is called with the listener right after it is created, before
+	// the first Accept.
+	Listen(ctx context.Context, ln net.Listener, log *slog.Logger) error
+	// Accepted is called for every accepted connection with its TFO info.
+	Accepted(c net.Conn, info fastopen.Info)
+}
+
+// serveHooks are registered by other files' init functions.
+var serveHooks []func(fs *flag.FlagSet) serveHook
+
+func init() {
+	cli.Register(&cli.Command{
+		Name:    "serve",
+		Summary: "run the TFO echo server (replies to the first read with the same bytes and closes, like the walkthrough's)",
+		Usage:   "[--addr 0.0.0.0:8000] [--backlog 5] [--stream] [--plain] [--log-json]",
+		Setup: func(fs *flag.FlagSet) func([]string) error {
+			addr := fs.String("addr", "0.0.0.0:8000", "address to listen on (host:port; [::]:8000 for IPv6)")
+			backlog := fs.Int("backlog", 5, "TFO queue length: connections with SYN data awaiting the end of their handshake (TCP_FASTOPEN value)")
+			stream := fs.Bool("stream", false, "keep echoing until the client closes (RFC 862) instead of replying once and closing")
+			plain := fs.Bool("plain", false, "listen without TFO (for comparison)")
+			require := fs.Bool("require", false, "fail if TFO cannot be enabled (kernel server bit off)")
+			logJSON := fs.Bool("log-json", false, "log one JSON object per connection instead of text")
+			var hooks []serveHook
+			for _, h := range serveHooks {
+				hooks = append(hooks, h(fs))
+			}
+			return func(args []string) error {
+				if len(args) > 0 {
+					return cli.Usagef("unexpected argument %q (the address goes in --addr)", args[0])
+				}
+				if err := checkHostPort(*addr, true); err != nil {
+					return cli.Usagef("--addr: %v", err)
+				}
+				if *backlog <= 0 {
+					return cli.Usagef("--backlog must be at least 1, got %d", *backlog)
+				}
+				var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+				if *logJSON {
+					h = slog.NewJSONHandler(os.Stderr, nil)
+				}
+				log := slog.New(h)
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				lc := fastopen.ListenConfig{QueueLen: *backlog, Disable: *plain, Require: *require}
+				ln, err := lc.Listen(ctx, "tcp", *addr)
+				if err != nil {
+					return listenErr(*addr, err)
+				}
+				l := ln.(*fastopen.Listener)
+				if ok, why := l.FastOpen(); ok {
+					log.Info("listening", "addr", ln.Addr().String(), "tfo", true, "queue", l.QueueLen(), "mode", mode(*stream))
+				} else {
+					log.Info("listening", "addr", ln.Addr().String(), "tfo", false, "mode", mode(*stream))
+					if why == fastopen.ReasonKernelOff {
+						log.Warn("TFO server side is off in this network namespace: data in SYNs will be ignored; " +
+							"set bit 0x2 of net.ipv4.tcp_fastopen (`fastopen enable server`, or `sysctl -w net.ipv4.tcp_fastopen=3`)")
+					}
+				}
+				for _, hk := range hooks {
+					if err := hk.Listen(ctx, ln, log); err != nil {
+						ln.Close()
+						return err
+					}
+				}
+				srv := &echo.Server{Stream: *stream, Logger: log}
+				if len(hooks) > 0 {
+					srv.Accepted = func(c net.Conn, inf fastopen.Info) {
+						for _, hk := range hooks {
+							hk.Accepted(c, inf)
+						}
+					}
+				}
+				err = srv.Serve(ctx, ln)
+				log.Info("stopped")
+				return err
+			}
+		},
+	})
+}
+
+func mode(stream bool) string {
+	if stream {
+		return "stream"
+	}
+	return "once"
+}
+
+// checkHostPort validates "host:port" with a numeric port (and, unless
+// wildcard is allowed, a non-empty host).
+func checkHostPort(addr string, wildcard bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q: want host:port, e.g. 127.0.0.1:8000 or [::1]:8000", addr)
+	}
+	if host == "" && !wildcard {
+		return fmt.Errorf("address %q has no host", addr)
+	}
+	if p, err := net.LookupPort("tcp", port); err != nil || p == 0 && !wildcard {
+		return fmt.Errorf("address %q: port %q is not a valid port number", addr, port)
+	}
+	return nil
+}
+
+// listenErr turns common listen failures into advice.
+func listenErr(addr string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("%s is already in use (another server running? stop it or pick another --addr): %w", addr, err)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("no permission to listen on %s (ports below 1024 need root or CAP_NET_BIND_SERVICE): %w", addr, err)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("%s is not an address of this host (or network namespace): %w", addr, err)
+	case errors.Is(err, fastopen.ErrNotUsed):
+		return fmt.Errorf("%w; enable it with `fastopen enable server`", err)
+	}
+	return err
+}

@@ -1,0 +1,250 @@
+// Package echo is the walkthrough's echo server and client over TCP Fast
+// Open: the server answers the first read with the same bytes and closes
+// (or, in stream mode, echoes until the client closes, as RFC 862); the
+// client sends a request, in the SYN when it can, and times the reply.
+package echo
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/fastopen/fastopen"
+)
+
+// BufferSize is the size of the server's read buffer (the walkthrough's
+// recv(2048)).
+const BufferSize = 2048
+
+// Server is an echo server. The zero value replies once and closes.
+type Server struct {
+	// Stream keeps echoing until the client closes, instead of replying to
+	// the first read and closing.
+	Stream bool
+	// IdleTimeout closes a connection that sends nothing for this long;
+	// zero means 30s.
+	IdleTimeout time.Duration
+	// Logger receives one line per connection; nil means no logging.
+	Logger *slog.Logger
+	// Accepted, if set, is called for each connection after its first
+	// read, with its TFO info (for metrics).
+	Accepted func(c net.Conn, info fastopen.Info)
+}
+
+// Serve accepts connections on ln until ctx is done or ln fails, serving
+// each on its own goroutine. On return, ln is closed and every connection
+// has finished (or was closed after a grace period of one second).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	conns := map[net.Conn]struct{}{}
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var err error
+	for {
+		c, aerr := ln.Accept()
+		if aerr != nil {
+			if ctx.Err() == nil {
+				err = aerr
+			}
+			break
+		}
+		mu.Lock()
+		conns[c] = struct{}{}
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.serveConn(c)
+			mu.Lock()
+			delete(conns, c)
+			mu.Unlock()
+		}()
+	}
+	ln.Close()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		<-done
+	}
+	return err
+}
+
+func (s *Server) serveConn(c net.Conn) {
+	defer c.Close()
+	idle := s.IdleTimeout
+	if idle == 0 {
+		idle = 30 * time.Second
+	}
+	start := time.Now()
+	buf := make([]byte, BufferSize)
+	var total int
+	var info fastopen.Info
+	var infoErr error
+	var rerr error
+	for first := true; ; first = false {
+		c.SetReadDeadline(time.Now().Add(idle))
+		n, err := c.Read(buf)
+		if first {
+			info, infoErr = fastopen.InfoOf(c)
+			if s.Accepted != nil && infoErr == nil {
+				s.Accepted(c, info)
+			}
+		}
+		if n > 0 {
+			total += n
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				rerr = werr
+				break
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				rerr = err
+			}
+			break
+		}
+		if !s.Stream {
+			break
+		}
+	}
+	if s.Logger == nil {
+		return
+	}
+	attrs := []any{
+		slog.String("remote", c.RemoteAddr().String()),
+		slog.Int("bytes", total),
+		slog.Bool("syn_data", info.SYNData),
+	}
+	if info.SYNData {
+		attrs = append(attrs, slog.Int("syn_bytes", info.SYNBytes))
+	} else if infoErr == nil {
+		attrs = append(attrs, slog.String("reason", info.Reason.Code()))
+	}
+	if infoErr != nil {
+		attrs = append(attrs, slog.String("info_error", infoErr.Error()))
+	}
+	attrs = append(attrs, slog.Duration("duration", time.Since(start).Round(time.Microsecond)))
+	if rerr != nil {
+		attrs = append(attrs, slog.String("error", rerr.Error()))
+	}
+	s.Logger.Info("connection", attrs...)
+}
+
+// Mode says how Send dials.
+type Mode int
+
+// Dial modes.
+const (
+	// Lazy uses Dialer.DialContext: the write after the dial rides in the
+	// SYN.
+	Lazy Mode = iota
+	// Eager uses Dialer.DialData: the data goes in the SYN and the dial
+	// returns when the handshake is over.
+	Eager
+)
+
+// Request is one exchange for Send.
+type Request struct {
+	// Network and Address to dial ("tcp", "127.0.0.1:8000").
+	Network, Address string
+	// Data is sent first, in the SYN when possible.
+	Data []byte
+	// Mode picks the dial call.
+	Mode Mode
+	// ReplySize, if positive, stops reading after that many bytes (for
+	// servers that keep the connection open); otherwise Send reads until
+	// the server closes.
+	ReplySize int
+	// MaxReply bounds how much of the reply is kept (default 1 MiB).
+	MaxReply int
+}
+
+// Result is the outcome of one exchange.
+type Result struct {
+	// Reply is what the server sent back.
+	Reply []byte
+	// Info is the client connection's TFO info, taken after the reply.
+	Info fastopen.Info
+	// Elapsed runs from the start of the dial to the reply's last byte.
+	Elapsed time.Duration
+	// FirstByte runs from the start of the dial to the reply's first byte.
+	FirstByte time.Duration
+}
+
+// Send dials with d, sends req.Data, reads the reply and reports the
+// connection's TFO info. It honours ctx for the whole exchange.
+func Send(ctx context.Context, d *fastopen.Dialer, req Request) (Result, error) {
+	var res Result
+	maxReply := req.MaxReply
+	if maxReply <= 0 {
+		maxReply = 1 << 20
+	}
+	start := time.Now()
+	var c net.Conn
+	var err error
+	if req.Mode == Eager {
+		var fc *fastopen.Conn
+		fc, err = d.DialData(ctx, req.Network, req.Address, req.Data)
+		if fc != nil {
+			c = fc
+		}
+	} else {
+		c, err = d.DialContext(ctx, req.Network, req.Address)
+		if err == nil {
+			if _, err = c.Write(req.Data); err != nil {
+				c.Close()
+			}
+		}
+	}
+	if err != nil {
+		return res, err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetReadDeadline(dl)
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, rerr := c.Read(buf)
+		if n > 0 {
+			if res.FirstByte == 0 {
+				res.FirstByte = time.Since(start)
+			}
+			if room := maxReply - len(res.Reply); room > 0 {
+				res.Reply = append(res.Reply, buf[:min(n, room)]...)
+			}
+			res.Elapsed = time.Since(start)
+		}
+		if req.ReplySize > 0 && len(res.Reply) >= req.ReplySize {
+			break
+		}
+		if rerr != nil {
+			if errors.Is(rerr, io.EOF) {
+				break
+			}
+			if ctx.Err() != nil {
+				rerr = ctx.Err()
+			}
+			return res, rerr
+		}
+	}
+	if res.Elapsed == 0 {
+		res.Elapsed = time.Since(start)
+	}
+	res.Info, err = fastopen.InfoOf(c)
+	return res, err
+}
