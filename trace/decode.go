@@ -215,7 +215,7 @@ func Decode(frame []byte, lt layers.LinkType) (Packet, error) {
 	case 4:
 		var v4 layers.IPv4
 		if err := v4.DecodeFromBytes(ip, gopacket.NilDecodeFeedback); err != nil {
-			return Packet{}, fmt.Errorf("IPv4 header: %v", err)
+			return Packet{}, fmt.Errorf("decode IPv4 header: %v", err)
 		}
 		if v4.Protocol != layers.IPProtocolTCP {
 			return Packet{}, fmt.Errorf("IPv4 protocol %v: %w", v4.Protocol, ErrNotTCP)
@@ -232,7 +232,7 @@ func Decode(frame []byte, lt layers.LinkType) (Packet, error) {
 	case 6:
 		var v6 layers.IPv6
 		if err := v6.DecodeFromBytes(ip, gopacket.NilDecodeFeedback); err != nil {
-			return Packet{}, fmt.Errorf("IPv6 header: %v", err)
+			return Packet{}, fmt.Errorf("decode IPv6 header: %v", err)
 		}
 		if v6.NextHeader != layers.IPProtocolTCP {
 			return Packet{}, fmt.Errorf("IPv6 next header %v: %w", v6.NextHeader, ErrNotTCP)
@@ -248,7 +248,7 @@ func Decode(frame []byte, lt layers.LinkType) (Packet, error) {
 	}
 	var tcp layers.TCP
 	if err := tcp.DecodeFromBytes(seg, gopacket.NilDecodeFeedback); err != nil {
-		return Packet{}, fmt.Errorf("TCP header: %v", err)
+		return Packet{}, fmt.Errorf("decode TCP header: %v", err)
 	}
 	hdrLen := int(tcp.DataOffset) * 4
 	p.Src = netip.AddrPortFrom(src, uint16(tcp.SrcPort))
@@ -277,13 +277,13 @@ func networkLayer(frame []byte, lt layers.LinkType) ([]byte, error) {
 	case layers.LinkTypeEthernet:
 		var eth layers.Ethernet
 		if err := eth.DecodeFromBytes(frame, gopacket.NilDecodeFeedback); err != nil {
-			return nil, fmt.Errorf("Ethernet header: %v", err)
+			return nil, fmt.Errorf("decode Ethernet header: %v", err)
 		}
 		et, payload := eth.EthernetType, eth.Payload
 		for et == layers.EthernetTypeDot1Q || et == layers.EthernetTypeQinQ {
 			var tag layers.Dot1Q
 			if err := tag.DecodeFromBytes(payload, gopacket.NilDecodeFeedback); err != nil {
-				return nil, fmt.Errorf("VLAN tag: %v", err)
+				return nil, fmt.Errorf("decode VLAN tag: %v", err)
 			}
 			et, payload = tag.Type, tag.Payload
 		}
@@ -291,7 +291,7 @@ func networkLayer(frame []byte, lt layers.LinkType) ([]byte, error) {
 	case layers.LinkTypeLinuxSLL:
 		var sll layers.LinuxSLL
 		if err := sll.DecodeFromBytes(frame, gopacket.NilDecodeFeedback); err != nil {
-			return nil, fmt.Errorf("Linux cooked header: %v", err)
+			return nil, fmt.Errorf("decode Linux cooked header: %v", err)
 		}
 		return ipPayload(sll.EthernetType, sll.Payload)
 	case layers.LinkTypeNull, layers.LinkTypeLoop:

@@ -1,0 +1,91 @@
+package trace
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+)
+
+// Printer writes events and connection summaries for people: one line per
+// segment, grouped under a heading per connection, and a summary table.
+type Printer struct {
+	w    io.Writer
+	seen map[int]bool
+	last int
+}
+
+// NewPrinter returns a Printer writing to w.
+func NewPrinter(w io.Writer) *Printer { return &Printer{w: w, seen: map[int]bool{}, last: -1} }
+
+// Event prints one event. A connection's first event is preceded by a
+// heading naming client and server; lines show the time since that
+// connection's SYN.
+func (p *Printer) Event(e Event) {
+	switch {
+	case e.Err != "":
+		fmt.Fprintf(p.w, "  %s  %s\n", e.Time.Format("15:04:05.000000"), e.Note)
+		p.last = -1
+		return
+	case e.Flow == 0:
+		fmt.Fprintf(p.w, "  %s  %s\n", e.Time.Format("15:04:05.000000"), e)
+		p.last = 0
+		return
+	}
+	if !p.seen[e.Flow] {
+		p.seen[e.Flow] = true
+		client, server := e.Src, e.Dst
+		if e.Dir == ToClient {
+			client, server = server, client
+		}
+		fmt.Fprintf(p.w, "connection %d: client %s → server %s\n", e.Flow, client, server)
+	} else if p.last != e.Flow {
+		fmt.Fprintf(p.w, "connection %d (continued):\n", e.Flow)
+	}
+	p.last = e.Flow
+	fmt.Fprintf(p.w, "  %10s  %s  %s\n", "+"+ms(e.Since), e.Dir, e.Note)
+}
+
+// Summary prints a table of the connections and what TFO did on each.
+func (p *Printer) Summary(flows []Flow) {
+	if len(flows) == 0 {
+		fmt.Fprintln(p.w, "no TCP connection starts were seen")
+		return
+	}
+	fmt.Fprintln(p.w, "\nsummary:")
+	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  #\tclient\tserver\tTFO\tbytes in SYN\tRTT\tfirst server byte")
+	for _, f := range flows {
+		rtt := "?"
+		if f.RTT > 0 {
+			rtt = ms(f.RTT)
+			if f.RTTEstimated {
+				rtt += " (est.)"
+			}
+		}
+		first := "none"
+		if f.FirstServerData > 0 {
+			first = ms(f.FirstServerData)
+			if f.FirstServerDataRTTs > 0 {
+				first += fmt.Sprintf(" = %.1f RTT", f.FirstServerDataRTTs)
+			}
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%d\t%s\t%s\n", f.ID, f.Client, f.Server, f.Outcome, f.SYNData, rtt, first)
+	}
+	tw.Flush()
+	fmt.Fprintln(p.w)
+	for _, f := range flows {
+		fmt.Fprintf(p.w, "  %d: %s\n", f.ID, f.Outcome.Describe())
+	}
+}
+
+// ms renders a duration in milliseconds with a precision that suits it.
+func ms(d time.Duration) string {
+	v := float64(d) / float64(time.Millisecond)
+	prec := 3
+	if v >= 10 {
+		prec = 1
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64) + " ms"
+}
