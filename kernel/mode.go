@@ -117,3 +117,37 @@ func (m Mode) Disable(r Role) Mode {
 	}
 	return m
 }
+
+// Change is the result of ChangeRole.
+type Change struct {
+	// Namespace is the namespace whose sysctl was changed.
+	Namespace Namespace `json:"namespace"`
+	// Before and After are net.ipv4.tcp_fastopen around the change.
+	Before Mode `json:"before"`
+	After  Mode `json:"after"`
+}
+
+// ChangeRole turns a role on (Mode.Enable) or off (Mode.Disable) in the
+// calling thread's network namespace and says which namespace it was.
+// Without privileges the error wraps ErrPrivilege.
+func ChangeRole(r Role, on bool) (Change, error) {
+	var c Change
+	ns, err := CurrentNamespace()
+	if err != nil {
+		return c, err
+	}
+	c.Namespace = ns
+	if c.Before, err = FastOpenMode(); err != nil {
+		return c, err
+	}
+	c.After = c.Before.Disable(r)
+	if on {
+		c.After = c.Before.Enable(r)
+	}
+	if c.After != c.Before {
+		if err := SetFastOpenMode(c.After); err != nil {
+			return c, fmt.Errorf("%w (in %s)", err, ns)
+		}
+	}
+	return c, nil
+}

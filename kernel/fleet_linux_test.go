@@ -1,0 +1,78 @@
+package kernel_test
+
+import (
+	"testing"
+
+	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/internal/labtest"
+)
+
+// TestFleetSharedKey: server 0 keyed per listener (setsockopt), server 1
+// keyed through the sysctl, with the same Key and the same address: a
+// cookie from either is accepted by the other. This also proves that
+// Key's text form (sysctl) and its bytes (setsockopt) are the same key.
+func TestFleetSharedKey(t *testing.T) {
+	f := newFleet(t)
+	key, _ := kernel.NewKey()
+	s0 := listen(t, f.srv[0], &key, nil)
+	labtest.Run(t, f.srv[1], func() error { return kernel.SetSysctlKey(key, nil) })
+	s1 := listen(t, f.srv[1], nil, nil)
+
+	f.use(t, 0)
+	if request(t, f.client, serverAddr, "first") {
+		t.Fatal("first request had its SYN data acknowledged without a cookie")
+	}
+	if s0.accepted(t) {
+		t.Fatal("server 0 saw SYN data on the cookie-less first connection")
+	}
+	if !request(t, f.client, serverAddr, "warm") || !s0.accepted(t) {
+		t.Fatal("second request to server 0 did not carry accepted SYN data")
+	}
+
+	f.use(t, 1)
+	before := counters(t, f.srv[1])
+	if !request(t, f.client, serverAddr, "moved") {
+		t.Fatal("server 1 (sysctl key) refused the cookie issued by server 0 (listener key)")
+	}
+	if !s1.accepted(t) {
+		t.Fatal("server 1 did not see the request's bytes in the SYN")
+	}
+	if d := counters(t, f.srv[1]).Sub(before); d["TcpExt.TCPFastOpenPassive"] != 1 || d["TcpExt.TCPFastOpenPassiveFail"] != 0 {
+		t.Fatalf("server 1 counters: passive +%d, passive fail +%d; want +1, +0", d["TcpExt.TCPFastOpenPassive"], d["TcpExt.TCPFastOpenPassiveFail"])
+	}
+
+	// And back: server 1 issued nothing new (the cookie was valid), so
+	// server 0 still accepts the client's cookie.
+	f.use(t, 0)
+	if !request(t, f.client, serverAddr, "back") || !s0.accepted(t) {
+		t.Fatal("server 0 refused the cookie after the client talked to server 1")
+	}
+}
+
+// TestFleetDifferentKeys: with different keys, server 1 refuses server
+// 0's cookie, yet the client gets its reply (fallback to a normal
+// handshake) and then holds a cookie valid on server 1.
+func TestFleetDifferentKeys(t *testing.T) {
+	f := newFleet(t)
+	k0, _ := kernel.NewKey()
+	k1, _ := kernel.NewKey()
+	listen(t, f.srv[0], &k0, nil)
+	s1 := listen(t, f.srv[1], &k1, nil)
+
+	f.use(t, 0)
+	request(t, f.client, serverAddr, "get-cookie")
+	f.use(t, 1)
+	before := counters(t, f.srv[1])
+	if request(t, f.client, serverAddr, "refused") { // request checks the reply
+		t.Fatal("server 1 accepted SYN data with a cookie made under another key")
+	}
+	if s1.accepted(t) {
+		t.Fatal("server 1 reported SYN data for a refused cookie")
+	}
+	if d := counters(t, f.srv[1]).Sub(before); d["TcpExt.TCPFastOpenPassiveFail"] != 1 {
+		t.Fatalf("server 1 TCPFastOpenPassiveFail +%d, want +1", d["TcpExt.TCPFastOpenPassiveFail"])
+	}
+	if !request(t, f.client, serverAddr, "new-cookie") || !s1.accepted(t) {
+		t.Fatal("the cookie server 1 issued on refusal was not accepted")
+	}
+}

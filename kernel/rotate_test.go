@@ -1,0 +1,68 @@
+package kernel_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/fastopen/fastopen/kernel"
+)
+
+func TestRotationSchedule(t *testing.T) {
+	r := kernel.Rotation{Secret: []byte("0123456789abcdef0123"), Interval: time.Hour}
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2031, 5, 6, 7, 0, 0, 0, time.UTC)
+	n := r.Number(start)
+	if r.Number(start.Add(-time.Nanosecond)) != n-1 || r.Number(start.Add(time.Hour-time.Nanosecond)) != n {
+		t.Fatal("interval numbers do not change exactly at the boundary")
+	}
+	if r.KeyOf(n) == r.KeyOf(n+1) {
+		t.Fatal("neighbouring intervals have the same key")
+	}
+	other := kernel.Rotation{Secret: []byte("another secret, same length"), Interval: time.Hour}
+	if other.KeyOf(n) == r.KeyOf(n) {
+		t.Fatal("different secrets give the same key")
+	}
+	p, b := r.Keys(start.Add(10 * time.Minute))
+	if p != r.KeyOf(n) || b != r.KeyOf(n-1) {
+		t.Fatal("first half: want [current, previous]")
+	}
+	p, b = r.Keys(start.Add(40 * time.Minute))
+	if p != r.KeyOf(n) || b != r.KeyOf(n+1) {
+		t.Fatal("second half: want [current, next]")
+	}
+	if got := r.NextChange(start.Add(time.Minute)); !got.Equal(start.Add(30 * time.Minute)) {
+		t.Fatalf("next change %v, want the middle of the interval", got)
+	}
+	if got := r.NextChange(start.Add(31 * time.Minute)); !got.Equal(start.Add(time.Hour)) {
+		t.Fatalf("next change %v, want the end of the interval", got)
+	}
+	before := time.Unix(-10, 0)
+	if r.Number(before) != -1 {
+		t.Fatalf("interval of a time before the epoch: %d, want -1", r.Number(before))
+	}
+	if (kernel.Rotation{Secret: []byte("short"), Interval: time.Hour}).Validate() == nil {
+		t.Fatal("a 5-byte secret was accepted")
+	}
+}
+
+func TestRotateLoopInstallsCurrentKeys(t *testing.T) {
+	r := kernel.Rotation{Secret: []byte("0123456789abcdef0123"), Interval: time.Hour}
+	now := time.Date(2031, 5, 6, 7, 59, 0, 0, time.UTC)
+	ctx, cancel := context.WithCancel(context.Background())
+	var got [][2]kernel.Key
+	err := kernel.RotateLoop(ctx, r, func() time.Time { return now }, 0, func(p, b kernel.Key) error {
+		got = append(got, [2]kernel.Key{p, b})
+		cancel()
+		return nil
+	}, nil)
+	if err != context.Canceled {
+		t.Fatalf("RotateLoop returned %v, want context.Canceled", err)
+	}
+	p, b := r.Keys(now)
+	if len(got) != 1 || got[0] != [2]kernel.Key{p, b} {
+		t.Fatalf("installed %d key pairs, want exactly Keys(now)", len(got))
+	}
+}
