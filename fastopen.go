@@ -94,6 +94,17 @@ func (s Side) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (s Side) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Side) UnmarshalText(b []byte) error {
+	for _, v := range []Side{SideUnknown, SideClient, SideServer} {
+		if v.String() == string(b) {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("fastopen: unknown side %q", b)
+}
+
 // Info is what is known about TCP Fast Open on one connection.
 type Info struct {
 	// Side is the end of the connection this describes.
