@@ -124,7 +124,7 @@ func (h *Host) addTun(client bool, mtu int) (*os.File, error) {
 				return fmt.Errorf("add address %s peer %s: %w", a[0], a[1], err)
 			}
 		}
-		return nil
+		return waitReady(link, local6, peer6)
 	})
 	if err != nil {
 		if file != nil {
@@ -133,6 +133,33 @@ func (h *Host) addTun(client bool, mtu int) (*os.File, error) {
 		return nil, fmt.Errorf("lab: host %s: %w", h.Name, err)
 	}
 	return file, nil
+}
+
+// waitReady waits until the IPv6 address is usable (not tentative) and
+// the peer is routable: the kernel finishes address setup asynchronously.
+func waitReady(link netlink.Link, local, peer netip.Addr) error {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		ready := false
+		addrs, err := netlink.AddrList(link, netlink.FAMILY_V6)
+		if err != nil {
+			return fmt.Errorf("list addresses: %w", err)
+		}
+		for _, a := range addrs {
+			if a.IP.Equal(local.AsSlice()) && a.Flags&unix.IFA_F_TENTATIVE == 0 {
+				ready = true
+			}
+		}
+		if ready {
+			if _, err := netlink.RouteGet(peer.AsSlice()); err == nil {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("IPv6 address %s on %s not ready after 3s", local, TunName)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func hostNet(a netip.Addr) *net.IPNet {

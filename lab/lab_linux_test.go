@@ -1,0 +1,568 @@
+package lab_test
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"golang.org/x/sys/unix"
+
+	"github.com/fastopen/fastopen/internal/labtest"
+	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/lab"
+)
+
+// newLab creates a lab removed when the test ends.
+func newLab(t *testing.T, cfg lab.Config) *lab.Lab {
+	t.Helper()
+	labtest.NeedRoot(t)
+	l, err := lab.New(cfg)
+	if err != nil {
+		t.Fatalf("lab.New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return l
+}
+
+// tfoListen listens on port in the server with TCP_FASTOPEN and answers
+// every connection with "reply:" + the first bytes it reads.
+func tfoListen(t *testing.T, l *lab.Lab, v6 bool) string {
+	t.Helper()
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN, 16) })
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	var ln net.Listener
+	addr := netip.AddrPortFrom(l.ServerAddr(v6), 7007).String()
+	labtest.Run(t, l.Server, func() (err error) {
+		ln, err = lc.Listen(context.Background(), "tcp", addr)
+		return err
+	})
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 512)
+				n, err := c.Read(buf)
+				if err != nil {
+					return
+				}
+				c.Write(append([]byte("reply:"), buf[:n]...))
+			}()
+		}
+	}()
+	return addr
+}
+
+// tfoExchange connects from the client with TCP_FASTOPEN_CONNECT, sends
+// msg (in the SYN when the kernel has a cookie), reads the reply and
+// returns it with the socket's TCP_INFO.
+func tfoExchange(t *testing.T, l *lab.Lab, addr, msg string) (string, *unix.TCPInfo) {
+	t.Helper()
+	d := net.Dialer{Timeout: 10 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1) })
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	var c net.Conn
+	labtest.Run(t, l.Client, func() (err error) {
+		c, err = d.Dial("tcp", addr)
+		return err
+	})
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte(msg)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	reply, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read reply: %v", err)
+	}
+	info, err := tcpInfo(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(reply), info
+}
+
+func tcpInfo(c net.Conn) (*unix.TCPInfo, error) {
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var info *unix.TCPInfo
+	var ierr error
+	if err := rc.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
+		return nil, err
+	}
+	return info, ierr
+}
+
+// tcpiOptSYNData is TCPI_OPT_SYN_DATA from include/uapi/linux/tcp.h: the
+// peer acknowledged the data sent in the SYN.
+const tcpiOptSYNData = 0x20
+
+func synData(info *unix.TCPInfo) bool { return info.Options&tcpiOptSYNData != 0 }
+
+// counters reads a host's TFO counters.
+func counters(t *testing.T, h *lab.Host) kernel.Counters {
+	t.Helper()
+	var c kernel.Counters
+	labtest.Run(t, h, func() (err error) {
+		c, err = kernel.ReadCounters()
+		return err
+	})
+	return c
+}
+
+func ruleHits(l *lab.Lab, name string) uint64 {
+	for _, r := range l.Stats().Rules {
+		if r.Name == name {
+			return r.Hits
+		}
+	}
+	return 0
+}
+
+func TestConnectTimeMatchesRTT(t *testing.T) {
+	const rtt = 20 * time.Millisecond
+	l := newLab(t, lab.Config{RTT: rtt})
+	for _, v6 := range []bool{false, true} {
+		addr := tfoListen(t, l, v6)
+		var times []time.Duration
+		for range 7 {
+			var d time.Duration
+			labtest.Run(t, l.Client, func() error {
+				start := time.Now()
+				c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+				d = time.Since(start)
+				if err == nil {
+					c.Close()
+				}
+				return err
+			})
+			times = append(times, d)
+		}
+		slices.Sort(times)
+		med := times[len(times)/2]
+		t.Logf("v6=%v connect times %v (median %v, RTT %v)", v6, times, med, rtt)
+		if times[0] < rtt {
+			t.Errorf("v6=%v: a connect took %v, less than the RTT %v: the delay is not applied", v6, times[0], rtt)
+		}
+		if med > rtt+2*time.Millisecond {
+			t.Errorf("v6=%v: median connect time %v, want within 2ms of %v", v6, med, rtt)
+		}
+	}
+	s := l.Stats()
+	t.Logf("lateness up %+v down %+v", s.Up.Lateness, s.Down.Lateness)
+	if s.Up.Lateness.Samples == 0 || s.Up.Delivered == 0 || s.Down.Delivered == 0 {
+		t.Errorf("no packets counted: %+v", s)
+	}
+}
+
+// TestFastOpenAcrossLink is the control for the fault tests: without
+// faults the second connection's data rides in the SYN.
+func TestFastOpenAcrossLink(t *testing.T) {
+	l := newLab(t, lab.Config{RTT: 10 * time.Millisecond})
+	addr := tfoListen(t, l, false)
+	if r, info := tfoExchange(t, l, addr, "one"); r != "reply:one" || synData(info) {
+		t.Fatalf("first connection: reply %q, SYN data %v; want reply:one and no SYN data (no cookie yet)", r, synData(info))
+	}
+	r, info := tfoExchange(t, l, addr, "two")
+	if r != "reply:two" || !synData(info) {
+		t.Fatalf("second connection: reply %q, SYN data %v; want the data acked in the SYN", r, synData(info))
+	}
+	if p := counters(t, l.Server)["TcpExt.TCPFastOpenPassive"]; p != 1 {
+		t.Errorf("server TCPFastOpenPassive = %d, want 1", p)
+	}
+}
+
+func TestDropSYNData(t *testing.T) {
+	l := newLab(t, lab.Config{RTT: 10 * time.Millisecond, Faults: []lab.Rule{lab.DropSYNData()}})
+	addr := tfoListen(t, l, false)
+	tfoExchange(t, l, addr, "one") // gets a cookie; its SYN has no data
+	if h := ruleHits(l, "drop-syn-data"); h != 0 {
+		t.Fatalf("rule hit %d times on a SYN without data", h)
+	}
+	start := time.Now()
+	r, info := tfoExchange(t, l, addr, "two")
+	t.Logf("exchange with the SYN data dropped took %v", time.Since(start))
+	if r != "reply:two" {
+		t.Fatalf("reply %q, want reply:two (the kernel should retransmit without data)", r)
+	}
+	if synData(info) {
+		t.Error("TCP_INFO says the SYN data was acked, but the middlebox dropped it")
+	}
+	if h := ruleHits(l, "drop-syn-data"); h != 1 {
+		t.Errorf("drop-syn-data hits = %d, want 1", h)
+	}
+	if s := l.Stats(); s.Up.FaultDrops != 1 {
+		t.Errorf("up fault drops = %d, want 1", s.Up.FaultDrops)
+	}
+	if p := counters(t, l.Server)["TcpExt.TCPFastOpenPassive"]; p != 0 {
+		t.Errorf("server accepted %d TFO connections, want 0", p)
+	}
+}
+
+func TestStripFastOpenFromSYN(t *testing.T) {
+	l := newLab(t, lab.Config{RTT: 10 * time.Millisecond, Faults: []lab.Rule{lab.StripSYNFastOpen()}})
+	addr := tfoListen(t, l, true)
+	for i, msg := range []string{"one", "two"} {
+		r, info := tfoExchange(t, l, addr, msg)
+		if r != "reply:"+msg {
+			t.Fatalf("connection %d: reply %q (a bad checksum would stop the connection)", i, r)
+		}
+		if synData(info) {
+			t.Errorf("connection %d: SYN data acked although the option was stripped", i)
+		}
+	}
+	if h := ruleHits(l, "strip-tfo-syn"); h != 2 {
+		t.Errorf("strip-tfo-syn hits = %d, want 2 (one cookie request per connection)", h)
+	}
+	c := counters(t, l.Server)
+	if c["TcpExt.TCPFastOpenCookieReqd"] != 0 || c["TcpExt.TCPFastOpenPassive"] != 0 {
+		t.Errorf("server saw TFO: %v", c.FastOpen())
+	}
+}
+
+func TestStripFastOpenFromSYNACK(t *testing.T) {
+	l := newLab(t, lab.Config{RTT: 10 * time.Millisecond, Faults: []lab.Rule{lab.StripSYNACKFastOpen()}})
+	addr := tfoListen(t, l, false)
+	for i, msg := range []string{"one", "two"} {
+		r, info := tfoExchange(t, l, addr, msg)
+		if r != "reply:"+msg || synData(info) {
+			t.Errorf("connection %d: reply %q, SYN data %v; want a plain connection", i, r, synData(info))
+		}
+	}
+	if h := ruleHits(l, "strip-tfo-synack"); h != 2 {
+		t.Errorf("strip-tfo-synack hits = %d, want 2", h)
+	}
+	if n := counters(t, l.Server)["TcpExt.TCPFastOpenCookieReqd"]; n != 2 {
+		t.Errorf("server TCPFastOpenCookieReqd = %d, want 2 (the requests got through)", n)
+	}
+}
+
+func TestDropSYNACKWithCookie(t *testing.T) {
+	l := newLab(t, lab.Config{RTT: 10 * time.Millisecond, Faults: []lab.Rule{lab.DropSYNACKCookie()}})
+	addr := tfoListen(t, l, false)
+	start := time.Now()
+	r, info := tfoExchange(t, l, addr, "one")
+	t.Logf("first exchange took %v", time.Since(start))
+	if r != "reply:one" || synData(info) {
+		t.Fatalf("reply %q, SYN data %v", r, synData(info))
+	}
+	if h := ruleHits(l, "drop-synack-cookie"); h < 1 {
+		t.Fatalf("drop-synack-cookie hits = %d, want ≥ 1", h)
+	}
+	if d := time.Since(start); d < 500*time.Millisecond {
+		t.Errorf("connection took %v: the SYN-ACK with the cookie was not dropped (expected a retransmission)", d)
+	}
+	if _, info := tfoExchange(t, l, addr, "two"); synData(info) {
+		t.Error("second connection sent SYN data: the client got a cookie through the middlebox")
+	}
+}
+
+func TestBlackhole(t *testing.T) {
+	l := newLab(t, lab.Config{RTT: 4 * time.Millisecond, Faults: []lab.Rule{lab.BlackholeAfter(lab.Up, 3)}})
+	var ln net.Listener
+	labtest.Run(t, l.Server, func() (err error) {
+		ln, err = net.Listen("tcp", netip.AddrPortFrom(l.ServerAddr(false), 7008).String())
+		return err
+	})
+	defer ln.Close()
+	got := make(chan string, 4)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 64)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			got <- string(buf[:n])
+		}
+	}()
+	var c net.Conn
+	labtest.Run(t, l.Client, func() (err error) {
+		c, err = net.Dial("tcp", ln.Addr().String()) // SYN, ACK: packets 1, 2
+		return err
+	})
+	defer c.Close()
+	c.Write([]byte("a")) // packet 3
+	select {
+	case s := <-got:
+		if s != "a" {
+			t.Fatalf("server read %q", s)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the third packet did not arrive")
+	}
+	c.Write([]byte("b"))
+	select {
+	case s := <-got:
+		t.Fatalf("server read %q after the blackhole", s)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if h := ruleHits(l, "blackhole-up-after-3"); h < 1 {
+		t.Errorf("blackhole hits = %d", h)
+	}
+}
+
+func TestDuplicateSYN(t *testing.T) {
+	l := newLab(t, lab.Config{RTT: 4 * time.Millisecond, Faults: []lab.Rule{lab.DuplicateSYN(5 * time.Millisecond)}})
+	// Capture what the server's stack receives.
+	var h *pcapgo.EthernetHandle
+	labtest.Run(t, l.Server, func() (err error) {
+		h, err = pcapgo.NewEthernetHandle(lab.TunName)
+		return err
+	})
+	syns := make(chan uint32, 16)
+	go func() {
+		for {
+			data, _, err := h.ReadPacketData()
+			if err != nil {
+				close(syns)
+				return
+			}
+			p := gopacket.NewPacket(data, layers.LayerTypeIPv4, gopacket.Default)
+			if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok && tcp.SYN && !tcp.ACK {
+				syns <- tcp.Seq
+			}
+		}
+	}()
+	addr := tfoListen(t, l, false)
+	if r, _ := tfoExchange(t, l, addr, "x"); r != "reply:x" {
+		t.Fatalf("reply %q", r)
+	}
+	time.Sleep(50 * time.Millisecond)
+	h.Close()
+	var seqs []uint32
+	for s := range syns {
+		seqs = append(seqs, s)
+	}
+	if len(seqs) != 2 || seqs[0] != seqs[1] {
+		t.Errorf("server received SYNs with sequence numbers %v, want the same SYN twice", seqs)
+	}
+	if s := l.Stats(); s.Up.Duplicated != 1 || ruleHits(l, "dup-syn") != 1 {
+		t.Errorf("duplicated %d, rule hits %d; want 1, 1", s.Up.Duplicated, ruleHits(l, "dup-syn"))
+	}
+}
+
+// udpPair opens a UDP receiver in the server and a sender in the client.
+func udpPair(t *testing.T, l *lab.Lab) (send, recv *net.UDPConn) {
+	t.Helper()
+	labtest.Run(t, l.Server, func() (err error) {
+		recv, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(l.ServerAddr(false), 7009)))
+		return err
+	})
+	labtest.Run(t, l.Client, func() (err error) {
+		send, err = net.DialUDP("udp", nil, recv.LocalAddr().(*net.UDPAddr))
+		return err
+	})
+	t.Cleanup(func() { send.Close(); recv.Close() })
+	return send, recv
+}
+
+// receiveSeqs reads numbered datagrams until quiet for 200ms, returning the
+// numbers and arrival times.
+func receiveSeqs(recv *net.UDPConn) ([]uint32, []time.Time) {
+	var seqs []uint32
+	var at []time.Time
+	buf := make([]byte, 2048)
+	for {
+		recv.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		n, err := recv.Read(buf)
+		if err != nil {
+			return seqs, at
+		}
+		if n >= 4 {
+			seqs = append(seqs, binary.BigEndian.Uint32(buf))
+			at = append(at, time.Now())
+		}
+	}
+}
+
+func sendSeqs(t *testing.T, send *net.UDPConn, n, size int, gap time.Duration) {
+	t.Helper()
+	buf := make([]byte, size)
+	for i := 1; i <= n; i++ {
+		binary.BigEndian.PutUint32(buf, uint32(i))
+		if _, err := send.Write(buf); err != nil {
+			t.Fatal(err)
+		}
+		if gap > 0 {
+			time.Sleep(gap)
+		}
+	}
+}
+
+func TestLossAndDropNth(t *testing.T) {
+	l := newLab(t, lab.Config{Seed: 42, Up: lab.LinkConfig{Delay: time.Millisecond, Loss: 0.25, DropNth: []int{2, 5}}})
+	send, recv := udpPair(t, l)
+	done := make(chan struct{})
+	var seqs []uint32
+	go func() { seqs, _ = receiveSeqs(recv); close(done) }()
+	sendSeqs(t, send, 200, 100, 0)
+	<-done
+	s := l.Stats().Up
+	t.Logf("up: %+v", s)
+	if s.Packets != 200 || s.DroppedNth != 2 || s.Lost < 20 || s.Lost > 80 {
+		t.Errorf("packets %d, dropped-nth %d, lost %d; want 200, 2, about 50", s.Packets, s.DroppedNth, s.Lost)
+	}
+	if uint64(len(seqs)) != s.Packets-s.Lost-s.DroppedNth || s.Delivered != uint64(len(seqs)) {
+		t.Errorf("received %d, delivered %d, want %d", len(seqs), s.Delivered, s.Packets-s.Lost-s.DroppedNth)
+	}
+	if slices.Contains(seqs, 2) || slices.Contains(seqs, 5) {
+		t.Errorf("datagrams 2 and 5 should have been dropped")
+	}
+	if !slices.IsSorted(seqs) {
+		t.Error("datagrams reordered without jitter")
+	}
+}
+
+func TestDuplicateAndJitterKeepOrder(t *testing.T) {
+	l := newLab(t, lab.Config{Seed: 7, Up: lab.LinkConfig{Delay: 5 * time.Millisecond, Jitter: 3 * time.Millisecond}})
+	send, recv := udpPair(t, l)
+	done := make(chan struct{})
+	var seqs []uint32
+	go func() { seqs, _ = receiveSeqs(recv); close(done) }()
+	sendSeqs(t, send, 100, 100, 200*time.Microsecond)
+	<-done
+	if len(seqs) != 100 || !slices.IsSorted(seqs) {
+		t.Errorf("got %d datagrams, sorted %v; jitter must keep order", len(seqs), slices.IsSorted(seqs))
+	}
+
+	l2 := newLab(t, lab.Config{Seed: 7, Up: lab.LinkConfig{Delay: time.Millisecond, Duplicate: 1, DupDelay: 2 * time.Millisecond}})
+	send, recv = udpPair(t, l2)
+	done = make(chan struct{})
+	go func() { seqs, _ = receiveSeqs(recv); close(done) }()
+	sendSeqs(t, send, 10, 100, 0)
+	<-done
+	if len(seqs) != 20 || l2.Stats().Up.Duplicated != 10 {
+		t.Errorf("received %v, duplicated %d; want every datagram twice", seqs, l2.Stats().Up.Duplicated)
+	}
+}
+
+func TestRateCap(t *testing.T) {
+	const rate = 8_000_000 // 1 MB/s
+	l := newLab(t, lab.Config{Up: lab.LinkConfig{Rate: rate}})
+	send, recv := udpPair(t, l)
+	done := make(chan struct{})
+	var seqs []uint32
+	var at []time.Time
+	go func() { seqs, at = receiveSeqs(recv); close(done) }()
+	sendSeqs(t, send, 50, 972, 0) // 1000-byte IP packets
+	<-done
+	if len(seqs) != 50 {
+		t.Fatalf("received %d of 50", len(seqs))
+	}
+	span := at[len(at)-1].Sub(at[0])
+	want := 49 * 1000 * 8 * time.Second / rate
+	t.Logf("50 packets of 1000 bytes at %d bit/s took %v (ideal %v)", rate, span, want)
+	if span < want*9/10 || span > want*3/2 {
+		t.Errorf("span %v, want about %v", span, want)
+	}
+}
+
+// TestCloseLeavesNothing checks that Close removes the namespaces, the
+// TUN devices (their file descriptors) and the goroutines.
+func TestCloseLeavesNothing(t *testing.T) {
+	labtest.NeedRoot(t)
+	runtime.GC()
+	goroutines := runtime.NumGoroutine()
+	fds := countFDs(t)
+	l, err := lab.New(lab.Config{RTT: 2 * time.Millisecond, Faults: []lab.Rule{lab.DropSYNData()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{l.Client.NS, l.Server.NS}
+	for _, n := range names {
+		if _, err := os.Stat("/var/run/netns/" + n); err != nil {
+			t.Fatalf("namespace %s missing while the lab runs: %v", n, err)
+		}
+	}
+	send, recv := udpPair(t, l)
+	sendSeqs(t, send, 5, 100, 0)
+	receiveSeqs(recv)
+	send.Close()
+	recv.Close()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if _, err := os.Stat("/var/run/netns/" + n); !os.IsNotExist(err) {
+			t.Errorf("namespace %s still exists after Close", n)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > goroutines {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines after Close, %d before:\n%s", g, goroutines, buf[:runtime.Stack(buf, true)])
+	}
+	if n := countFDs(t); n > fds {
+		t.Errorf("%d open files after Close, %d before (TUN devices leak)", n, fds)
+	}
+}
+
+func countFDs(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(es)
+}
+
+func TestCleanStaleKeepsLiveLabs(t *testing.T) {
+	l := newLab(t, lab.Config{})
+	removed, err := lab.CleanStale()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range removed {
+		if r == l.Client.NS || r == l.Server.NS {
+			t.Fatalf("CleanStale removed %s of a live lab", r)
+		}
+	}
+	if _, err := os.Stat("/var/run/netns/" + l.Client.NS); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(l.Client.NS, lab.Prefix) {
+		t.Errorf("namespace %s lacks the prefix", l.Client.NS)
+	}
+}
