@@ -7,6 +7,9 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -287,5 +290,88 @@ func TestStartErrors(t *testing.T) {
 	}
 	if _, err := trace.Start(trace.Options{Interface: "lo", Port: 70000}); err == nil || !strings.Contains(err.Error(), "port 70000") {
 		t.Errorf("bad port: %v", err)
+	}
+}
+
+// TestPcapTshark writes a cold and a warm exchange to pcap and pcapng
+// files and checks that tshark's own TFO dissection agrees with ours.
+func TestPcapTshark(t *testing.T) {
+	tshark := labtest.NeedCommand(t, "tshark")
+	h := labtest.Host(t, "trace", 3)
+	srv := listen(t, h, "127.0.0.1:0", true)
+	dir := t.TempDir()
+	var files []string
+	for _, name := range []string{"tfo.pcap", "tfo.pcapng"} {
+		path := dir + "/" + name
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := startCapture(t, h, trace.Options{Interface: "lo", Port: int(srv.Port()), Pcap: f, Format: trace.FormatForPath(path)})
+		exchange(t, h, srv)
+		exchange(t, h, srv)
+		if _, err := c.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, path)
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			evs, flows, err := trace.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Both connections run after the first fetched the cookie
+			// for the pcap file, so in the pcapng one both are warm.
+			out, err := exec.Command(tshark, "-r", path, "-T", "fields", "-E", "separator=;",
+				"-e", "tcp.srcport", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack",
+				"-e", "tcp.options.tfo.request", "-e", "tcp.options.tfo.cookie", "-e", "tcp.len").Output()
+			if err != nil {
+				t.Fatalf("tshark: %v", err)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if len(lines) != len(evs) {
+				t.Fatalf("tshark sees %d packets, we decoded %d", len(lines), len(evs))
+			}
+			sawCookie, sawSYNData := false, false
+			for i, line := range lines {
+				f := strings.Split(line, ";")
+				if len(f) != 6 {
+					t.Fatalf("tshark line %q", line)
+				}
+				e := evs[i]
+				var ourCookie, ourReq string
+				if e.FastOpen != nil {
+					ourCookie = e.FastOpen.Cookie.String()
+					if e.FastOpen.Request() {
+						ourReq = "1"
+					}
+				}
+				if f[4] != ourCookie || (f[3] != "") != (ourReq != "") {
+					t.Errorf("packet %d: tshark TFO request %q cookie %q, we decoded request %q cookie %q (%s)", i+1, f[3], f[4], ourReq, ourCookie, e.Note)
+				}
+				if f[5] != fmt.Sprint(e.PayloadLen) {
+					t.Errorf("packet %d: tshark tcp.len %s, we decoded %d", i+1, f[5], e.PayloadLen)
+				}
+				if f[4] != "" {
+					sawCookie = true
+				}
+				if f[1] == "1" && f[2] == "0" && f[5] != "0" {
+					sawSYNData = true
+					if e.Note != "SYN + cookie + 6 bytes data" {
+						t.Errorf("packet %d: tshark sees a SYN with %s bytes, we say %q", i+1, f[5], e.Note)
+					}
+				}
+			}
+			if !sawCookie || !sawSYNData {
+				t.Errorf("tshark saw a cookie: %v, a SYN with data: %v\n%s", sawCookie, sawSYNData, out)
+			}
+			if len(flows) != 2 || flows[1].Outcome != trace.Accepted {
+				t.Errorf("flows read back: %+v", flows)
+			}
+		})
 	}
 }

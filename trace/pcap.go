@@ -79,6 +79,9 @@ func NewWriter(w io.Writer, format Format, lt layers.LinkType, snaplen int) (*Wr
 // WritePacket appends one frame.
 func (w *Writer) WritePacket(ci gopacket.CaptureInfo, frame []byte) error {
 	if w.ng != nil {
+		// The file has one interface, id 0; a live capture's
+		// InterfaceIndex is the kernel's ifindex, which means nothing here.
+		ci.InterfaceIndex = 0
 		return w.ng.WritePacket(ci, frame)
 	}
 	return w.pcap.WritePacket(ci, frame)
