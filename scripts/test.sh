@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need, checks formatting,
+# vet and staticcheck, builds for every supported OS, runs every test (in
+# network namespaces: needs root), and fuzzes the packet decoder briefly.
+#
+#   sudo bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/test.sh needs root (tests create network namespaces, TUN devices and set per-namespace sysctls): run it with sudo" >&2
+  exit 1
+fi
+command -v go >/dev/null || { echo "Go is not installed: install Go 1.24 or later (https://go.dev/doc/install)" >&2; exit 1; }
+export PATH="$PATH:$(go env GOPATH)/bin"
+
+step "tools the tests use: curl, nginx, tshark, python3, ip"
+missing=()
+for pair in curl:curl nginx:nginx-light tshark:tshark python3:python3 ip:iproute2; do
+  command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+for c in curl nginx tshark python3 ip; do
+  command -v "$c" >/dev/null || { echo "$c is still missing after installing: the interop tests cannot run" >&2; exit 1; }
+done
+echo "ok: $(curl --version | head -1 | cut -d' ' -f1-2), $(nginx -v 2>&1), $(tshark --version 2>/dev/null | head -1 | cut -d' ' -f1-3), $(python3 --version)"
+if ! command -v staticcheck >/dev/null; then
+  echo "installing staticcheck"
+  go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+echo ok
+
+step "go vet"
+go vet ./...
+echo ok
+
+step "staticcheck"
+staticcheck ./...
+echo ok
+
+step "build for linux, darwin, windows, freebsd"
+for os in linux darwin windows freebsd; do
+  GOOS=$os go build ./... && echo "ok: $os"
+done
+
+step "tests (each in its own network namespaces)"
+go test -count=1 -timeout 12m ./...
+
+step "fuzz the packet decoder for 20s"
+go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime 20s ./trace
