@@ -24,6 +24,9 @@ type Report struct {
 	Server bool `json:"server"`
 	// Support is what a probe socket found.
 	Support Support `json:"support"`
+	// ServerKey is KeyStateSet, KeyStateNotSet or KeyStateUnknown; the key
+	// itself is never shown.
+	ServerKey string `json:"server_key"`
 	// BlackholeTimeoutSec is net.ipv4.tcp_fastopen_blackhole_timeout_sec,
 	// or -1 when it could not be read.
 	BlackholeTimeoutSec int `json:"blackhole_timeout_sec"`
@@ -63,6 +66,7 @@ func Check() (*Report, error) {
 	} else {
 		r.Problems = append(r.Problems, err.Error())
 	}
+	r.ServerKey = NamespaceKeyState()
 	if s, err := Sysctl(SysctlBlackholeTimeout); err == nil {
 		if v, err := strconv.Atoi(s); err == nil {
 			r.BlackholeTimeoutSec = v
@@ -113,7 +117,7 @@ func advise(m Mode, r *Report, c Counters) []string {
 	if m.Server() && m&ModeServerAllListeners != 0 {
 		a = append(a, "bit 0x400 turns TFO on for every listener: each application must tolerate a replayed first request (make it idempotent)")
 	}
-	if m.Server() && r.Support.KeyOption && !r.Support.KeySet {
+	if m.Server() && r.ServerKey == KeyStateNotSet {
 		a = append(a, "no server key yet: the kernel picks a random one when the first TFO listener starts; servers behind one address must share a key (`fastopen key new`, `fastopen serve --key-file`, or `fastopen key rotate` for a fleet)")
 	}
 	if r.ClientMaybePaused {

@@ -215,3 +215,9 @@ func counters(t *testing.T, h *lab.Host) kernel.Counters {
 	})
 	return c
 }
+
+func sock() (int, error) {
+	return unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+}
+
+func closeFD(fd int) { unix.Close(fd) }

@@ -32,15 +32,34 @@ func SysctlKeys() (primary Key, backup *Key, err error) {
 
 // Support is what a probe socket tells about the kernel's TFO options.
 type Support struct {
-	// Connect: TCP_FASTOPEN_CONNECT (Linux 4.11+) is available, so clients
-	// can send data in the SYN through connect+write.
+	// Connect: the kernel has TCP_FASTOPEN_CONNECT (Linux 4.11+), so
+	// clients can send data in the SYN through connect+write once the
+	// client bit is set.
 	Connect bool `json:"fastopen_connect"`
-	// Listener: TCP_FASTOPEN can be set on a listening socket.
+	// Listener: the kernel has TCP_FASTOPEN for listening sockets.
 	Listener bool `json:"fastopen_listener"`
 	// KeyOption: TCP_FASTOPEN_KEY (Linux 5.3+) is available for
 	// per-listener keys.
 	KeyOption bool `json:"fastopen_key_option"`
-	// KeySet: the namespace has a server key (set by the sysctl, or made
-	// at random by the kernel when the first TFO listener started).
-	KeySet bool `json:"key_set"`
+}
+
+// Key states reported by NamespaceKeyState.
+const (
+	KeyStateSet     = "set"
+	KeyStateNotSet  = "not set"
+	KeyStateUnknown = "unknown (reading it needs root)"
+)
+
+// NamespaceKeyState tells whether the calling thread's namespace has a
+// server key (set through the sysctl, or made at random by the kernel
+// when the first TFO listener started), without revealing it.
+func NamespaceKeyState() string {
+	p, b, err := SysctlKeys()
+	switch {
+	case err != nil:
+		return KeyStateUnknown
+	case !p.IsZero() || b != nil && !b.IsZero():
+		return KeyStateSet
+	}
+	return KeyStateNotSet
 }

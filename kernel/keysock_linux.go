@@ -3,13 +3,15 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// SocketKeys returns the keys a socket's cookies are checked against:
-// the listener's own (SetListenerKey) or else the namespace's. An empty
-// slice means no key exists yet. This reads secret material: never log it.
+// SocketKeys returns the socket's own keys (SetListenerKey), primary
+// first; it is empty for a socket using the namespace's key (the kernel
+// does not show that one through sockets). This reads secret material:
+// never log it.
 func SocketKeys(fd int) ([]Key, error) {
 	buf := make([]byte, 2*KeySize)
 	n, err := getsockoptBytes(fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN_KEY, buf)
@@ -30,15 +32,18 @@ func SocketKeys(fd int) ([]Key, error) {
 
 // getsockoptBytes reads a binary socket option into buf and returns its
 // length.
+// (unix.GetsockoptString stops at the first zero byte, which keys have.)
 func getsockoptBytes(fd, level, opt int, buf []byte) (int, error) {
-	s, err := unix.GetsockoptString(fd, level, opt)
-	if err != nil {
-		return 0, err
+	n := uint32(len(buf))
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), uintptr(level), uintptr(opt),
+		uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&n)), 0)
+	if errno != 0 {
+		return 0, errno
 	}
-	return copy(buf, s), nil
+	return int(n), nil
 }
 
-// Probe opens a TCP socket in the calling thread's namespace and tries
+// Probe opens a TCP socket in the calling thread's namespace and reads
 // the TFO socket options on it. It changes nothing.
 func Probe() (Support, error) {
 	var s Support
@@ -50,14 +55,13 @@ func Probe() (Support, error) {
 		}
 	}
 	defer unix.Close(fd)
-	s.Connect = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1) == nil
-	s.Listener = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN, 1) == nil
-	keys, err := SocketKeys(fd)
+	// Only getsockopt: setting TCP_FASTOPEN would make the kernel create
+	// the namespace's random server key.
+	_, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT)
+	s.Connect = err == nil
+	_, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN)
+	s.Listener = err == nil
+	_, err = SocketKeys(fd)
 	s.KeyOption = err == nil
-	for _, k := range keys {
-		if !k.IsZero() {
-			s.KeySet = true
-		}
-	}
 	return s, nil
 }

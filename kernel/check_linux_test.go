@@ -1,0 +1,201 @@
+package kernel_test
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/fastopen/fastopen/internal/labtest"
+	"github.com/fastopen/fastopen/kernel"
+)
+
+func TestCheckFollowsSysctl(t *testing.T) {
+	cases := []struct {
+		mode           int
+		client, server bool
+		advice         []string // substrings the advice must contain
+		notAdvice      []string
+	}{
+		{0, false, false, []string{"fastopen enable both"}, nil},
+		{1, true, false, []string{"server side off"}, []string{"client side off"}},
+		{2, false, true, []string{"client side off"}, []string{"server side off"}},
+		{3, true, true, nil, []string{"side off", "0x4", "0x200"}},
+		{0x207, true, true, []string{"0x4", "0x200", "sysctl -w net.ipv4.tcp_fastopen=515"}, []string{"side off"}},
+	}
+	var seen []string
+	for _, c := range cases {
+		h := labtest.Host(t, "check", c.mode)
+		var r *kernel.Report
+		labtest.Run(t, h, func() (err error) {
+			r, err = kernel.Check()
+			return err
+		})
+		if r.Sysctl != c.mode || r.Client != c.client || r.Server != c.server {
+			t.Errorf("mode %#x: report sysctl=%#x client=%v server=%v, want client=%v server=%v", c.mode, r.Sysctl, r.Client, r.Server, c.client, c.server)
+		}
+		if r.Namespace.Name != h.NS || r.Namespace.Host {
+			t.Errorf("mode %#x: checked %v, want namespace %s", c.mode, r.Namespace, h.NS)
+		}
+		for _, b := range r.Bits {
+			if want := c.mode&int(b.Mask) != 0; b.Set != want {
+				t.Errorf("mode %#x: bit %s set=%v, want %v", c.mode, b.Name, b.Set, want)
+			}
+		}
+		all := strings.Join(r.Advice, "\n")
+		for _, s := range c.advice {
+			if !strings.Contains(all, s) {
+				t.Errorf("mode %#x: advice lacks %q:\n%s", c.mode, s, all)
+			}
+		}
+		for _, s := range c.notAdvice {
+			if strings.Contains(all, s) {
+				t.Errorf("mode %#x: advice should not mention %q:\n%s", c.mode, s, all)
+			}
+		}
+		if !r.Support.Connect || !r.Support.Listener || !r.Support.KeyOption {
+			t.Errorf("mode %#x: probe found no TFO socket options on Linux: %+v", c.mode, r.Support)
+		}
+		if len(r.Counters) < 8 {
+			t.Errorf("mode %#x: %d TFO counters, want all 8", c.mode, len(r.Counters))
+		}
+		seen = append(seen, all)
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] == seen[i-1] {
+			t.Errorf("advice for modes %#x and %#x is the same", cases[i-1].mode, cases[i].mode)
+		}
+	}
+}
+
+func TestCheckSeesKeyAndRefusedCookies(t *testing.T) {
+	h := labtest.Host(t, "key", 3)
+	check := func() *kernel.Report {
+		var r *kernel.Report
+		labtest.Run(t, h, func() (err error) { r, err = kernel.Check(); return err })
+		return r
+	}
+	if r := check(); r.ServerKey != kernel.KeyStateNotSet || !strings.Contains(strings.Join(r.Advice, " "), "no server key") {
+		t.Fatalf("fresh namespace: server key %q, advice %q; want not set and advice about it", r.ServerKey, r.Advice)
+	}
+	key, _ := kernel.NewKey()
+	labtest.Run(t, h, func() error { return kernel.SetSysctlKey(key, nil) })
+	r := check()
+	if r.ServerKey != kernel.KeyStateSet || strings.Contains(strings.Join(r.Advice, " "), "no server key") {
+		t.Fatal("key set through the sysctl, but Check says none")
+	}
+	if strings.Contains(strings.Join(r.Advice, " "), key.String()) {
+		t.Fatal("Check printed the server key")
+	}
+}
+
+// TestChangeRoleOnlyThatNamespace: enabling and disabling act on the
+// calling thread's namespace and leave the host's sysctl alone.
+func TestChangeRoleOnlyThatNamespace(t *testing.T) {
+	hostBefore, err := kernel.FastOpenMode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := labtest.Host(t, "enable", 0)
+	var c kernel.Change
+	labtest.Run(t, h, func() (err error) { c, err = kernel.ChangeRole(kernel.RoleServer, true); return err })
+	if c.Before != 0 || c.After != kernel.ModeServer || c.Namespace.Name != h.NS || c.Namespace.Host {
+		t.Fatalf("enable server: %+v, want 0 -> 0x2 in %s", c, h.NS)
+	}
+	if v, _ := h.Sysctl(kernel.SysctlFastOpen); v != "2" {
+		t.Fatalf("namespace sysctl %s, want 2", v)
+	}
+	labtest.Run(t, h, func() (err error) { c, err = kernel.ChangeRole(kernel.RoleClient, true); return err })
+	if c.After != 3 {
+		t.Fatalf("enable client after server: %#x, want 0x3", int(c.After))
+	}
+	labtest.Run(t, h, func() error { return kernel.SetFastOpenMode(0x607) })
+	labtest.Run(t, h, func() (err error) { c, err = kernel.ChangeRole(kernel.RoleServer, false); return err })
+	if c.After != kernel.ModeClient|kernel.ModeClientNoCookie {
+		t.Fatalf("disable server of 0x607: %#x, want 0x5", int(c.After))
+	}
+	if hostAfter, _ := kernel.FastOpenMode(); hostAfter != hostBefore {
+		t.Fatalf("the host's sysctl changed from %#x to %#x", int(hostBefore), int(hostAfter))
+	}
+	if ns, err := kernel.CurrentNamespace(); err != nil || ns.Inode == c.Namespace.Inode {
+		t.Fatalf("test namespace and process namespace are the same (%v)", err)
+	}
+}
+
+// TestKeyByteOrder: a key written as text to the sysctl is, byte for byte,
+// the Key the socket option reads back (and so what SetListenerKey takes).
+func TestKeyByteOrder(t *testing.T) {
+	h := labtest.Host(t, "order", 3)
+	k, _ := kernel.ParseKey("00112233-44556677-8899aabb-ccddeeff")
+	b, _ := kernel.NewKey()
+	want := kernel.Key{0x33, 0x22, 0x11, 0x00, 0x77, 0x66, 0x55, 0x44, 0xbb, 0xaa, 0x99, 0x88, 0xff, 0xee, 0xdd, 0xcc}
+	if k != want {
+		t.Fatalf("ParseKey bytes % x, want % x (little-endian words)", k[:], want[:])
+	}
+	labtest.Run(t, h, func() error {
+		if err := kernel.SetSysctlKey(k, &b); err != nil {
+			return err
+		}
+		text, err := kernel.Sysctl(kernel.SysctlFastOpenKey)
+		if err != nil {
+			return err
+		}
+		if text != kernel.FormatKeys(k, &b) {
+			t.Errorf("sysctl reads back %d characters differing from what was written", len(text))
+		}
+		fd, err := sock()
+		if err != nil {
+			return err
+		}
+		defer closeFD(fd)
+		if keys, err := kernel.SocketKeys(fd); err != nil || len(keys) != 0 {
+			t.Errorf("fresh socket: %d own keys (%v), want none", len(keys), err)
+		}
+		if err := kernel.SetListenerKey(uintptr(fd), k, &b); err != nil {
+			return err
+		}
+		keys, err := kernel.SocketKeys(fd)
+		if err != nil {
+			return err
+		}
+		if len(keys) != 2 || keys[0] != k || keys[1] != b {
+			t.Errorf("socket option returned %d keys not equal to [primary, backup]", len(keys))
+		}
+		return nil
+	})
+}
+
+func TestCookiesListAndFlush(t *testing.T) {
+	f := newFleet(t)
+	s := listen(t, f.srv[0], nil, nil)
+	f.use(t, 0)
+	request(t, f.client, serverAddr, "hello")
+	s.accepted(t)
+	var cs []kernel.Cookie
+	labtest.Run(t, f.client, func() (err error) { cs, err = kernel.Cookies(); return err })
+	if len(cs) != 1 || cs[0].Dest != serverAddr || len(cs[0].Cookie) != 8 || cs[0].Source != netip.MustParseAddr("10.201.0.2") {
+		t.Fatalf("cookies %+v, want one 8-byte cookie for %v from 10.201.0.2", cs, serverAddr)
+	}
+	if !request(t, f.client, serverAddr, "warm") || !s.accepted(t) {
+		t.Fatal("listed cookie was not used")
+	}
+	labtest.Run(t, f.client, func() error { return kernel.FlushCookies(serverAddr) })
+	labtest.Run(t, f.client, func() (err error) { cs, err = kernel.Cookies(); return err })
+	if len(cs) != 0 {
+		t.Fatalf("after flush: %d cookies left", len(cs))
+	}
+	if request(t, f.client, serverAddr, "cold") {
+		t.Fatal("SYN data acknowledged after the cookie was flushed")
+	}
+	s.accepted(t)
+	labtest.Run(t, f.client, func() error { return kernel.FlushCookies(netip.Addr{}) })
+	labtest.Run(t, f.client, func() (err error) { cs, err = kernel.Cookies(); return err })
+	if len(cs) != 0 {
+		t.Fatalf("after flushing all: %d cookies left", len(cs))
+	}
+	err := f.client.Run(func() error { return kernel.FlushCookies(netip.MustParseAddr("10.201.0.99")) })
+	if !errors.Is(err, kernel.ErrNoCookie) {
+		t.Fatalf("flushing an unknown destination: %v, want ErrNoCookie", err)
+	}
+}
+

@@ -1,0 +1,163 @@
+package kernel_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fastopen/fastopen/kernel"
+)
+
+func TestLoadKeyFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	k, _ := kernel.NewKey()
+	b, _ := kernel.NewKey()
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(p, mode)
+		return p
+	}
+	all := []error{kernel.ErrKeyFileMissing, kernel.ErrKeyFilePermissions, kernel.ErrKeyFileEmpty, kernel.ErrKeyLength, kernel.ErrKeyNotHex}
+	cases := []struct {
+		name, path string
+		want       error
+		hint       string
+	}{
+		{"missing", filepath.Join(dir, "nope"), kernel.ErrKeyFileMissing, "fastopen key new"},
+		{"world-readable", write("wr", k.String(), 0o644), kernel.ErrKeyFilePermissions, "chmod 600"},
+		{"empty", write("empty", "# only a comment\n\n", 0o600), kernel.ErrKeyFileEmpty, "fastopen key new"},
+		{"short", write("short", k.String()[:30], 0o600), kernel.ErrKeyLength, "group 4"},
+		{"not hex", write("nothex", strings.Replace(k.String(), k.String()[:1], "g", 1), 0o600), kernel.ErrKeyNotHex, "group 1"},
+		{"three keys", write("three", k.String()+","+b.String()+","+k.String(), 0o600), kernel.ErrKeyLength, "at most one backup"},
+		{"bad backup", write("badbackup", k.String()+"\nzz", 0o600), kernel.ErrKeyLength, "backup key"},
+	}
+	for _, c := range cases {
+		_, _, err := kernel.LoadKeyFile(c.path)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+			continue
+		}
+		for _, other := range all {
+			if other != c.want && errors.Is(err, other) {
+				t.Errorf("%s: error also matches %v", c.name, other)
+			}
+		}
+		if !strings.Contains(err.Error(), c.hint) || !strings.Contains(err.Error(), c.path) {
+			t.Errorf("%s: error %q should name the file and say %q", c.name, err, c.hint)
+		}
+		if strings.Contains(err.Error(), k.String()[9:17]) {
+			t.Errorf("%s: error shows key material: %q", c.name, err)
+		}
+	}
+	p, bk, err := kernel.LoadKeyFile(write("good", "# rotated\n"+k.String()+"\n"+b.String()+"\n", 0o600))
+	if err != nil || p != k || bk == nil || *bk != b {
+		t.Fatalf("good file with backup: %v", err)
+	}
+	good := filepath.Join(dir, "written")
+	if err := kernel.WriteKeyFile(good, k, nil); err != nil {
+		t.Fatal(err)
+	}
+	if p, bk, err := kernel.LoadKeyFile(good); err != nil || p != k || bk != nil {
+		t.Fatalf("WriteKeyFile output does not load back: %v", err)
+	}
+}
+
+func TestParseKeyForms(t *testing.T) {
+	k, _ := kernel.NewKey()
+	for _, s := range []string{k.String(), strings.ReplaceAll(k.String(), "-", ""), strings.ToUpper(k.String()), " " + k.String() + "\n"} {
+		got, err := kernel.ParseKey(s)
+		if err != nil || got != k {
+			t.Errorf("ParseKey of a %d-character form: %v", len(s), err)
+		}
+	}
+	if _, _, err := kernel.ParseKeys(k.String() + "," + k.String()); err != nil {
+		t.Errorf("ParseKeys primary,backup: %v", err)
+	}
+}
+
+func TestModeWords(t *testing.T) {
+	if got := kernel.Mode(0x207).String(); got != "0x207 (client+server+client-no-cookie+server-no-cookie)" {
+		t.Errorf("0x207 = %q", got)
+	}
+	if got := kernel.Mode(0).String(); got != "0x0 (off)" {
+		t.Errorf("0 = %q", got)
+	}
+	bits := kernel.Mode(0x1001).Bits()
+	if last := bits[len(bits)-1]; last.Mask != 0x1000 || !last.Set || !strings.HasPrefix(last.Name, "unknown") {
+		t.Errorf("undocumented bit 0x1000 not reported: %+v", last)
+	}
+	if m := kernel.Mode(0x607).Disable(kernel.RoleServer); m != 0x5 {
+		t.Errorf("0x607 without server = %#x, want 0x5", int(m))
+	}
+	if m := kernel.Mode(0x5).Disable(kernel.RoleClient).Enable(kernel.RoleServer); m != 0x2 {
+		t.Errorf("got %#x, want 0x2", int(m))
+	}
+	if _, err := kernel.ParseRole("servr"); err == nil {
+		t.Error("ParseRole accepted a typo")
+	}
+}
+
+// TestKeyWatcherKeepsPreviousKey: a watcher installs the file's key,
+// reports a bad rewrite without installing anything, and installs the
+// next good one.
+func TestKeyWatcherKeepsPreviousKey(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tfo.key")
+	k1, _ := kernel.NewKey()
+	k2, _ := kernel.NewKey()
+	if err := kernel.WriteKeyFile(path, k1, nil); err != nil {
+		t.Fatal(err)
+	}
+	installed := make(chan kernel.Key, 8)
+	results := make(chan error, 8)
+	w := &kernel.KeyWatcher{Path: path, Interval: 10 * time.Millisecond,
+		Install:  func(p kernel.Key, b *kernel.Key) error { installed <- p; return nil },
+		OnResult: func(err error) { results <- err }}
+	if err := w.Load(); err != nil {
+		t.Fatal(err)
+	}
+	if <-installed != k1 || <-results != nil {
+		t.Fatal("initial load did not install the file's key")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Run(ctx)
+	next := func() error {
+		select {
+		case err := <-results:
+			return err
+		case <-time.After(3 * time.Second):
+			t.Fatal("watcher did not react to the file change")
+			return nil
+		}
+	}
+	os.WriteFile(path, []byte("not a key\n"), 0o600)
+	if err := next(); !errors.Is(err, kernel.ErrKeyLength) {
+		t.Fatalf("bad rewrite: %v, want ErrKeyLength", err)
+	}
+	os.Chmod(path, 0o644)
+	if err := next(); !errors.Is(err, kernel.ErrKeyFilePermissions) {
+		t.Fatalf("chmod 644: %v, want ErrKeyFilePermissions", err)
+	}
+	if len(installed) != 0 {
+		t.Fatal("a bad file replaced the installed key")
+	}
+	// An atomic rename, as Kubernetes and Vault agent do.
+	if err := kernel.WriteKeyFile(path, k2, &k1); err != nil {
+		t.Fatal(err)
+	}
+	if err := next(); err != nil || <-installed != k2 {
+		t.Fatalf("good rewrite not installed: %v", err)
+	}
+	w.Reload()
+	if err := next(); err != nil || <-installed != k2 {
+		t.Fatalf("forced reload: %v", err)
+	}
+}
