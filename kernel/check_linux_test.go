@@ -198,4 +198,3 @@ func TestCookiesListAndFlush(t *testing.T) {
 		t.Fatalf("flushing an unknown destination: %v, want ErrNoCookie", err)
 	}
 }
-

@@ -3,8 +3,8 @@ package kernel_test
 import (
 	"testing"
 
-	"github.com/fastopen/fastopen/kernel"
 	"github.com/fastopen/fastopen/internal/labtest"
+	"github.com/fastopen/fastopen/kernel"
 )
 
 // TestFleetSharedKey: server 0 keyed per listener (setsockopt), server 1
