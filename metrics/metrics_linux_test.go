@@ -1,0 +1,138 @@
+package metrics_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/internal/labtest"
+	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/metrics"
+)
+
+// TestScrapeFollowsServer runs a TFO server in its own namespace and
+// scrapes its metrics over HTTP from the test's namespace: the
+// connection counters, SYN bytes and the namespace's kernel counters move
+// with each connection.
+func TestScrapeFollowsServer(t *testing.T) {
+	h := labtest.Host(t, "metrics", 3)
+	var m *metrics.Server
+	var ln net.Listener
+	labtest.Run(t, h, func() (err error) {
+		if m, err = metrics.New(); err != nil {
+			return err
+		}
+		lc := fastopen.ListenConfig{}
+		ln, err = lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+		return err
+	})
+	defer m.Close()
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			info, _ := fastopen.InfoOf(c)
+			m.Accepted(info.SYNData, info.SYNBytes)
+			buf := make([]byte, 64)
+			n, _ := c.Read(buf)
+			c.Write(buf[:n])
+			c.Close()
+		}
+	}()
+	web := httptest.NewServer(m.Handler())
+	defer web.Close()
+
+	dial := func(msg string) {
+		labtest.Run(t, h, func() error {
+			var d fastopen.Dialer
+			c, err := d.DialContext(context.Background(), "tcp4", ln.Addr().String())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Write([]byte(msg)); err != nil {
+				return err
+			}
+			_, err = io.ReadAll(c)
+			return err
+		})
+	}
+	dial("cold") // gets the cookie
+	dial("warm1")
+	dial("warm22")
+	m.KeyLoad(nil)
+	m.KeyLoad(fmt.Errorf("bad file"))
+
+	var nsCounters kernel.Counters
+	labtest.Run(t, h, func() (err error) { nsCounters, err = kernel.ReadCounters(); return err })
+	var got map[string]float64
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		got = scrape(t, web.URL)
+		if got[`fastopen_server_connections_total{syn_data="true"}`]+got[`fastopen_server_connections_total{syn_data="false"}`] == 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	want := map[string]float64{
+		`fastopen_server_connections_total{syn_data="true"}`:               2,
+		`fastopen_server_connections_total{syn_data="false"}`:              1,
+		`fastopen_server_syn_data_bytes_total`:                             float64(len("warm1") + len("warm22")),
+		`fastopen_key_loads_total{result="ok"}`:                            1,
+		`fastopen_key_loads_total{result="error"}`:                         1,
+		`fastopen_kernel_tcpext_total{counter="TCPFastOpenPassive"}`:       float64(nsCounters["TcpExt.TCPFastOpenPassive"]),
+		`fastopen_kernel_tcpext_total{counter="TCPFastOpenCookieReqd"}`:    float64(nsCounters["TcpExt.TCPFastOpenCookieReqd"]),
+		`fastopen_kernel_tcpext_total{counter="TCPFastOpenActive"}`:        2,
+		`fastopen_kernel_tcpext_total{counter="TCPFastOpenPassiveFail"}`:   0,
+		`fastopen_kernel_tcpext_total{counter="TCPFastOpenPassiveAltKey"}`: 0,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if nsCounters["TcpExt.TCPFastOpenPassive"] != 2 {
+		t.Errorf("namespace TCPFastOpenPassive = %d, want 2", nsCounters["TcpExt.TCPFastOpenPassive"])
+	}
+	before := got[`fastopen_kernel_tcpext_total{counter="TCPFastOpenPassive"}`]
+	dial("more")
+	if after := scrape(t, web.URL)[`fastopen_kernel_tcpext_total{counter="TCPFastOpenPassive"}`]; after != before+1 {
+		t.Errorf("kernel TCPFastOpenPassive went %v -> %v after one more TFO connection, want +1", before, after)
+	}
+}
+
+var sample = regexp.MustCompile(`(?m)^(fastopen_[^ ]+) ([0-9.e+-]+)$`)
+
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape: %s\n%s", resp.Status, body)
+	}
+	out := map[string]float64{}
+	for _, m := range sample.FindAllStringSubmatch(string(body), -1) {
+		v, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[m[1]] = v
+	}
+	return out
+}
