@@ -376,3 +376,28 @@ func fastOpenValue(m kernel.Mode) kernel.Mode {
 	}
 	return m
 }
+
+// ParseRate reads a bandwidth in bits per second: a number with an
+// optional k, m or g suffix (decimal), optionally followed by "bit" or
+// "bps": "100mbit", "1g", "250000".
+func ParseRate(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "bit"), "bps")
+	mult := 1.0
+	switch {
+	case strings.HasSuffix(t, "k"):
+		mult = 1e3
+	case strings.HasSuffix(t, "m"):
+		mult = 1e6
+	case strings.HasSuffix(t, "g"):
+		mult = 1e9
+	}
+	if mult != 1 {
+		t = t[:len(t)-1]
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v < 0 || v*mult > 1e12 {
+		return 0, fmt.Errorf("bad rate %q: want bits per second such as 100mbit, 1gbit or 500k", s)
+	}
+	return int64(v * mult), nil
+}

@@ -47,9 +47,10 @@ type Host struct {
 	// `ip netns exec`.
 	NS string
 
-	mu     sync.Mutex
-	handle netns.NsHandle
-	closed bool
+	mu       sync.Mutex
+	handle   netns.NsHandle
+	closed   bool
+	borrowed bool // opened with Attach: Close keeps the namespace
 }
 
 // NewHost creates a network namespace, brings its loopback up and sets
@@ -207,8 +208,9 @@ func (h *Host) Sysctl(key string) (string, error) {
 	return v, err
 }
 
-// Close deletes the namespace. Sockets still open in it keep it alive in
-// the kernel until they are closed. Close is idempotent.
+// Close deletes the namespace (for a host from Attach, it only releases
+// the handle). Sockets still open in it keep it alive in the kernel until
+// they are closed. Close is idempotent.
 func (h *Host) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -217,6 +219,9 @@ func (h *Host) Close() error {
 	}
 	h.closed = true
 	h.handle.Close()
+	if h.borrowed {
+		return nil
+	}
 	if err := netns.DeleteNamed(h.NS); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("lab: delete namespace %s: %w", h.NS, err)
 	}

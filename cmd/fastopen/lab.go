@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fastopen/fastopen/internal/cli"
+	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/lab"
+)
+
+func init() {
+	cli.Register(&cli.Command{
+		Name:    "lab",
+		Summary: "emulated network: two namespace hosts joined by a link with real delay, loss and middlebox faults",
+		Usage: `up [--rtt 100ms] [--loss P] [--fault NAME]... [--detach] [--json]
+       lab exec client|server -- CMD [ARGS...]
+       lab status [--json]
+       lab down
+       lab selftest [--json]
+
+'up' creates hosts "client" and "server" and forwards packets between them
+until Ctrl-C (or, with --detach, in the background until 'lab down').
+Faults: ` + lab.FaultNames,
+		Setup: setupLab,
+	})
+}
+
+func setupLab(fs *flag.FlagSet) func([]string) error {
+	rtt := fs.Duration("rtt", 100*time.Millisecond, "round-trip time (half each way)")
+	jitter := fs.Duration("jitter", 0, "random extra delay per packet, ±, order kept")
+	loss := fs.Float64("loss", 0, "random loss probability per packet and direction (0..1)")
+	dup := fs.Float64("dup", 0, "duplication probability per packet and direction (0..1)")
+	dupDelay := fs.Duration("dup-delay", time.Millisecond, "extra delay of a duplicate")
+	rate := fs.String("rate", "", "bandwidth cap per direction, e.g. 100mbit (default unlimited)")
+	mtu := fs.Int("mtu", lab.DefaultMTU, "MTU of the link")
+	seed := fs.Uint64("seed", 0, "random seed (0 = from the clock)")
+	clientTFO := fs.Int("client-tfo", int(lab.DefaultFastOpen), "net.ipv4.tcp_fastopen in the client")
+	serverTFO := fs.Int("server-tfo", int(lab.DefaultFastOpen), "net.ipv4.tcp_fastopen in the server")
+	detach := fs.Bool("detach", false, "leave the lab running in the background (stop with 'lab down')")
+	asJSON := fs.Bool("json", false, "machine-readable output")
+	connects := fs.Int("connects", 50, "selftest: connections to time")
+	pps := fs.Int("pps", 10000, "selftest: packets per second per direction")
+	var faults []lab.Rule
+	fs.Func("fault", "middlebox fault (repeatable): "+lab.FaultNames, func(s string) error {
+		r, err := lab.ParseFault(s)
+		faults = append(faults, r...)
+		return err
+	})
+
+	return func(args []string) error {
+		if len(args) == 0 {
+			return cli.Usagef("missing subcommand: up, exec, status, down or selftest")
+		}
+		switch args[0] {
+		case "up":
+			if len(args) > 1 {
+				return cli.Usagef("unexpected argument %q after 'up'", args[1])
+			}
+			cfg := lab.Config{
+				RTT: *rtt, MTU: *mtu, Seed: *seed, Faults: faults,
+				ClientFastOpen: tfoMode(*clientTFO), ServerFastOpen: tfoMode(*serverTFO),
+			}
+			link := lab.LinkConfig{Jitter: *jitter, Loss: *loss, Duplicate: *dup, DupDelay: *dupDelay}
+			if *rate != "" {
+				r, err := lab.ParseRate(*rate)
+				if err != nil {
+					return cli.Usagef("--rate: %v", err)
+				}
+				link.Rate = r
+			}
+			cfg.Up, cfg.Down = link, link
+			if *detach {
+				return labDetach(*asJSON)
+			}
+			return labUp(cfg, *asJSON)
+		case "exec":
+			if len(args) < 3 {
+				return cli.Usagef("usage: lab exec client|server -- CMD [ARGS...]")
+			}
+			return labExec(args[1], args[2:])
+		case "status":
+			return labStatus(*asJSON)
+		case "down":
+			return labDown(*asJSON)
+		case "selftest":
+			return labSelfTest(*connects, *pps, *asJSON)
+		}
+		return cli.Usagef("unknown subcommand %q: want up, exec, status, down or selftest", args[0])
+	}
+}
+
+func tfoMode(v int) kernel.Mode {
+	if v == 0 {
+		return lab.FastOpenOff
+	}
+	return kernel.Mode(v)
+}
+
+// labUp runs a lab in the foreground until a signal.
+func labUp(cfg lab.Config, asJSON bool) error {
+	daemon := os.Getenv(lab.DaemonEnv) == "1"
+	if s, err := lab.ReadState(); err == nil {
+		return fmt.Errorf("a lab is already running (pid %d); stop it with 'fastopen lab down'", s.PID)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	l, err := lab.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	st := lab.StateOf(l)
+	if err := lab.WriteState(st); err != nil {
+		return err
+	}
+	defer lab.RemoveState(os.Getpid())
+	if !daemon {
+		if asJSON {
+			cli.JSON(os.Stdout, st)
+		} else {
+			printLab(os.Stdout, st, true)
+		}
+	} else {
+		fmt.Printf("lab up, pid %d\n", os.Getpid())
+	}
+	<-ctx.Done()
+	s := l.Stats()
+	if err := l.Close(); err != nil {
+		return err
+	}
+	if asJSON && !daemon {
+		return cli.JSON(os.Stdout, s)
+	}
+	fmt.Fprintln(os.Stderr, "\nlab down; link statistics:")
+	printStats(os.Stderr, s)
+	return nil
+}
+
+// labDetach starts the same command in the background without --detach.
+func labDetach(asJSON bool) error {
+	if s, err := lab.ReadState(); err == nil {
+		return fmt.Errorf("a lab is already running (pid %d); stop it with 'fastopen lab down'", s.PID)
+	}
+	var args []string
+	for _, a := range os.Args[1:] {
+		if a == "--detach" || a == "-detach" || strings.HasPrefix(a, "--detach=") || strings.HasPrefix(a, "-detach=") {
+			continue
+		}
+		args = append(args, a)
+	}
+	st, err := lab.StartDetached(args, 15*time.Second)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return cli.JSON(os.Stdout, st)
+	}
+	printLab(os.Stdout, st, false)
+	fmt.Printf("running in the background as pid %d (log: %s); stop it with: fastopen lab down\n", st.PID, lab.LogPath)
+	return nil
+}
+
+func printLab(w io.Writer, st *lab.State, foreground bool) {
+	faults := "none"
+	if len(st.Faults) > 0 {
+		faults = strings.Join(st.Faults, ", ")
+	}
+	fmt.Fprintf(w, "lab up: RTT %v (%v each way), faults: %s\n\n", st.RTT, st.RTT/2, faults)
+	rows := [][]string{{"HOST", "NAMESPACE", "IPv4", "IPv6"}}
+	for _, name := range []string{"client", "server"} {
+		h := st.Hosts[name]
+		rows = append(rows, []string{name, h.NS, h.IPv4, h.IPv6})
+	}
+	cli.Table(w, rows)
+	srv := st.Hosts["server"]
+	fmt.Fprintf(w, "\nrun commands in a host:\n")
+	fmt.Fprintf(w, "  fastopen lab exec server -- python3 -m http.server 8080 --bind %s\n", srv.IPv4)
+	fmt.Fprintf(w, "  fastopen lab exec client -- curl http://%s:8080/\n", srv.IPv4)
+	fmt.Fprintf(w, "  ip netns exec %s CMD...   (same thing with iproute2)\n", srv.NS)
+	if foreground {
+		fmt.Fprintf(w, "\nthe lab stays up until Ctrl-C (or 'fastopen lab down')\n")
+	}
+}
+
+func printStats(w io.Writer, s lab.Stats) {
+	rows := [][]string{{"DIR", "PACKETS", "DELIVERED", "LOST", "FAULT-DROPS", "QUEUE-DROPS", "DUPS", "LATE-P50", "LATE-P99", "LATE-MAX"}}
+	for _, d := range []struct {
+		name string
+		s    lab.DirStats
+	}{{"client→server", s.Up}, {"server→client", s.Down}} {
+		rows = append(rows, []string{d.name, u(d.s.Packets), u(d.s.Delivered), u(d.s.Lost + d.s.DroppedNth),
+			u(d.s.FaultDrops), u(d.s.QueueDrops), u(d.s.Duplicated),
+			d.s.Lateness.P50.String(), d.s.Lateness.P99.String(), d.s.Lateness.Max.String()})
+	}
+	cli.Table(w, rows)
+	if len(s.Rules) > 0 {
+		fmt.Fprintln(w)
+		rows = [][]string{{"FAULT", "DIR", "HITS"}}
+		for _, r := range s.Rules {
+			rows = append(rows, []string{r.Name, r.Dir.String(), u(r.Hits)})
+		}
+		cli.Table(w, rows)
+	}
+}
+
+func u(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// labExec runs a command inside a host of the running lab.
+func labExec(host string, argv []string) error {
+	if host != "client" && host != "server" {
+		return cli.Usagef("unknown host %q: want client or server", host)
+	}
+	st, err := lab.ReadState()
+	if err != nil {
+		return err
+	}
+	h, err := lab.Attach(host, st.Hosts[host].NS)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	cmd := h.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// The terminal's Ctrl-C reaches the child; it decides, we wait.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return &cli.ExitError{Code: max(ee.ExitCode(), 1)}
+	}
+	if err != nil {
+		return fmt.Errorf("run %s in %s: %w", argv[0], host, err)
+	}
+	return nil
+}
+
+func labStatus(asJSON bool) error {
+	st, err := lab.ReadState()
+	if err != nil {
+		if asJSON {
+			cli.JSON(os.Stdout, map[string]bool{"running": false})
+		}
+		return &cli.ExitError{Code: 1, Err: err}
+	}
+	if asJSON {
+		return cli.JSON(os.Stdout, st)
+	}
+	printLab(os.Stdout, st, false)
+	fmt.Printf("pid %d, up since %s\n", st.PID, st.Started.Format(time.RFC3339))
+	return nil
+}
+
+func labDown(asJSON bool) error {
+	st, err := lab.ReadState()
+	if err != nil && !errors.Is(err, lab.ErrNoLab) {
+		return err
+	}
+	removed, err := lab.Stop(st, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return cli.JSON(os.Stdout, map[string]any{"stopped_pid": pidOf(st), "removed_namespaces": removed})
+	}
+	switch {
+	case st != nil && st.PID > 0:
+		fmt.Printf("stopped the lab (pid %d)\n", st.PID)
+	default:
+		fmt.Println("no lab was running")
+	}
+	for _, n := range removed {
+		fmt.Printf("removed stale namespace %s\n", n)
+	}
+	return nil
+}
+
+func pidOf(st *lab.State) int {
+	if st == nil {
+		return 0
+	}
+	return st.PID
+}
+
+func labSelfTest(connects, pps int, asJSON bool) error {
+	if connects < 2 || pps < 1 {
+		return cli.Usagef("--connects must be ≥ 2 and --pps ≥ 1")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := lab.SelfTest(ctx, lab.SelfTestConfig{Connects: connects, PPS: pps}, func(s string) {
+		fmt.Fprintln(os.Stderr, "selftest:", s)
+	})
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if err := cli.JSON(os.Stdout, r); err != nil {
+			return err
+		}
+	} else {
+		ok := func(b bool) string {
+			if b {
+				return "yes"
+			}
+			return "NO"
+		}
+		ms := func(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/1e6) }
+		cli.Table(os.Stdout, [][]string{
+			{"MEASUREMENT", "RESULT", "TARGET", "MET"},
+			{fmt.Sprintf("connect median at RTT %v (%d)", r.RTT, r.Connects), ms(r.ConnectMedian), "RTT ± 0.5ms", ok(r.ConnectOK)},
+			{"connect p99", ms(r.ConnectP99), "RTT ± 1.5ms", ok(r.ConnectOK)},
+			{fmt.Sprintf("lateness client→server at %d pkt/s", r.PPS), fmt.Sprintf("p50 %v p99 %v max %v", r.Up.P50, r.Up.P99, r.Up.Max), "p99 < 0.2ms", ok(r.Up.P99 < lab.TargetLatenessP99)},
+			{fmt.Sprintf("lateness server→client at %d pkt/s", r.PPS), fmt.Sprintf("p50 %v p99 %v max %v", r.Down.P50, r.Down.P99, r.Down.Max), "p99 < 0.2ms", ok(r.Down.P99 < lab.TargetLatenessP99)},
+			{fmt.Sprintf("bulk TCP, zero delay, MTU %d", lab.MaxMTU), fmt.Sprintf("%.0f Mbit/s", r.BulkMbps), "≥ 500 Mbit/s", ok(r.BulkOK)},
+			{"bulk TCP, zero delay, MTU 1500", fmt.Sprintf("%.0f Mbit/s", r.BulkMbps1500), "(for reference)", "-"},
+		})
+	}
+	if !r.ConnectOK || !r.LatenessOK || !r.BulkOK {
+		return &cli.ExitError{Code: 1, Err: errors.New("selftest: a target was missed")}
+	}
+	return nil
+}

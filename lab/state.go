@@ -1,0 +1,117 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// StateDir holds the state file of the lab started by `fastopen lab up`.
+const StateDir = "/run/fastopen-lab"
+
+// StatePath is the state file: which process runs the lab and its hosts.
+var StatePath = filepath.Join(StateDir, "state.json")
+
+// LogPath receives the output of a detached lab.
+var LogPath = filepath.Join(StateDir, "lab.log")
+
+// State describes a running lab for other commands (`lab exec`, `lab down`).
+type State struct {
+	// PID of the process that runs the forwarder.
+	PID int `json:"pid"`
+	// Started is when the lab came up.
+	Started time.Time `json:"started"`
+	// Hosts maps "client" and "server" to their namespace and addresses.
+	Hosts map[string]HostState `json:"hosts"`
+	// RTT is the configured round-trip time.
+	RTT time.Duration `json:"rtt_ns"`
+	// Faults lists the fault rules' labels.
+	Faults []string `json:"faults,omitempty"`
+}
+
+// HostState is one host of a running lab.
+type HostState struct {
+	// NS is the namespace name (usable with `ip netns exec`).
+	NS string `json:"ns"`
+	// IPv4 and IPv6 are the host's addresses on the link.
+	IPv4 string `json:"ipv4"`
+	IPv6 string `json:"ipv6"`
+}
+
+// StateOf describes l as run by this process.
+func StateOf(l *Lab) *State {
+	s := &State{PID: os.Getpid(), Started: time.Now(), RTT: l.cfg.RTT, Hosts: map[string]HostState{}}
+	if l.Client != nil {
+		s.Hosts["client"] = HostState{NS: l.Client.NS, IPv4: l.ClientAddr(false).String(), IPv6: l.ClientAddr(true).String()}
+	}
+	if l.Server != nil {
+		s.Hosts["server"] = HostState{NS: l.Server.NS, IPv4: l.ServerAddr(false).String(), IPv6: l.ServerAddr(true).String()}
+	}
+	for _, r := range l.cfg.Faults {
+		s.Faults = append(s.Faults, r.Label())
+	}
+	return s
+}
+
+// ErrNoLab is returned by ReadState when no lab is running.
+var ErrNoLab = errors.New("no lab is running (start one with `fastopen lab up`)")
+
+// WriteState records s in StatePath, atomically.
+func WriteState(s *State) error {
+	if err := os.MkdirAll(StateDir, 0o755); err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return fmt.Errorf("lab: create %s: %w", StateDir, ErrPrivilege)
+		}
+		return fmt.Errorf("lab: create %s: %w", StateDir, err)
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := StatePath + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("lab: write state: %w", err)
+	}
+	return os.Rename(tmp, StatePath)
+}
+
+// ReadState reads the running lab's state. It returns ErrNoLab when there
+// is no state file or its process is gone.
+func ReadState() (*State, error) {
+	b, err := os.ReadFile(StatePath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNoLab
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lab: read %s: %w", StatePath, err)
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("lab: %s is corrupt (%v); run `fastopen lab down` to clean up", StatePath, err)
+	}
+	if s.PID <= 0 || !pidAlive(s.PID) {
+		return &s, ErrNoLab
+	}
+	return &s, nil
+}
+
+// RemoveState deletes the state file if it belongs to pid (0: any).
+func RemoveState(pid int) error {
+	if pid != 0 {
+		b, err := os.ReadFile(StatePath)
+		if err != nil {
+			return nil
+		}
+		var s State
+		if json.Unmarshal(b, &s) == nil && s.PID != pid {
+			return nil
+		}
+	}
+	if err := os.Remove(StatePath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
