@@ -100,7 +100,7 @@ func openSource(iface string, f Filter, snaplen int) (source, layers.LinkType, e
 	)
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
-			return nil, 0, fmt.Errorf("capture on %s: opening a packet socket (CAP_NET_RAW) %w", iface, kernel.ErrPrivilege)
+			return nil, 0, fmt.Errorf("capture on %s: opening a packet socket %w; the capability it takes is CAP_NET_RAW", iface, kernel.ErrPrivilege)
 		}
 		return nil, 0, fmt.Errorf("capture on %s: %w", iface, err)
 	}
