@@ -1,0 +1,78 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/fastopen/fastopen/internal/cli"
+	"github.com/fastopen/fastopen/kernel"
+)
+
+func init() {
+	for _, on := range []bool{true, false} {
+		name, verb := "enable", "turn TFO on"
+		if !on {
+			name, verb = "disable", "turn TFO off"
+		}
+		cli.Register(&cli.Command{
+			Name:    name,
+			Summary: verb + " (net.ipv4.tcp_fastopen) for the client side, the server side or both, in this network namespace",
+			Usage:   "[client|server|both] [--persist] [--json]",
+			Setup: func(fs *flag.FlagSet) func([]string) error {
+				persist := fs.Bool("persist", false, "also write "+kernel.PersistPath+" so the setting survives a reboot (host namespace)")
+				persistFile := fs.String("persist-file", kernel.PersistPath, "file written by --persist")
+				asJSON := fs.Bool("json", false, "print the change as JSON")
+				return func(args []string) error {
+					return runEnable(on, args, *persist, *persistFile, *asJSON)
+				}
+			},
+		})
+	}
+}
+
+func runEnable(on bool, args []string, persist bool, persistFile string, asJSON bool) error {
+	if len(args) > 1 {
+		return cli.Usagef("one role at most (client, server or both), got %d arguments", len(args))
+	}
+	role := kernel.RoleBoth
+	if len(args) == 1 {
+		r, err := kernel.ParseRole(args[0])
+		if err != nil {
+			return cli.Usagef("%v", err)
+		}
+		role = r
+	}
+	c, err := kernel.ChangeRole(role, on)
+	if err != nil {
+		if errors.Is(err, kernel.ErrPrivilege) {
+			return fmt.Errorf("%w; nothing was changed", err)
+		}
+		return err
+	}
+	if persist {
+		if err := kernel.PersistFastOpenMode(persistFile, c.After); err != nil {
+			return fmt.Errorf("%w (the running setting was changed)", err)
+		}
+	}
+	if asJSON {
+		return cli.JSON(os.Stdout, struct {
+			kernel.Change
+			Persisted string `json:"persisted,omitempty"`
+		}{c, map[bool]string{true: persistFile}[persist]})
+	}
+	if c.Before == c.After {
+		fmt.Printf("%s already %s in %s: nothing to change\n", kernel.SysctlFastOpen, c.After, c.Namespace)
+	} else {
+		fmt.Printf("%s: %s -> %s in %s\n", kernel.SysctlFastOpen, c.Before, c.After, c.Namespace)
+	}
+	if persist {
+		fmt.Printf("wrote %s (applied at boot", persistFile)
+		if !c.Namespace.Host {
+			fmt.Print(", to the host's namespace, not this one")
+		}
+		fmt.Println(")")
+	}
+	return nil
+}
