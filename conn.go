@@ -196,16 +196,28 @@ var aLongTimeAgo = time.Unix(1, 0)
 // waitEstablished blocks until the handshake is over (or failed), honouring
 // ctx. It restores the write deadline the caller had set.
 func (c *Conn) waitEstablished(ctx context.Context) error {
-	if dl, ok := ctx.Deadline(); ok {
-		c.tc.SetWriteDeadline(dl)
+	err := waitHandshake(ctx, c.tc, func() time.Time {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.wrDeadline
+	})
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return os.NewSyscallError("connect", errno) // as net.Dial reports it
 	}
-	stop := context.AfterFunc(ctx, func() { c.tc.SetWriteDeadline(aLongTimeAgo) })
-	err := c.awaitHandshake()
+	return err
+}
+
+// waitHandshake waits for tc's handshake, honouring ctx through the write
+// deadline, which it then restores to what writeDeadline returns.
+func waitHandshake(ctx context.Context, tc *net.TCPConn, writeDeadline func() time.Time) error {
+	if dl, ok := ctx.Deadline(); ok {
+		tc.SetWriteDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { tc.SetWriteDeadline(aLongTimeAgo) })
+	err := awaitHandshake(tc)
 	stopped := stop()
-	c.mu.Lock()
-	wd := c.wrDeadline
-	c.mu.Unlock()
-	c.tc.SetWriteDeadline(wd)
+	tc.SetWriteDeadline(writeDeadline())
 	if !stopped && ctx.Err() != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return os.ErrDeadlineExceeded

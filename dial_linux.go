@@ -111,10 +111,11 @@ func (c *Conn) trigger() error {
 }
 
 // awaitHandshake waits in the netpoller until the socket leaves SYN_SENT
-// (the kernel signals writability when the handshake completes, and an
-// error when it fails), then returns the socket error, if any.
-func (c *Conn) awaitHandshake() error {
-	rc, err := c.tc.SyscallConn()
+// (client) or SYN_RECV (a server's TFO child, accepted before the client's
+// final ACK): the kernel wakes the socket's waiters when the state changes
+// and when the handshake fails. It then returns the socket error, if any.
+func awaitHandshake(tc *net.TCPConn) error {
+	rc, err := tc.SyscallConn()
 	if err != nil {
 		return err
 	}
@@ -133,9 +134,9 @@ func (c *Conn) awaitHandshake() error {
 		case err != nil:
 			werr = os.NewSyscallError("getsockopt SO_ERROR", err)
 		case soerr != 0:
-			werr = os.NewSyscallError("connect", syscall.Errno(soerr))
+			werr = syscall.Errno(soerr)
 		case ti.State == unix.BPF_TCP_CLOSE:
-			werr = os.NewSyscallError("connect", unix.ECONNRESET)
+			werr = unix.ECONNRESET
 		}
 		return true
 	})

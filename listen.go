@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"syscall"
 	"time"
 
@@ -124,10 +125,76 @@ func (l *Listener) SetKey(primary kernel.Key, backup *kernel.Key) error {
 
 // ServerConn is a connection accepted from a Listener. It embeds
 // *net.TCPConn, so every method of that type is available.
+//
+// A connection whose first bytes came in the SYN is accepted before the
+// client's final ACK: its data may be a replayed SYN. See Handshake.
 type ServerConn struct {
 	*net.TCPConn
 	l        *Listener
 	synBytes int
+
+	mu         sync.Mutex
+	wrDeadline time.Time
+}
+
+// SetDeadline sets the read and write deadlines.
+func (s *ServerConn) SetDeadline(t time.Time) error {
+	s.mu.Lock()
+	s.wrDeadline = t
+	s.mu.Unlock()
+	return s.TCPConn.SetDeadline(t)
+}
+
+// SetWriteDeadline sets the write deadline.
+func (s *ServerConn) SetWriteDeadline(t time.Time) error {
+	s.mu.Lock()
+	s.wrDeadline = t
+	s.mu.Unlock()
+	return s.TCPConn.SetWriteDeadline(t)
+}
+
+// Handshake waits until c's TCP handshake has completed, honouring ctx.
+//
+// On a server, a connection whose first bytes arrived in the SYN is
+// accepted, and its data readable, before the handshake completes. Such
+// data can be a replay: a duplicated SYN (by the network, or an attacker
+// who copied it) is answered with a SYN-ACK that the real client never
+// acknowledges, so its handshake never completes. A server that performs
+// a non-idempotent action only after Handshake returns nil cannot be made
+// to perform it by a replayed SYN; idempotent requests can be answered at
+// once and keep TFO's saving. On other connections Handshake returns at
+// once. On a Dialer's lazy connection that has not started, it does not
+// start the handshake: it waits for it.
+//
+// While it waits it uses the connection's write deadline for ctx, and
+// restores the caller's deadline afterwards.
+func Handshake(ctx context.Context, c net.Conn) error {
+	var err error
+	switch v := c.(type) {
+	case *Conn:
+		select {
+		case <-v.firstWrite:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		err = v.waitEstablished(ctx)
+	case *ServerConn:
+		err = waitHandshake(ctx, v.TCPConn, func() time.Time {
+			v.mu.Lock()
+			defer v.mu.Unlock()
+			return v.wrDeadline
+		})
+	case *net.TCPConn:
+		err = waitHandshake(ctx, v, func() time.Time { return time.Time{} })
+	case interface{ NetConn() net.Conn }:
+		return Handshake(ctx, v.NetConn())
+	default:
+		return fmt.Errorf("fastopen: Handshake: %T is not a TCP connection", c)
+	}
+	if err != nil {
+		return &net.OpError{Op: "handshake", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	}
+	return nil
 }
 
 // Info reports the connection's TCP Fast Open state; see InfoOf.

@@ -7,6 +7,7 @@ package echo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -33,6 +34,17 @@ type Server struct {
 	// Accepted, if set, is called for each connection after its first
 	// read, with its TFO info (for metrics).
 	Accepted func(c net.Conn, info fastopen.Info)
+	// Confirm guards against replayed SYN data: before answering data that
+	// arrived in the SYN, wait (up to ConfirmTimeout) for the client to
+	// complete the handshake (fastopen.Handshake). A replayed SYN never
+	// completes it, so its data gets no answer. The cost: such requests
+	// wait one extra half round trip, losing TFO's saving.
+	Confirm bool
+	// ConfirmTimeout bounds the wait of Confirm; zero means 3s.
+	ConfirmTimeout time.Duration
+	// Rejected, if set, is called for each connection whose SYN data was
+	// not answered because its handshake did not complete (Confirm).
+	Rejected func(c net.Conn, info fastopen.Info, err error)
 }
 
 // Serve accepts connections on ln until ctx is done or ln fails, serving
@@ -81,6 +93,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
+func (s *Server) confirm(c net.Conn) error {
+	timeout := s.ConfirmTimeout
+	if timeout == 0 {
+		timeout = 3 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return fastopen.Handshake(ctx, c)
+}
+
 func (s *Server) serveConn(c net.Conn) {
 	defer c.Close()
 	idle := s.IdleTimeout
@@ -100,6 +122,15 @@ func (s *Server) serveConn(c net.Conn) {
 			info, infoErr = fastopen.InfoOf(c)
 			if s.Accepted != nil && infoErr == nil {
 				s.Accepted(c, info)
+			}
+			if s.Confirm && info.SYNData {
+				if herr := s.confirm(c); herr != nil {
+					if s.Rejected != nil {
+						s.Rejected(c, info, herr)
+					}
+					rerr = fmt.Errorf("SYN data not answered, handshake did not complete (replayed SYN?): %w", herr)
+					break
+				}
 			}
 		}
 		if n > 0 {

@@ -33,7 +33,7 @@ func init() {
 	cli.Register(&cli.Command{
 		Name:    "serve",
 		Summary: "run the TFO echo server (replies to the first read with the same bytes and closes, like the walkthrough's)",
-		Usage:   "[--addr 0.0.0.0:8000] [--backlog 5] [--stream] [--plain] [--log-json]",
+		Usage:   "[--addr 0.0.0.0:8000] [--backlog 5] [--stream] [--confirm] [--plain] [--log-json]",
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			addr := fs.String("addr", "0.0.0.0:8000", "address to listen on (host:port; [::]:8000 for IPv6)")
 			backlog := fs.Int("backlog", 5, "TFO queue length: connections with SYN data awaiting the end of their handshake (TCP_FASTOPEN value)")
@@ -41,6 +41,7 @@ func init() {
 			plain := fs.Bool("plain", false, "listen without TFO (for comparison)")
 			require := fs.Bool("require", false, "fail if TFO cannot be enabled (kernel server bit off)")
 			logJSON := fs.Bool("log-json", false, "log one JSON object per connection instead of text")
+			confirm := fs.Bool("confirm", false, "guard against replayed SYN data: answer data that came in the SYN only once the client completes the handshake (costs TFO's saving on those requests)")
 			var hooks []serveHook
 			for _, h := range serveHooks {
 				hooks = append(hooks, h(fs))
@@ -83,7 +84,7 @@ func init() {
 						return err
 					}
 				}
-				srv := &echo.Server{Stream: *stream, Logger: log}
+				srv := &echo.Server{Stream: *stream, Logger: log, Confirm: *confirm}
 				if len(hooks) > 0 {
 					srv.Accepted = func(c net.Conn, inf fastopen.Info) {
 						for _, hk := range hooks {
