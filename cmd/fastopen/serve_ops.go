@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/metrics"
+)
+
+func init() {
+	serveHooks = append(serveHooks, func(fs *flag.FlagSet) serveHook {
+		h := &opsHook{}
+		fs.StringVar(&h.keyFile, "key-file", "", "cookie key file (`fastopen key new`; optional backup key on a second line), reloaded on SIGHUP and on change")
+		fs.StringVar(&h.metricsAddr, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9100)")
+		return h
+	})
+}
+
+// opsHook gives `fastopen serve` a cookie key file and a metrics endpoint.
+type opsHook struct {
+	keyFile     string
+	metricsAddr string
+	metrics     *metrics.Server
+}
+
+// Listen loads the key file onto the listener and starts its watcher and
+// the metrics endpoint; both stop with ctx.
+func (h *opsHook) Listen(ctx context.Context, ln net.Listener, log *slog.Logger) error {
+	if h.metricsAddr != "" {
+		if err := checkHostPort(h.metricsAddr, true); err != nil {
+			return fmt.Errorf("--metrics: %w", err)
+		}
+		m, err := metrics.New()
+		if err != nil {
+			return err
+		}
+		h.metrics = m
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", m.Handler())
+		mln, err := net.Listen("tcp", h.metricsAddr)
+		if err != nil {
+			m.Close()
+			return fmt.Errorf("--metrics: %w", listenErr(h.metricsAddr, err))
+		}
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(mln)
+		go func() {
+			<-ctx.Done()
+			srv.Close()
+			m.Close()
+		}()
+		log.Info("metrics", "url", "http://"+mln.Addr().String()+"/metrics")
+	}
+	if h.keyFile == "" {
+		return nil
+	}
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return fmt.Errorf("--key-file: the listener does not expose its socket")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("--key-file: %w", err)
+	}
+	w := &kernel.KeyWatcher{
+		Path: h.keyFile,
+		Log:  log,
+		Install: func(p kernel.Key, b *kernel.Key) error {
+			var serr error
+			if err := rc.Control(func(fd uintptr) { serr = kernel.SetListenerKey(fd, p, b) }); err != nil {
+				return err
+			}
+			return serr
+		},
+		OnResult: func(err error) {
+			if h.metrics != nil {
+				h.metrics.KeyLoad(err)
+			}
+		},
+	}
+	if err := w.Load(); err != nil {
+		return fmt.Errorf("--key-file: %w", err)
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: reloading the TFO key file", "file", h.keyFile)
+				w.Reload()
+			}
+		}
+	}()
+	go w.Run(ctx)
+	return nil
+}
+
+// Accepted counts the connection in the metrics.
+func (h *opsHook) Accepted(c net.Conn, info fastopen.Info) {
+	if h.metrics != nil {
+		h.metrics.Accepted(info.SYNData, info.SYNBytes)
+	}
+}
