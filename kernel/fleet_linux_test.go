@@ -1,6 +1,8 @@
 package kernel_test
 
 import (
+	"errors"
+	"os"
 	"testing"
 
 	"github.com/fastopen/fastopen/internal/labtest"
@@ -76,3 +78,60 @@ func TestFleetDifferentKeys(t *testing.T) {
 		t.Fatal("the cookie server 1 issued on refusal was not accepted")
 	}
 }
+
+// TestKeyWatcherOnListener: a watcher drives a real listener's key; a bad
+// key file leaves the listener on its previous key.
+func TestKeyWatcherOnListener(t *testing.T) {
+	h := labtest.Host(t, "watch", 3)
+	k1, _ := kernel.NewKey()
+	k2, _ := kernel.NewKey()
+	path := t.TempDir() + "/tfo.key"
+	if err := kernel.WriteKeyFile(path, k1, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := listen(t, h, nil, nil)
+	rc, err := s.ln.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func() []kernel.Key {
+		var ks []kernel.Key
+		var kerr error
+		rc.Control(func(fd uintptr) { ks, kerr = kernel.SocketKeys(int(fd)) })
+		if kerr != nil {
+			t.Fatal(kerr)
+		}
+		return ks
+	}
+	w := &kernel.KeyWatcher{Path: path, Install: func(p kernel.Key, b *kernel.Key) error {
+		var serr error
+		rc.Control(func(fd uintptr) { serr = kernel.SetListenerKey(fd, p, b) })
+		return serr
+	}}
+	if err := w.Load(); err != nil {
+		t.Fatal(err)
+	}
+	if ks := keys(); len(ks) != 1 || ks[0] != k1 {
+		t.Fatal("listener does not hold the file's key")
+	}
+	if err := writeFile(path, "0123"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Load(); !errors.Is(err, kernel.ErrKeyLength) {
+		t.Fatalf("bad file: %v, want ErrKeyLength", err)
+	}
+	if ks := keys(); len(ks) != 1 || ks[0] != k1 {
+		t.Fatal("a bad key file changed the listener's key")
+	}
+	if err := kernel.WriteKeyFile(path, k2, &k1); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Load(); err != nil {
+		t.Fatal(err)
+	}
+	if ks := keys(); len(ks) != 2 || ks[0] != k2 || ks[1] != k1 {
+		t.Fatal("listener did not take the new primary and backup keys")
+	}
+}
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
