@@ -88,6 +88,10 @@ type Config struct {
 	// stops sleeping and spins; zero means 50µs. Larger is more exact and
 	// burns more CPU.
 	SpinThreshold time.Duration
+	// NoRealtime keeps the forwarder's threads at normal priority. By
+	// default they ask for SCHED_FIFO (granted to root), which keeps the
+	// delays exact while other processes load the CPUs.
+	NoRealtime bool
 }
 
 // LinkConfig is one direction of the link.

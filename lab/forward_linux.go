@@ -2,8 +2,8 @@ package lab
 
 import (
 	"container/heap"
+	"encoding/binary"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -62,7 +62,10 @@ type dirCounters struct {
 type pipe struct {
 	dir      Dir
 	cfg      LinkConfig
-	in, out  *os.File
+	inFd     int
+	outFd    int
+	stopFd   int // eventfd that wakes the reader on close
+	realtime bool
 	rules    []*ruleState
 	rng      *rand.Rand
 	epoch    time.Time
@@ -84,9 +87,13 @@ type pipe struct {
 	stop   chan struct{}
 }
 
-func newPipe(dir Dir, cfg LinkConfig, in, out *os.File, rules []*ruleState, seed uint64, epoch time.Time, spin time.Duration, mtu int) *pipe {
+// realtimePriority is the SCHED_FIFO priority of the forwarder's threads:
+// low among real-time priorities, above every normal process.
+const realtimePriority = 10
+
+func newPipe(dir Dir, cfg LinkConfig, in, out, stop int, realtime bool, rules []*ruleState, seed uint64, epoch time.Time, spin time.Duration, mtu int) *pipe {
 	p := &pipe{
-		dir: dir, cfg: cfg, in: in, out: out, rules: rules,
+		dir: dir, cfg: cfg, inFd: in, outFd: out, stopFd: stop, realtime: realtime, rules: rules,
 		rng:     rand.New(rand.NewPCG(seed, uint64(dir))),
 		epoch:   epoch,
 		spin:    spin,
@@ -122,16 +129,42 @@ func (p *pipe) put(pk *packet) {
 	p.mu.Unlock()
 }
 
-// read is the reader goroutine.
+// read is the reader goroutine: it polls the sending host's TUN device
+// and reads every packet waiting (a batch) before polling again.
 func (p *pipe) read() {
+	p.dedicateThread()
+	fds := []unix.PollFd{{Fd: int32(p.inFd), Events: unix.POLLIN}, {Fd: int32(p.stopFd), Events: unix.POLLIN}}
 	for {
-		pk := p.get()
-		n, err := p.in.Read(pk.buf)
-		if err != nil {
-			return // closed
+		if _, err := unix.Poll(fds, -1); err != nil && err != unix.EINTR {
+			return
 		}
-		pk.n = n
-		p.handle(pk, p.now())
+		if fds[1].Revents != 0 || fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
+			return
+		}
+		for {
+			pk := p.get()
+			n, err := unix.Read(p.inFd, pk.buf)
+			if err != nil || n <= 0 {
+				p.put(pk)
+				break
+			}
+			pk.n = n
+			p.handle(pk, p.now())
+		}
+	}
+}
+
+// dedicateThread locks the goroutine to its OS thread for good (the
+// runtime discards the thread when the goroutine ends, so the settings
+// below never leak to other goroutines), gives it a 1ns timer slack
+// (the default 50µs would make every wake-up late) and, when allowed,
+// real-time priority so that other busy processes delay it less.
+func (p *pipe) dedicateThread() {
+	runtime.LockOSThread()
+	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
+	if p.realtime {
+		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: realtimePriority}
+		_ = unix.SchedSetAttr(0, &attr, 0)
 	}
 }
 
@@ -240,7 +273,7 @@ func (p *pipe) handle(pk *packet, now time.Duration) {
 
 // deliver writes a packet to the receiving host and records its lateness.
 func (p *pipe) deliver(pk *packet) {
-	if _, err := p.out.Write(pk.buf[:pk.n]); err == nil {
+	if _, err := unix.Write(p.outFd, pk.buf[:pk.n]); err == nil {
 		p.counters.delivered.Add(1)
 	}
 	p.lat.add(p.now() - pk.due)
@@ -249,12 +282,7 @@ func (p *pipe) deliver(pk *packet) {
 
 // write is the writer goroutine.
 func (p *pipe) write() {
-	// A thread of its own, so that sleeps can be precise: the default
-	// timer slack of 50µs would make every wake-up late.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
-	defer unix.Prctl(unix.PR_SET_TIMERSLACK, 0, 0, 0, 0) //nolint:errcheck // restores the default
+	p.dedicateThread()
 
 	for {
 		p.mu.Lock()
@@ -296,8 +324,14 @@ func sleep(d time.Duration) {
 	_ = unix.Nanosleep(&ts, nil)
 }
 
-// close stops the goroutines' work; the caller closes the files and waits.
-func (p *pipe) close() { close(p.stop) }
+// close stops the goroutines; the caller waits for them, then closes the
+// files.
+func (p *pipe) close() {
+	close(p.stop)
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1) // eventfd: add 1 to the counter
+	_, _ = unix.Write(p.stopFd, one[:])
+}
 
 func (p *pipe) stats() DirStats {
 	c := &p.counters

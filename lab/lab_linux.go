@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -25,11 +26,14 @@ type Lab struct {
 	// in them with Run, or processes with Command.
 	Client, Server *Host
 
-	cfg   Config
-	rules []*ruleState
-	pipes [2]*pipe // Up, Down
-	files []*os.File
-	wg    sync.WaitGroup
+	cfg      Config
+	rules    []*ruleState
+	pipes    [2]*pipe // Up, Down
+	files    []*os.File
+	eventFds []int
+
+	procsReserved bool
+	wg            sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error
@@ -70,9 +74,30 @@ func New(cfg Config) (*Lab, error) {
 	}
 	l.files = append(l.files, sf)
 
+	cfd, err := rawFd(cf)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	sfd, err := rawFd(sf)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	var stops [2]int
+	for i := range stops {
+		if stops[i], err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("lab: eventfd: %w", err)
+		}
+		l.eventFds = append(l.eventFds, stops[i])
+	}
+	reserveProcs(threadsPerLab)
+	l.procsReserved = true
 	epoch := time.Now()
-	l.pipes[0] = newPipe(Up, cfg.Up, cf, sf, l.rules, cfg.Seed, epoch, cfg.SpinThreshold, cfg.MTU)
-	l.pipes[1] = newPipe(Down, cfg.Down, sf, cf, l.rules, cfg.Seed, epoch, cfg.SpinThreshold, cfg.MTU)
+	rt := !cfg.NoRealtime
+	l.pipes[0] = newPipe(Up, cfg.Up, cfd, sfd, stops[0], rt, l.rules, cfg.Seed, epoch, cfg.SpinThreshold, cfg.MTU)
+	l.pipes[1] = newPipe(Down, cfg.Down, sfd, cfd, stops[1], rt, l.rules, cfg.Seed, epoch, cfg.SpinThreshold, cfg.MTU)
 	for _, p := range l.pipes {
 		l.wg.Add(2)
 		go func() { defer l.wg.Done(); p.read() }()
@@ -162,6 +187,51 @@ func waitReady(link netlink.Link, local, peer netip.Addr) error {
 	}
 }
 
+// threadsPerLab is the number of OS threads a lab's forwarder keeps for
+// itself (a reader and a writer per direction).
+const threadsPerLab = 4
+
+var procs struct {
+	sync.Mutex
+	reserved int
+	base     int
+}
+
+// reserveProcs raises GOMAXPROCS by n (or lowers it by -n) while labs
+// run. The forwarder's threads sleep in the kernel and, when they wake,
+// must get a P to run Go code: with GOMAXPROCS equal to the CPU count and
+// the program's other goroutines busy, they would wait for the
+// scheduler's next turn, milliseconds late. One extra P per forwarder
+// thread lets them run at once; the OS (and their real-time priority)
+// then decides, as it should.
+func reserveProcs(n int) {
+	procs.Lock()
+	defer procs.Unlock()
+	if procs.reserved == 0 {
+		procs.base = runtime.GOMAXPROCS(0)
+	}
+	procs.reserved += n
+	if procs.reserved == 0 {
+		runtime.GOMAXPROCS(procs.base)
+		return
+	}
+	runtime.GOMAXPROCS(procs.base + procs.reserved)
+}
+
+// rawFd returns the descriptor of f without switching it to blocking
+// mode (which File.Fd would do); it stays valid until f is closed.
+func rawFd(f *os.File) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	if err := rc.Control(func(u uintptr) { fd = int(u) }); err != nil {
+		return -1, err
+	}
+	return fd, nil
+}
+
 func hostNet(a netip.Addr) *net.IPNet {
 	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}
 }
@@ -187,10 +257,16 @@ func (l *Lab) Close() error {
 				p.close()
 			}
 		}
+		l.wg.Wait()
+		if l.procsReserved {
+			reserveProcs(-threadsPerLab)
+		}
 		for _, f := range l.files {
 			f.Close()
 		}
-		l.wg.Wait()
+		for _, fd := range l.eventFds {
+			unix.Close(fd)
+		}
 		var errs []error
 		for _, h := range []*Host{l.Client, l.Server} {
 			if h != nil {
