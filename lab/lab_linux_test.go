@@ -3,10 +3,12 @@ package lab_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/fastopen/fastopen/internal/labtest"
@@ -564,5 +567,85 @@ func TestCleanStaleKeepsLiveLabs(t *testing.T) {
 	}
 	if !strings.HasPrefix(l.Client.NS, lab.Prefix) {
 		t.Errorf("namespace %s lacks the prefix", l.Client.NS)
+	}
+}
+
+func TestReorderWithJitter(t *testing.T) {
+	l := newLab(t, lab.Config{Seed: 3, Up: lab.LinkConfig{Delay: 2 * time.Millisecond, Jitter: 2 * time.Millisecond, Reorder: true}})
+	send, recv := udpPair(t, l)
+	done := make(chan struct{})
+	var seqs []uint32
+	go func() { seqs, _ = receiveSeqs(recv); close(done) }()
+	sendSeqs(t, send, 100, 100, 100*time.Microsecond)
+	<-done
+	if len(seqs) != 100 {
+		t.Fatalf("received %d of 100", len(seqs))
+	}
+	if slices.IsSorted(seqs) {
+		t.Error("jitter of ±2ms with Reorder at 10k packets/s reordered nothing")
+	}
+}
+
+func TestCleanStaleRemovesDeadOwners(t *testing.T) {
+	labtest.NeedRoot(t)
+	// A process that has exited: its pid names the namespace's owner.
+	p := exec.Command("true")
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("%sclient-%d-deadbeef", lab.Prefix, p.Process.Pid)
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := netns.NewNamed(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Close()
+	if err := netns.Set(orig); err != nil {
+		t.Fatal(err)
+	}
+	orig.Close()
+	runtime.UnlockOSThread()
+	t.Cleanup(func() { netns.DeleteNamed(name) })
+
+	removed, err := lab.CleanStale()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(removed, name) {
+		t.Errorf("CleanStale removed %v, not the stale %s", removed, name)
+	}
+	if _, err := os.Stat("/var/run/netns/" + name); !os.IsNotExist(err) {
+		t.Errorf("%s still exists", name)
+	}
+}
+
+func TestAttach(t *testing.T) {
+	l := newLab(t, lab.Config{})
+	h, err := lab.Attach("server", l.Server.NS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labtest.Run(t, h, func() error {
+		ifi, err := net.InterfaceByName(lab.TunName)
+		if err != nil {
+			return fmt.Errorf("attached host does not see the lab's TUN device: %w", err)
+		}
+		if ifi.MTU != lab.DefaultMTU {
+			return fmt.Errorf("MTU %d", ifi.MTU)
+		}
+		return nil
+	})
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat("/var/run/netns/" + l.Server.NS); err != nil {
+		t.Errorf("closing an attached host removed the namespace: %v", err)
+	}
+	if _, err := lab.Attach("x", lab.Prefix+"missing-1-0"); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("Attach of a missing namespace: %v", err)
 	}
 }
