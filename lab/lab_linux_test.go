@@ -649,3 +649,29 @@ func TestAttach(t *testing.T) {
 		t.Errorf("Attach of a missing namespace: %v", err)
 	}
 }
+
+func TestStopProcesses(t *testing.T) {
+	l := newLab(t, lab.Config{})
+	cmd := l.Server.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pids, err := l.Server.Pids()
+	if err != nil || !slices.Contains(pids, cmd.Process.Pid) {
+		t.Fatalf("server pids %v (%v) lack sleep's %d", pids, err, cmd.Process.Pid)
+	}
+	if cp, _ := l.Client.Pids(); slices.Contains(cp, cmd.Process.Pid) {
+		t.Fatal("the client's processes include the server's sleep")
+	}
+	if n := l.StopProcesses(time.Second); n != 1 {
+		t.Errorf("StopProcesses signalled %d processes, want 1", n)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("sleep still runs after StopProcesses")
+	}
+}

@@ -4,6 +4,7 @@ package lab
 
 import (
 	"errors"
+	"time"
 )
 
 // ErrUnsupported is returned by New where network namespaces and TUN
@@ -25,3 +26,6 @@ func (l *Lab) Stats() Stats { return Stats{} }
 
 // Close does nothing.
 func (l *Lab) Close() error { return nil }
+
+// StopProcesses does nothing where labs cannot run.
+func (l *Lab) StopProcesses(grace time.Duration) int { return 0 }

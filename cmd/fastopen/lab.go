@@ -136,6 +136,9 @@ func labUp(cfg lab.Config, asJSON bool) error {
 		fmt.Printf("lab up, pid %d\n", os.Getpid())
 	}
 	<-ctx.Done()
+	if n := l.StopProcesses(2 * time.Second); n > 0 {
+		fmt.Fprintf(os.Stderr, "stopped %d process(es) still running in the lab's hosts\n", n)
+	}
 	s := l.Stats()
 	if err := l.Close(); err != nil {
 		return err

@@ -1,0 +1,82 @@
+package lab
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Pids lists the processes whose network namespace is the host's, e.g.
+// servers started with `fastopen lab exec`.
+func (h *Host) Pids() ([]int, error) {
+	var want unix.Stat_t
+	if err := unix.Stat("/var/run/netns/"+h.NS, &want); err != nil {
+		return nil, fmt.Errorf("lab: host %s: %w", h.Name, err)
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	self := os.Getpid()
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+e.Name()+"/ns/net", &st) != nil {
+			continue
+		}
+		if st.Dev == want.Dev && st.Ino == want.Ino {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// StopProcesses ends the processes running inside the lab's hosts:
+// SIGTERM, then SIGKILL for those still alive after grace. Without it
+// they would keep running in namespaces that no longer have a name or a
+// link. It returns how many processes it signalled.
+func (l *Lab) StopProcesses(grace time.Duration) int {
+	var pids []int
+	for _, h := range []*Host{l.Client, l.Server} {
+		if h == nil {
+			continue
+		}
+		p, err := h.Pids()
+		if err == nil {
+			pids = append(pids, p...)
+		}
+	}
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	deadline := time.Now().Add(grace)
+	for _, pid := range pids {
+		for running(pid) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if running(pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	return len(pids)
+}
+
+// running reports whether a process exists and is not a zombie.
+func running(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// "pid (comm) S ...": the state follows the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
+}
