@@ -31,3 +31,21 @@ func TestSelfTestShort(t *testing.T) {
 		t.Errorf("no bulk throughput: %v / %v", r.BulkMbps, r.BulkMbps1500)
 	}
 }
+
+// BenchmarkSelfTest runs the full-size self-measurement (RTT 100ms, 50
+// connects, 10,000 packets/s per direction, bulk TCP) and reports its
+// figures: go test -run - -bench SelfTest -benchtime 1x ./lab
+func BenchmarkSelfTest(b *testing.B) {
+	labtest.NeedRoot(b)
+	for b.Loop() {
+		r, err := lab.SelfTest(context.Background(), lab.SelfTestConfig{}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(r.ConnectMedian-r.RTT)/1e3, "connect-median-excess-µs")
+		b.ReportMetric(float64(r.ConnectP99-r.RTT)/1e3, "connect-p99-excess-µs")
+		b.ReportMetric(float64(max(r.Up.P99, r.Down.P99))/1e3, "lateness-p99-µs")
+		b.ReportMetric(r.BulkMbps, "bulk-Mbit/s")
+		b.ReportMetric(r.BulkMbps1500, "bulk-mtu1500-Mbit/s")
+	}
+}
