@@ -115,3 +115,30 @@ func RemoveState(pid int) error {
 	}
 	return nil
 }
+
+// StatsPath holds the running lab's link statistics, refreshed every
+// second by the process that runs it.
+var StatsPath = filepath.Join(StateDir, "stats.json")
+
+// WriteStats records s in StatsPath, atomically.
+func WriteStats(s Stats) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	tmp := StatsPath + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, StatsPath)
+}
+
+// ReadStats reads the statistics last written by the running lab.
+func ReadStats() (Stats, error) {
+	var s Stats
+	b, err := os.ReadFile(StatsPath)
+	if err != nil {
+		return s, err
+	}
+	return s, json.Unmarshal(b, &s)
+}

@@ -135,7 +135,18 @@ func labUp(cfg lab.Config, asJSON bool) error {
 	} else {
 		fmt.Printf("lab up, pid %d\n", os.Getpid())
 	}
-	<-ctx.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	defer os.Remove(lab.StatsPath)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-tick.C:
+			_ = lab.WriteStats(l.Stats())
+		}
+	}
 	if n := l.StopProcesses(2 * time.Second); n > 0 {
 		fmt.Fprintf(os.Stderr, "stopped %d process(es) still running in the lab's hosts\n", n)
 	}
@@ -264,6 +275,10 @@ func labStatus(asJSON bool) error {
 	}
 	printLab(os.Stdout, st, false)
 	fmt.Printf("pid %d, up since %s\n", st.PID, st.Started.Format(time.RFC3339))
+	if s, err := lab.ReadStats(); err == nil {
+		fmt.Println("\nlink statistics (refreshed every second):")
+		printStats(os.Stdout, s)
+	}
 	return nil
 }
 
