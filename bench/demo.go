@@ -180,7 +180,7 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 		case infos <- info:
 		default:
 		}
-	}})
+	}}, DemoQueueLen)
 	if err != nil {
 		return nil, err
 	}
@@ -348,13 +348,13 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 	return res, nil
 }
 
-// startEcho listens with TFO (queue DemoQueueLen) in the server's
+// startEcho listens with TFO (queue length queue) in the server's
 // namespace and serves s until ctx ends; the channel closes when Serve has
 // returned.
-func startEcho(ctx context.Context, e *env, addr netip.AddrPort, s echo.Server) (<-chan struct{}, error) {
+func startEcho(ctx context.Context, e *env, addr netip.AddrPort, s echo.Server, queue int) (<-chan struct{}, error) {
 	var ln net.Listener
 	err := e.server(func() error {
-		lc := fastopen.ListenConfig{QueueLen: DemoQueueLen}
+		lc := fastopen.ListenConfig{QueueLen: queue}
 		var err error
 		ln, err = lc.Listen(ctx, "tcp", addr.String())
 		return err

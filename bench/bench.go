@@ -1,0 +1,572 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/echo"
+	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/lab"
+)
+
+// Clients a bench can run.
+const (
+	// ClientLazy is the Dialer's DialContext: the first Write rides in the
+	// SYN.
+	ClientLazy = "lazy"
+	// ClientEager is the Dialer's DialData.
+	ClientEager = "eager"
+	// ClientPlain is the Dialer with Disable set: plain TCP.
+	ClientPlain = "plain"
+	// ClientCurl is curl, run once with --tcp-fastopen and once without
+	// for every sample.
+	ClientCurl = "curl"
+)
+
+// Servers a bench can run against.
+const (
+	// ServerEcho is this project's echo server (package echo) with TFO.
+	ServerEcho = "echo"
+	// ServerNginx is nginx, started with a temporary configuration that
+	// listens with fastopen=N; requests are HTTP GETs.
+	ServerNginx = "nginx"
+)
+
+// Defaults of Config.
+var (
+	DefaultRTTs    = []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond}
+	DefaultSizes   = []int{6}
+	DefaultLosses  = []float64{0}
+	DefaultClients = []string{ClientLazy, ClientEager, ClientPlain}
+)
+
+// Default run counts.
+const (
+	DefaultRuns   = 20
+	DefaultWarmup = 2
+)
+
+// Ports of the bench's servers in the server host.
+const (
+	benchEchoPort   = 8000 // echo, streaming: the Dialer clients read back what they sent
+	benchOncePort   = 8001 // echo, reply to the first read and close: for curl
+	benchNginxPort  = 8080
+	benchQueueLen   = 64
+	minHTTPRequest  = 64 // smallest HTTP request the bench builds
+	curlRequestBase = 79 // bytes of curl's own GET without the pad header
+)
+
+// Config configures Run. Zero fields take the defaults.
+type Config struct {
+	// RTTs, Sizes (request bytes) and Losses (probability 0..1 of losing
+	// each packet, both directions) are swept; every combination is a set
+	// of points, one per client variant.
+	RTTs   []time.Duration
+	Sizes  []int
+	Losses []float64
+	// Clients are ClientLazy, ClientEager, ClientPlain, ClientCurl.
+	Clients []string
+	// Server is ServerEcho or ServerNginx.
+	Server string
+	// Runs is the number of timed samples per point; Warmup the untimed
+	// exchanges before them (the first fetches the cookie).
+	Runs, Warmup int
+	// Timeout bounds each exchange; zero means 10s.
+	Timeout time.Duration
+	// Curl and Nginx are the programs' paths; empty means look up in PATH.
+	Curl, Nginx string
+	// Loopback runs on loopback in Host's namespace (or the caller's)
+	// instead of building a lab per RTT and loss; RTTs and Losses are then
+	// ignored.
+	Loopback bool
+	// Host is the namespace of a loopback run.
+	Host *lab.Host
+	// Progress, if set, is called after every exchange with the number
+	// done, the total, and what is running.
+	Progress func(done, total int, what string)
+}
+
+// Result is the outcome of Run; its JSON form is what `fastopen bench
+// --json` prints (see SCHEMA.md):
+//
+//	{"server": "echo", "runs": 20, "warmup": 2, "mss": 1460,
+//	 "points": [{"rtt_ms": 100, "size": 6, "loss": 0, "client": "lazy",
+//	             "server": "echo", "tfo": true, "runs": 20,
+//	             "median_ms": 100.4, "p10_ms": 100.3, "p90_ms": 100.6,
+//	             "syn_data_ratio": 1, "saving_ms": 100.1, ...}, ...]}
+type Result struct {
+	// Server is the server used.
+	Server string `json:"server"`
+	// Runs and Warmup are the samples and warm-up exchanges per point.
+	Runs   int `json:"runs"`
+	Warmup int `json:"warmup"`
+	// MSS is the link's maximum segment size (MTU − 40 bytes of IPv4 and
+	// TCP headers): about the most a SYN can carry.
+	MSS int `json:"mss"`
+	// Loopback is true when the bench ran on loopback.
+	Loopback bool `json:"loopback"`
+	// Points are the measurements, in sweep order.
+	Points []Point `json:"points"`
+	// LinkLatenessP99US is the worst 99th percentile of the lab
+	// forwarder's delivery lateness over all labs, in microseconds.
+	LinkLatenessP99US float64 `json:"link_lateness_p99_us,omitempty"`
+	// Notes explain limits of the measurement.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Point is one client variant at one RTT, request size and loss rate.
+type Point struct {
+	// RTTMS is the lab link's round-trip time (0 on loopback).
+	RTTMS float64 `json:"rtt_ms"`
+	// Size is the request size in bytes.
+	Size int `json:"size"`
+	// Loss is the probability of losing each packet, both directions.
+	Loss float64 `json:"loss"`
+	// Client is "lazy", "eager", "plain" or "curl".
+	Client string `json:"client"`
+	// Server is "echo" or "nginx".
+	Server string `json:"server"`
+	// TFO reports whether TFO was asked for.
+	TFO bool `json:"tfo"`
+	// Runs is the number of successful timed samples; Errors the failed
+	// ones.
+	Runs   int `json:"runs"`
+	Errors int `json:"errors"`
+	// Time from the start of the dial to the complete reply, in ms.
+	MedianMS float64 `json:"median_ms"`
+	P10MS    float64 `json:"p10_ms"`
+	P90MS    float64 `json:"p90_ms"`
+	MinMS    float64 `json:"min_ms"`
+	MaxMS    float64 `json:"max_ms"`
+	MeanMS   float64 `json:"mean_ms"`
+	// MedianRTTs is MedianMS in round trips (0 on loopback).
+	MedianRTTs float64 `json:"median_rtts"`
+	// SYNDataRatio is the share of samples whose data rode in the SYN and
+	// was accepted (connection info for the Dialer, the client kernel's
+	// TCPFastOpenActive counter for curl). A silent fallback counts as
+	// not in the SYN.
+	SYNDataRatio float64 `json:"syn_data_ratio"`
+	// SYNBytesMax is the most request bytes the server saw arrive in a SYN
+	// (echo server only; 0 otherwise).
+	SYNBytesMax int `json:"syn_bytes_max,omitempty"`
+	// Baseline names the plain client this TFO point is compared with;
+	// SavingMS and SavingRTTs are its median minus this point's median.
+	Baseline   string  `json:"baseline,omitempty"`
+	SavingMS   float64 `json:"saving_ms,omitempty"`
+	SavingRTTs float64 `json:"saving_rtts,omitempty"`
+	// SamplesMS are the timed samples in order.
+	SamplesMS []float64 `json:"samples_ms"`
+	// FirstError is the first failure's message, if any.
+	FirstError string `json:"first_error,omitempty"`
+}
+
+// variant is a client as run: a client name and whether TFO is on.
+type variant struct {
+	client string
+	tfo    bool
+}
+
+func variants(clients []string) ([]variant, error) {
+	var vs []variant
+	seen := map[string]bool{}
+	for _, c := range clients {
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		switch c {
+		case ClientLazy, ClientEager:
+			vs = append(vs, variant{c, true})
+		case ClientPlain:
+			vs = append(vs, variant{c, false})
+		case ClientCurl:
+			vs = append(vs, variant{c, true}, variant{c, false})
+		default:
+			return nil, fmt.Errorf("unknown client %q: want lazy, eager, plain or curl", c)
+		}
+	}
+	if len(vs) == 0 {
+		return nil, errors.New("no client given: want lazy, eager, plain or curl")
+	}
+	return vs, nil
+}
+
+// ErrConfig is wrapped by errors about a bad Config (or bad command-line
+// input that built it).
+var ErrConfig = errors.New("bad bench configuration")
+
+// validate checks cfg and fills in defaults.
+func (cfg *Config) validate() ([]variant, error) {
+	vs, err := cfg.check()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return vs, nil
+}
+
+func (cfg *Config) check() ([]variant, error) {
+	if len(cfg.RTTs) == 0 {
+		cfg.RTTs = DefaultRTTs
+	}
+	if cfg.Loopback {
+		cfg.RTTs, cfg.Losses = []time.Duration{0}, []float64{0}
+	}
+	if len(cfg.Sizes) == 0 {
+		cfg.Sizes = DefaultSizes
+	}
+	if len(cfg.Losses) == 0 {
+		cfg.Losses = DefaultLosses
+	}
+	if len(cfg.Clients) == 0 {
+		cfg.Clients = DefaultClients
+	}
+	if cfg.Server == "" {
+		cfg.Server = ServerEcho
+	}
+	if cfg.Runs == 0 {
+		cfg.Runs = DefaultRuns
+	}
+	if cfg.Warmup == 0 {
+		cfg.Warmup = DefaultWarmup
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	for _, r := range cfg.RTTs {
+		if r < 0 || (r == 0 && !cfg.Loopback) {
+			return nil, fmt.Errorf("RTT %v: want a positive round-trip time such as 50ms", r)
+		}
+	}
+	for _, s := range cfg.Sizes {
+		if s < 1 || s > 1<<20 {
+			return nil, fmt.Errorf("request size %d: want 1 byte to 1 MiB", s)
+		}
+	}
+	for _, l := range cfg.Losses {
+		if l < 0 || l >= 1 {
+			return nil, fmt.Errorf("loss %v: want a probability from 0 up to (not including) 1, e.g. 0.01", l)
+		}
+	}
+	if cfg.Runs < 1 || cfg.Warmup < 1 {
+		return nil, fmt.Errorf("runs %d, warmup %d: want at least 1 of each (the first warm-up exchange fetches the cookie)", cfg.Runs, cfg.Warmup)
+	}
+	if cfg.Server != ServerEcho && cfg.Server != ServerNginx {
+		return nil, fmt.Errorf("unknown server %q: want echo or nginx", cfg.Server)
+	}
+	vs, err := variants(cfg.Clients)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs {
+		if v.client == ClientCurl && cfg.Curl == "" {
+			if cfg.Curl, err = exec.LookPath("curl"); err != nil {
+				return nil, errors.New("--client curl: curl is not installed (apt-get install curl)")
+			}
+		}
+	}
+	if cfg.Server == ServerNginx && cfg.Nginx == "" {
+		if cfg.Nginx, err = exec.LookPath("nginx"); err != nil {
+			return nil, errors.New("--server nginx: nginx is not installed (apt-get install nginx-light)")
+		}
+	}
+	return vs, nil
+}
+
+// Run sweeps the configured RTTs, sizes and losses. For each RTT and loss
+// it builds a lab, starts the server, and for each size runs the warm-up
+// and then Runs rounds in which every client variant runs once (the
+// order rotating from round to round), so drift hits all alike. It
+// always cleans up. Without privileges it fails with an error wrapping
+// ErrNeedRoot.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	vs, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Server: cfg.Server, Runs: cfg.Runs, Warmup: cfg.Warmup, MSS: lab.DefaultMTU - 40, Loopback: cfg.Loopback}
+	total := len(cfg.RTTs) * len(cfg.Losses) * len(cfg.Sizes) * len(vs) * (cfg.Runs + cfg.Warmup)
+	done := 0
+	for _, rtt := range cfg.RTTs {
+		for _, loss := range cfg.Losses {
+			pts, err := runLab(ctx, &cfg, vs, rtt, loss, res, func(what string) {
+				done++
+				if cfg.Progress != nil {
+					cfg.Progress(done, total, what)
+				}
+			})
+			res.Points = append(res.Points, pts...)
+			if err != nil {
+				return res, err
+			}
+		}
+	}
+	computeSavings(res.Points)
+	if cfg.Server == ServerEcho && hasClient(vs, ClientCurl) {
+		res.Notes = append(res.Notes, "curl against the echo server: the echo server answers curl's first read, so for requests larger than one read (2 KiB) the time is to the reply to the first part; use --server nginx to time whole curl requests")
+	}
+	if cfg.Loopback {
+		res.Notes = append(res.Notes, "loopback: there is no round trip to save, the numbers show the per-connection cost only")
+	}
+	return res, nil
+}
+
+func hasClient(vs []variant, c string) bool {
+	for _, v := range vs {
+		if v.client == c {
+			return true
+		}
+	}
+	return false
+}
+
+// server is a running bench server.
+type server struct {
+	stream netip.AddrPort // Dialer clients
+	once   netip.AddrPort // curl
+	http   bool           // requests must be HTTP
+	infos  chan fastopen.Info
+	stop   func()
+}
+
+// startServer starts the configured server in e's server namespace.
+func startServer(ctx context.Context, cfg *Config, e *env) (*server, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	if cfg.Server == ServerNginx {
+		addr := netip.AddrPortFrom(e.serverIP, benchNginxPort)
+		stop, err := startNginx(ctx, cfg.Nginx, e, addr, benchQueueLen)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		return &server{stream: addr, once: addr, http: true, stop: func() { cancel(); stop() }}, nil
+	}
+	s := &server{
+		stream: netip.AddrPortFrom(e.serverIP, benchEchoPort),
+		once:   netip.AddrPortFrom(e.serverIP, benchOncePort),
+		infos:  make(chan fastopen.Info, 64),
+	}
+	accepted := func(_ net.Conn, info fastopen.Info) {
+		select {
+		case s.infos <- info:
+		default:
+		}
+	}
+	d1, err := startEcho(ctx, e, s.stream, echo.Server{Stream: true, Accepted: accepted}, benchQueueLen)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	d2, err := startEcho(ctx, e, s.once, echo.Server{Accepted: accepted}, benchQueueLen)
+	if err != nil {
+		cancel()
+		<-d1
+		return nil, err
+	}
+	s.stop = func() { cancel(); <-d1; <-d2 }
+	return s, nil
+}
+
+// drainInfos returns the most SYN bytes among the server infos queued.
+func (s *server) drainInfos() int {
+	m := 0
+	for {
+		select {
+		case i := <-s.infos:
+			m = max(m, i.SYNBytes)
+		default:
+			return m
+		}
+	}
+}
+
+// runLab measures every size and variant in one lab (or on loopback).
+func runLab(ctx context.Context, cfg *Config, vs []variant, rtt time.Duration, loss float64, res *Result, tick func(string)) ([]Point, error) {
+	var e *env
+	if cfg.Loopback {
+		e = newLoopbackEnv(cfg.Host)
+	} else {
+		var err error
+		e, err = newLabEnv(lab.Config{RTT: rtt, Up: lab.LinkConfig{Loss: loss}, Down: lab.LinkConfig{Loss: loss}})
+		if err != nil {
+			return nil, err
+		}
+	}
+	defer func() {
+		if p99, _ := e.lateness(); p99 > 0 {
+			res.LinkLatenessP99US = max(res.LinkLatenessP99US, float64(p99)/float64(time.Microsecond))
+		}
+		e.close()
+	}()
+	srv, err := startServer(ctx, cfg, e)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+
+	var out []Point
+	for _, size := range cfg.Sizes {
+		pts := make([]Point, len(vs))
+		for i, v := range vs {
+			pts[i] = Point{RTTMS: msOf(rtt), Size: size, Loss: loss, Client: v.client, Server: cfg.Server, TFO: v.tfo}
+		}
+		label := func(v variant) string {
+			return fmt.Sprintf("rtt %v, %d B, loss %g, %s", rtt, size, loss, variantName(v))
+		}
+		for w := 0; w < cfg.Warmup; w++ {
+			for _, v := range vs {
+				if _, _, err := exchange(ctx, cfg, e, srv, v, size); err != nil && ctx.Err() != nil {
+					return out, ctx.Err()
+				}
+				tick("warm-up " + label(v))
+			}
+		}
+		if srv.infos != nil {
+			srv.drainInfos()
+		}
+		for r := 0; r < cfg.Runs; r++ {
+			for k := range vs {
+				i := (k + r) % len(vs)
+				v := vs[i]
+				d, syn, err := exchange(ctx, cfg, e, srv, v, size)
+				if ctx.Err() != nil {
+					return out, ctx.Err()
+				}
+				p := &pts[i]
+				if err != nil {
+					p.Errors++
+					if p.FirstError == "" {
+						p.FirstError = err.Error()
+					}
+				} else {
+					p.SamplesMS = append(p.SamplesMS, msOf(d))
+					if syn {
+						p.SYNDataRatio++
+					}
+				}
+				if srv.infos != nil && v.client != ClientCurl {
+					p.SYNBytesMax = max(p.SYNBytesMax, srv.drainInfos())
+				}
+				tick(label(v))
+			}
+		}
+		for i := range pts {
+			pts[i].summarize()
+		}
+		out = append(out, pts...)
+	}
+	return out, nil
+}
+
+func variantName(v variant) string {
+	if v.client == ClientCurl {
+		if v.tfo {
+			return "curl --tcp-fastopen"
+		}
+		return "curl"
+	}
+	return v.client
+}
+
+// exchange runs one request of size bytes with variant v and returns the
+// time to the complete reply and whether the data rode in the SYN.
+func exchange(ctx context.Context, cfg *Config, e *env, srv *server, v variant, size int) (time.Duration, bool, error) {
+	if v.client == ClientCurl {
+		return curlExchange(ctx, cfg, e, srv, v, size)
+	}
+	req := echo.Request{Network: "tcp", Address: srv.stream.String(), Data: payload(size), ReplySize: size}
+	if srv.http {
+		req.Data, req.ReplySize = httpRequest(srv.stream, size), 0
+	}
+	if v.client == ClientEager {
+		req.Mode = echo.Eager
+	}
+	d := &fastopen.Dialer{Disable: !v.tfo}
+	var r echo.Result
+	err := e.client(func() error {
+		sctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		defer cancel()
+		var err error
+		r, err = echo.Send(sctx, d, req)
+		return err
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	if srv.http && !strings.HasPrefix(string(r.Reply), "HTTP/1.1 200") {
+		return 0, false, fmt.Errorf("nginx replied %q", firstLine(r.Reply))
+	}
+	if !srv.http && len(r.Reply) != size {
+		return 0, false, fmt.Errorf("echo reply of %d bytes, want %d", len(r.Reply), size)
+	}
+	return r.Elapsed, r.Info.SYNData, nil
+}
+
+// curlExchange runs curl once; whether its data rode in the SYN is told
+// by the client namespace's TCPFastOpenActive counter.
+func curlExchange(ctx context.Context, cfg *Config, e *env, srv *server, v variant, size int) (time.Duration, bool, error) {
+	before, err := activeCount(e)
+	if err != nil {
+		return 0, false, err
+	}
+	t, err := runCurl(ctx, e.clientHost, cfg.Curl, srv.once, v.tfo, max(0, size-curlRequestBase-len("X-Pad: \r\n")), cfg.Timeout)
+	if err != nil {
+		return 0, false, err
+	}
+	after, err := activeCount(e)
+	if err != nil {
+		return 0, false, err
+	}
+	return t.Total, after > before, nil
+}
+
+const counterActive = "TcpExt.TCPFastOpenActive"
+
+func activeCount(e *env) (uint64, error) {
+	var n uint64
+	err := e.client(func() error {
+		c, err := kernel.ReadCounters()
+		n = c[counterActive]
+		return err
+	})
+	return n, err
+}
+
+// payload is size bytes of printable data.
+func payload(size int) []byte {
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = 'a' + byte(i%26)
+	}
+	return b
+}
+
+// httpRequest is a GET of size bytes (at least minHTTPRequest; up to 8
+// bytes more when the padding does not come out even), padded with X-Pad
+// headers.
+func httpRequest(addr netip.AddrPort, size int) []byte {
+	head := "GET / HTTP/1.1\r\nHost: " + addr.String() + "\r\nConnection: close\r\n"
+	end := "\r\n"
+	var b strings.Builder
+	b.WriteString(head)
+	left := max(size, minHTTPRequest) - len(head) - len(end)
+	const hdr = "X-Pad: \r\n"
+	for left > 0 {
+		n := max(0, min(left-len(hdr), 4000))
+		b.WriteString("X-Pad: " + strings.Repeat("x", n) + "\r\n")
+		left -= n + len(hdr)
+	}
+	b.WriteString(end)
+	return []byte(b.String())
+}
+
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(string(b), "\r\n")
+	return s
+}

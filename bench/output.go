@@ -1,0 +1,119 @@
+package bench
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// WriteTable writes the points as a table for people, then a line per
+// TFO point that has a baseline saying how much it saved.
+func WriteTable(w io.Writer, res *Result) {
+	rows := [][]string{{"RTT", "size", "loss", "server", "client", "TFO", "runs", "median", "p10", "p90", "min", "max", "RTTs", "in SYN", "saving"}}
+	for _, p := range res.Points {
+		rtt := "-"
+		if p.RTTMS > 0 {
+			rtt = fmtMS(p.RTTMS)
+		}
+		rtts, saving := "-", ""
+		if p.MedianRTTs > 0 {
+			rtts = fmt.Sprintf("%.2f", p.MedianRTTs)
+		}
+		if p.Baseline != "" {
+			saving = fmtMS(p.SavingMS)
+			if p.RTTMS > 0 {
+				saving += fmt.Sprintf(" (%.2f RTT)", p.SavingRTTs)
+			}
+		}
+		runs := strconv.Itoa(p.Runs)
+		if p.Errors > 0 {
+			runs += fmt.Sprintf(" (%d failed)", p.Errors)
+		}
+		size := sizeString(p.Size)
+		if res.MSS > 0 && p.Size > res.MSS {
+			size += " >MSS"
+		}
+		rows = append(rows, []string{rtt, size, fmt.Sprintf("%g%%", p.Loss*100), p.Server, variantName(variant{p.Client, p.TFO}), yesNo(p.TFO), runs,
+			fmtMS(p.MedianMS), fmtMS(p.P10MS), fmtMS(p.P90MS), fmtMS(p.MinMS), fmtMS(p.MaxMS), rtts,
+			fmt.Sprintf("%.0f%%", p.SYNDataRatio*100), saving})
+	}
+	writeTable(w, rows)
+	if res.LinkLatenessP99US > 0 {
+		fmt.Fprintf(w, "\nThe emulated link delivered 99%% of packets within %.0f µs of their due time. MSS %d B: a SYN carries at most about that much.\n", res.LinkLatenessP99US, res.MSS)
+	}
+	for _, p := range res.Points {
+		if p.FirstError != "" {
+			fmt.Fprintf(w, "error at RTT %s, %s, %s: %s\n", fmtMS(p.RTTMS), sizeString(p.Size), variantName(variant{p.Client, p.TFO}), p.FirstError)
+		}
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+}
+
+// CSVHeader is the first row WriteCSV writes.
+var CSVHeader = []string{"rtt_ms", "size", "loss", "server", "client", "tfo", "runs", "errors", "median_ms", "p10_ms", "p90_ms", "min_ms", "max_ms", "mean_ms", "median_rtts", "syn_data_ratio", "saving_ms", "saving_rtts"}
+
+// WriteCSV writes one row per point, with CSVHeader first.
+func WriteCSV(w io.Writer, res *Result) error {
+	cw := csv.NewWriter(w)
+	cw.Write(CSVHeader)
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	for _, p := range res.Points {
+		cw.Write([]string{f(p.RTTMS), strconv.Itoa(p.Size), f(p.Loss), p.Server, p.Client, strconv.FormatBool(p.TFO),
+			strconv.Itoa(p.Runs), strconv.Itoa(p.Errors), f(p.MedianMS), f(p.P10MS), f(p.P90MS), f(p.MinMS), f(p.MaxMS), f(p.MeanMS),
+			f(p.MedianRTTs), f(p.SYNDataRatio), f(p.SavingMS), f(p.SavingRTTs)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func fmtMS(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.1f ms", v)
+	case v >= 1:
+		return fmt.Sprintf("%.2f ms", v)
+	}
+	return fmt.Sprintf("%.3f ms", v)
+}
+
+func sizeString(n int) string {
+	if n >= 1024 && n%1024 == 0 {
+		return fmt.Sprintf("%d KiB", n/1024)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// ProgressBar returns a Config.Progress function that draws a bar on w
+// (a terminal's standard error), redrawn at most every 100 ms and
+// finished with a newline.
+func ProgressBar(w io.Writer) func(done, total int, what string) {
+	var mu sync.Mutex
+	var last time.Time
+	start := time.Now()
+	return func(done, total int, what string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if done < total && time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		const width = 30
+		n := width * done / max(total, 1)
+		eta := ""
+		if done > 0 && done < total {
+			left := time.Duration(float64(time.Since(start)) / float64(done) * float64(total-done))
+			eta = " ~" + left.Round(time.Second).String() + " left"
+		}
+		line := fmt.Sprintf("\r[%s%s] %d/%d%s  %s", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total, eta, what)
+		fmt.Fprintf(w, "%-110s", line)
+		if done >= total {
+			fmt.Fprintln(w)
+		}
+	}
+}
