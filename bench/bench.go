@@ -110,6 +110,10 @@ type Result struct {
 	// MSS is the link's maximum segment size (MTU − 40 bytes of IPv4 and
 	// TCP headers): about the most a SYN can carry.
 	MSS int `json:"mss"`
+	// SYNPayloadMax is the most request bytes the server saw arrive in one
+	// SYN over the whole run (echo server only): the SYN's payload limit
+	// when a request larger than it was swept.
+	SYNPayloadMax int `json:"syn_payload_max,omitempty"`
 	// Loopback is true when the bench ran on loopback.
 	Loopback bool `json:"loopback"`
 	// Points are the measurements, in sweep order.
@@ -308,6 +312,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	computeSavings(res.Points)
+	for _, p := range res.Points {
+		res.SYNPayloadMax = max(res.SYNPayloadMax, p.SYNBytesMax)
+	}
+	if cfg.Server == ServerNginx {
+		res.Notes = append(res.Notes, fmt.Sprintf("nginx: requests are HTTP GETs of at least %d bytes, padded with X-Pad headers to the size", minHTTPRequest))
+	}
 	if cfg.Server == ServerEcho && hasClient(vs, ClientCurl) {
 		res.Notes = append(res.Notes, "curl against the echo server: the echo server answers curl's first read, so for requests larger than one read (2 KiB) the time is to the reply to the first part; use --server nginx to time whole curl requests")
 	}

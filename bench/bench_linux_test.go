@@ -3,6 +3,9 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,18 +77,101 @@ func checkPhysics(t *testing.T, p benchPoint, runs int) {
 	}
 }
 
-// TestBench sweeps two RTTs with the Dialer clients and the echo server.
+// TestBench sweeps two RTTs and two sizes with the Dialer clients and the
+// echo server: a small request saves a round trip, one larger than the
+// SYN can carry saves nothing; the charts are written.
 func TestBench(t *testing.T) {
 	labtest.NeedRoot(t)
-	const runs = 5
-	_, pts := runJSON(t, Config{RTTs: []time.Duration{20 * time.Millisecond, 30 * time.Millisecond}, Runs: runs, Warmup: 1})
-	if len(pts) != 6 {
-		t.Fatalf("%d points, want 2 RTTs × 3 clients", len(pts))
+	const runs = 4
+	var ticks int
+	res, pts := runJSON(t, Config{RTTs: []time.Duration{20 * time.Millisecond, 30 * time.Millisecond}, Sizes: []int{6, 4096}, Runs: runs, Warmup: 1,
+		Progress: func(done, total int, what string) {
+			ticks++
+			if done != ticks || total != 2*2*3*(runs+1) || what == "" {
+				t.Errorf("progress %d/%d %q after %d calls", done, total, what, ticks)
+			}
+		}})
+	if len(pts) != 12 {
+		t.Fatalf("%d points, want 2 RTTs × 2 sizes × 3 clients", len(pts))
 	}
 	for _, p := range pts {
-		if p.Server != ServerEcho || p.Size != 6 || p.Loss != 0 {
-			t.Errorf("point %+v: want echo server, size 6, no loss", p)
+		if p.Server != ServerEcho || p.Loss != 0 {
+			t.Errorf("point %+v: want echo server, no loss", p)
+		}
+		if p.Size == 6 {
+			checkPhysics(t, p, runs)
+			continue
+		}
+		// 4 KiB: the SYN carries the first ~1420 bytes, the rest waits for
+		// the SYN-ACK, so TFO and plain TCP both take two round trips.
+		if p.MedianMS < 1.8*p.RTTMS || p.MedianMS > 2.6*p.RTTMS {
+			t.Errorf("4 KiB %s tfo=%v: median %.2f ms at RTT %.0f, want about 2 RTT", p.Client, p.TFO, p.MedianMS, p.RTTMS)
+		}
+		if p.TFO && (p.SavingRTTs > 0.3 || p.SYNDataRatio != 1) {
+			t.Errorf("4 KiB %s: saving %.2f RTT (want none), syn_data_ratio %v (want 1: the first part still rode in the SYN)", p.Client, p.SavingRTTs, p.SYNDataRatio)
+		}
+	}
+	if res.SYNPayloadMax < 1000 || res.SYNPayloadMax > res.MSS {
+		t.Errorf("syn_payload_max %d, want the SYN's payload limit (over 1000 bytes, at most the MSS %d)", res.SYNPayloadMax, res.MSS)
+	}
+	dir := t.TempDir()
+	files, err := WriteCharts(dir, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ResultFile, ChartLatencyVsRTT + ".svg", ChartLatencyVsRTT + ".png", ChartLatencyVsSize + ".svg", ChartLatencyVsSize + ".png"}
+	if len(files) != len(want) {
+		t.Fatalf("wrote %q, want %q", files, want)
+	}
+	for _, name := range want {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || st.Size() < 1000 {
+			t.Errorf("%s: %v, size %d: want a non-empty file", name, err, st.Size())
+		}
+	}
+	var csv strings.Builder
+	if err := WriteCSV(&csv, res); err != nil || strings.Count(csv.String(), "\n") != 13 {
+		t.Errorf("CSV: %v, %d lines, want header + 12:\n%s", err, strings.Count(csv.String(), "\n"), csv.String())
+	}
+}
+
+// TestBenchCurlNginx: curl and the Dialer against nginx with fastopen=N.
+func TestBenchCurlNginx(t *testing.T) {
+	labtest.NeedRoot(t)
+	labtest.NeedCommand(t, "curl")
+	labtest.NeedCommand(t, "nginx")
+	const runs = 3
+	_, pts := runJSON(t, Config{RTTs: []time.Duration{20 * time.Millisecond}, Clients: []string{ClientLazy, ClientPlain, ClientCurl}, Server: ServerNginx, Runs: runs, Warmup: 1})
+	if len(pts) != 4 {
+		t.Fatalf("%d points, want lazy, plain, curl with and without TFO", len(pts))
+	}
+	for _, p := range pts {
+		if p.Server != ServerNginx {
+			t.Errorf("point %+v: want server nginx", p)
 		}
 		checkPhysics(t, p, runs)
+	}
+}
+
+// TestRate measures the connection rate briefly in a namespace of its own.
+func TestRate(t *testing.T) {
+	h := labtest.Host(t, "rate", 3)
+	res, err := RunRate(context.Background(), RateConfig{Duration: 400 * time.Millisecond, Host: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Results) != 2 || !res.Results[0].TFO || res.Results[1].TFO {
+		t.Fatalf("results %+v: want TFO then plain", res.Results)
+	}
+	for _, s := range res.Results {
+		if s.Conns < 20 || s.Errors != 0 {
+			t.Errorf("tfo=%v: %d connections, %d errors: want many and none failed", s.TFO, s.Conns, s.Errors)
+		}
+	}
+	if res.Results[0].SYNDataRatio != 1 || res.Results[1].SYNDataRatio != 0 {
+		t.Errorf("syn_data_ratio TFO %v plain %v, want 1 and 0", res.Results[0].SYNDataRatio, res.Results[1].SYNDataRatio)
+	}
+	if res.TFOGain <= 0 {
+		t.Errorf("tfo_gain %v", res.TFOGain)
 	}
 }

@@ -115,6 +115,16 @@ func WriteCharts(dir string, res *Result) ([]string, error) {
 			mss.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
 			p.Add(mss)
 			p.Legend.Add(fmt.Sprintf("MSS %d B", res.MSS), mss)
+			if res.SYNPayloadMax > 0 {
+				lim, err := plotter.NewLine(plotter.XYs{{X: float64(res.SYNPayloadMax), Y: 0}, {X: float64(res.SYNPayloadMax), Y: ymax}})
+				if err != nil {
+					return files, err
+				}
+				lim.Color = color.RGBA{R: 200, G: 120, A: 255}
+				lim.Dashes = []vg.Length{vg.Points(1), vg.Points(2)}
+				p.Add(lim)
+				p.Legend.Add(fmt.Sprintf("largest SYN payload %d B", res.SYNPayloadMax), lim)
+			}
 		}
 		p.Legend.Top, p.Legend.Left = true, true
 		p.Y.Min = 0

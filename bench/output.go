@@ -43,8 +43,13 @@ func WriteTable(w io.Writer, res *Result) {
 	}
 	writeTable(w, rows)
 	if res.LinkLatenessP99US > 0 {
-		fmt.Fprintf(w, "\nThe emulated link delivered 99%% of packets within %.0f µs of their due time. MSS %d B: a SYN carries at most about that much.\n", res.LinkLatenessP99US, res.MSS)
+		fmt.Fprintf(w, "\nThe emulated link delivered 99%% of packets within %.0f µs of their due time.\n", res.LinkLatenessP99US)
 	}
+	fmt.Fprintf(w, "MSS %d B (>MSS marks larger requests).", res.MSS)
+	if res.SYNPayloadMax > 0 {
+		fmt.Fprintf(w, " The largest SYN payload seen was %d B: beyond it the rest of the request waits for the handshake and TFO's saving is gone.", res.SYNPayloadMax)
+	}
+	fmt.Fprintln(w)
 	for _, p := range res.Points {
 		if p.FirstError != "" {
 			fmt.Fprintf(w, "error at RTT %s, %s, %s: %s\n", fmtMS(p.RTTMS), sizeString(p.Size), variantName(variant{p.Client, p.TFO}), p.FirstError)
