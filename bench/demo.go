@@ -12,6 +12,7 @@ import (
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/echo"
+	"github.com/fastopen/fastopen/kernel"
 	"github.com/fastopen/fastopen/lab"
 	"github.com/fastopen/fastopen/trace"
 )
@@ -160,6 +161,12 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 		say("using loopback (no emulated link: the mechanics show, the saving does not)…")
 		e = newLoopbackEnv(cfg.Host)
 		res.Notes = append(res.Notes, "loopback run: there is no round trip to save, so TFO and plain TCP take about the same time; run without --loopback (as root) to see the saving")
+		e.client(func() error {
+			if m, err := kernel.FastOpenMode(); err == nil && (!m.Client() || !m.Server()) {
+				res.Notes = append(res.Notes, fmt.Sprintf("net.ipv4.tcp_fastopen is %d here (%v): TFO needs both the client (1) and server (2) bits on one machine; set it to 3 (sudo sysctl -w net.ipv4.tcp_fastopen=3, or `fastopen enable`) to see data in the SYN", int(m), m))
+			}
+			return nil
+		})
 	} else {
 		say("building lab: two hosts joined by a link with RTT %v…", cfg.RTT)
 		var err error
