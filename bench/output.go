@@ -46,8 +46,12 @@ func WriteTable(w io.Writer, res *Result) {
 		fmt.Fprintf(w, "\nThe emulated link delivered 99%% of packets within %.0f µs of their due time.\n", res.LinkLatenessP99US)
 	}
 	fmt.Fprintf(w, "MSS %d B (>MSS marks larger requests).", res.MSS)
-	if res.SYNPayloadMax > 0 {
-		fmt.Fprintf(w, " The largest SYN payload seen was %d B: beyond it the rest of the request waits for the handshake and TFO's saving is gone.", res.SYNPayloadMax)
+	larger := false
+	for _, p := range res.Points {
+		larger = larger || res.SYNPayloadMax > 0 && p.Size > res.SYNPayloadMax
+	}
+	if larger {
+		fmt.Fprintf(w, " The SYN carried at most %d B: the rest of a larger request waits for the handshake, and TFO's saving is gone.", res.SYNPayloadMax)
 	}
 	fmt.Fprintln(w)
 	for _, p := range res.Points {
