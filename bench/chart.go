@@ -126,7 +126,9 @@ func WriteCharts(dir string, res *Result) ([]string, error) {
 				p.Legend.Add(fmt.Sprintf("largest SYN payload %d B", res.SYNPayloadMax), lim)
 			}
 		}
-		p.Legend.Top, p.Legend.Left = true, true
+		// The curves run along the top (1 and 2 RTT); the bottom left,
+		// small requests below 1 RTT, is empty.
+		p.Legend.Top, p.Legend.Left = false, true
 		p.Y.Min = 0
 		if err := save(p, ChartLatencyVsSize); err != nil {
 			return files, err

@@ -1,6 +1,6 @@
 // Package metrics exposes a TFO server's state to Prometheus: connections
 // accepted with and without data in the SYN, bytes that arrived in SYNs,
-// cookie key reloads, and the kernel's TcpExt TCPFastOpen* counters of the
+// SYN data left unanswered by the replay guard, cookie key reloads, and the kernel's TcpExt TCPFastOpen* counters of the
 // server's network namespace.
 //
 // The kernel counters are per network namespace, while Prometheus scrapes
@@ -25,6 +25,7 @@ type Server struct {
 	accepted *prometheus.CounterVec
 	synBytes prometheus.Counter
 	keyLoads *prometheus.CounterVec
+	replays  prometheus.Counter
 	counters *kernel.CounterFile
 }
 
@@ -49,6 +50,10 @@ func New() (*Server, error) {
 			Name: "fastopen_key_loads_total",
 			Help: "Cookie key file loads, by result (ok, error); after an error the previous key stays in use.",
 		}, []string{"result"}),
+		replays: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fastopen_server_syn_data_unconfirmed_total",
+			Help: "Connections whose SYN data was not answered because the client never completed the handshake (serve --confirm): replayed SYNs, or clients that vanished.",
+		}),
 		counters: cf,
 	}
 	// Make both series exist from the start, so rate() works from zero.
@@ -56,7 +61,7 @@ func New() (*Server, error) {
 	s.accepted.WithLabelValues("false")
 	s.keyLoads.WithLabelValues("ok")
 	s.keyLoads.WithLabelValues("error")
-	s.reg.MustRegister(s.accepted, s.synBytes, s.keyLoads, NewKernelCollector(cf))
+	s.reg.MustRegister(s.accepted, s.synBytes, s.keyLoads, s.replays, NewKernelCollector(cf))
 	return s, nil
 }
 
@@ -72,6 +77,10 @@ func (s *Server) Accepted(synData bool, synBytes int) {
 	}
 	s.accepted.WithLabelValues("false").Inc()
 }
+
+// Unconfirmed records a connection whose SYN data was not answered because
+// its handshake never completed (see fastopen.Handshake).
+func (s *Server) Unconfirmed() { s.replays.Inc() }
 
 // KeyLoad records the result of loading the cookie key file.
 func (s *Server) KeyLoad(err error) {

@@ -74,6 +74,7 @@ func TestScrapeFollowsServer(t *testing.T) {
 	dial("warm22")
 	m.KeyLoad(nil)
 	m.KeyLoad(fmt.Errorf("bad file"))
+	m.Unconfirmed()
 
 	var nsCounters kernel.Counters
 	labtest.Run(t, h, func() (err error) { nsCounters, err = kernel.ReadCounters(); return err })
@@ -92,6 +93,7 @@ func TestScrapeFollowsServer(t *testing.T) {
 		`fastopen_server_syn_data_bytes_total`:                             float64(len("warm1") + len("warm22")),
 		`fastopen_key_loads_total{result="ok"}`:                            1,
 		`fastopen_key_loads_total{result="error"}`:                         1,
+		`fastopen_server_syn_data_unconfirmed_total`:                       1,
 		`fastopen_kernel_tcpext_total{counter="TCPFastOpenPassive"}`:       float64(nsCounters["TcpExt.TCPFastOpenPassive"]),
 		`fastopen_kernel_tcpext_total{counter="TCPFastOpenCookieReqd"}`:    float64(nsCounters["TcpExt.TCPFastOpenCookieReqd"]),
 		`fastopen_kernel_tcpext_total{counter="TCPFastOpenActive"}`:        2,

@@ -24,6 +24,9 @@ type serveHook interface {
 	Listen(ctx context.Context, ln net.Listener, log *slog.Logger) error
 	// Accepted is called for every accepted connection with its TFO info.
 	Accepted(c net.Conn, info fastopen.Info)
+	// Rejected is called for every connection whose SYN data was left
+	// unanswered because its handshake never completed (--confirm).
+	Rejected(c net.Conn, info fastopen.Info, err error)
 }
 
 // serveHooks are registered by other files' init functions.
@@ -89,6 +92,11 @@ func init() {
 					srv.Accepted = func(c net.Conn, inf fastopen.Info) {
 						for _, hk := range hooks {
 							hk.Accepted(c, inf)
+						}
+					}
+					srv.Rejected = func(c net.Conn, inf fastopen.Info, err error) {
+						for _, hk := range hooks {
+							hk.Rejected(c, inf, err)
 						}
 					}
 				}

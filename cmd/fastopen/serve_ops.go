@@ -109,6 +109,13 @@ func (h *opsHook) Listen(ctx context.Context, ln net.Listener, log *slog.Logger)
 	return nil
 }
 
+// Rejected counts SYN data left unanswered by --confirm.
+func (h *opsHook) Rejected(net.Conn, fastopen.Info, error) {
+	if h.metrics != nil {
+		h.metrics.Unconfirmed()
+	}
+}
+
 // Accepted counts the connection in the metrics.
 func (h *opsHook) Accepted(c net.Conn, info fastopen.Info) {
 	if h.metrics != nil {
