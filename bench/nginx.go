@@ -12,10 +12,14 @@ import (
 	"time"
 )
 
-// nginxConfig is a minimal nginx configuration: one server on addr with
-// TFO (fastopen=queue) answering every request with a short body; large
-// header buffers let padded requests through.
-func nginxConfig(dir string, addr netip.AddrPort, queue int) string {
+// NginxBody is what the nginx of NginxConfig answers to every request.
+const NginxBody = "hello from nginx\n"
+
+// NginxConfig is a minimal nginx configuration, kept under dir (pid, logs,
+// temp paths): one server on addr with TFO (listen ... fastopen=queue)
+// answering every request with NginxBody; large header buffers let padded
+// requests through. Run it with `nginx -p DIR -c DIR/nginx.conf`.
+func NginxConfig(dir string, addr netip.AddrPort, queue int) string {
 	return fmt.Sprintf(`daemon off;
 master_process off;
 worker_processes 1;
@@ -32,10 +36,10 @@ http {
     large_client_header_buffers 8 64k;
     server {
         listen %[2]s fastopen=%[3]d;
-        location / { return 200 "hello from nginx\n"; }
+        location / { return 200 %[4]q; }
     }
 }
-`, dir, addr, queue)
+`, dir, addr, queue, NginxBody)
 }
 
 // startNginx runs nginx in e's server namespace with a temporary
@@ -47,7 +51,7 @@ func startNginx(ctx context.Context, nginx string, e *env, addr netip.AddrPort, 
 		return nil, err
 	}
 	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(nginxConfig(dir, addr, queue)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(NginxConfig(dir, addr, queue)), 0o644); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fastopen/fastopen/bench"
 	"github.com/fastopen/fastopen/internal/labtest"
 	"github.com/fastopen/fastopen/lab"
 )
@@ -184,24 +186,7 @@ func TestNginx(t *testing.T) {
 	nginx := labtest.NeedCommand(t, "nginx")
 	h := labtest.Host(t, "cli", 3)
 	dir := t.TempDir()
-	conf := fmt.Sprintf(`daemon off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path %[1]s/body;
-    proxy_temp_path %[1]s/proxy;
-    fastcgi_temp_path %[1]s/fastcgi;
-    uwsgi_temp_path %[1]s/uwsgi;
-    scgi_temp_path %[1]s/scgi;
-    server {
-        listen 127.0.0.1:8080 fastopen=16;
-        location / { return 200 "hello from nginx\n"; }
-    }
-}
-`, dir)
+	conf := bench.NginxConfig(dir, netip.MustParseAddrPort("127.0.0.1:8080"), 16)
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +207,7 @@ http {
 	waitPort(t, h, "127.0.0.1:8080")
 	recs := sendRecords(t, h, "127.0.0.1:8080", "--count", "3", "--data", `GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`)
 	for i, r := range recs {
-		if !strings.HasPrefix(r.Reply, "HTTP/1.1 200 OK") || !strings.HasSuffix(r.Reply, "hello from nginx\n") {
+		if !strings.HasPrefix(r.Reply, "HTTP/1.1 200 OK") || !strings.HasSuffix(r.Reply, bench.NginxBody) {
 			t.Fatalf("reply %d: %q", i+1, r.Reply)
 		}
 	}
