@@ -15,7 +15,10 @@ import (
 func TestDemo(t *testing.T) {
 	labtest.NeedRoot(t)
 	curl := labtest.NeedCommand(t, "curl")
-	const rtt = 20 * time.Millisecond
+	// 30 ms: each run is timed once, so the slack of half an RTT (15 ms)
+	// must absorb a scheduling stall on a loaded 2-core machine, while a
+	// lost or extra round trip (30 ms) is still caught.
+	const rtt = 30 * time.Millisecond
 	var progress strings.Builder
 	res, err := RunDemo(context.Background(), DemoConfig{RTT: rtt, Curl: curl, Progress: &progress})
 	if err != nil {
@@ -41,8 +44,8 @@ func TestDemo(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.RTTMS != 20 {
-		t.Errorf("rtt_ms = %v, want 20", doc.RTTMS)
+	if doc.RTTMS != 30 {
+		t.Errorf("rtt_ms = %v, want 30", doc.RTTMS)
 	}
 	want := []struct {
 		name, client, outcome string
@@ -63,15 +66,15 @@ func TestDemo(t *testing.T) {
 		if r.Name != w.name || r.Client != w.client || r.TFO != w.tfo || r.SYNData != w.synData || r.Outcome != w.outcome {
 			t.Errorf("run %d = %+v, want name %q client %q tfo %v syn_data %v outcome %q", i+1, r, w.name, w.client, w.tfo, w.synData, w.outcome)
 		}
-		if !checkRTTs(t, r.Name, r.ElapsedMS, 20, w.rtts) {
+		if !checkRTTs(t, r.Name, r.ElapsedMS, doc.RTTMS, w.rtts) {
 			t.Logf("handshake:\n%s", strings.Join(r.Handshake, "\n"))
 		}
 		if len(r.Handshake) < 3 || !strings.Contains(r.Handshake[len(r.Handshake)-1], "first data from the server") {
 			t.Errorf("run %q handshake %q: want the packets up to the first reply data", r.Name, r.Handshake)
 		}
 	}
-	if doc.SavingRTTs < 0.8 || doc.SavingRTTs > 1.2 {
-		t.Errorf("saving %.2f RTT, want about 1", doc.SavingRTTs)
+	if doc.SavingRTTs < 0.5 || doc.SavingRTTs > 1.5 {
+		t.Errorf("saving %.2f RTT, want about 1 (a lost round trip gives 0)", doc.SavingRTTs)
 	}
 	var out strings.Builder
 	WriteDemo(&out, res)
