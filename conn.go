@@ -29,6 +29,7 @@ type Conn struct {
 	closed       chan struct{}
 	closeOnce    sync.Once
 	readDeadline time.Time
+	rdChanged    chan struct{} // closed (and replaced) when readDeadline changes
 	wrDeadline   time.Time
 }
 
@@ -47,7 +48,7 @@ func newConn(tc *net.TCPConn, st dialState, wait time.Duration) *Conn {
 	if wait == 0 {
 		wait = DefaultFirstWriteWait
 	}
-	c := &Conn{tc: tc, st: st, wait: wait, firstWrite: make(chan struct{}), closed: make(chan struct{})}
+	c := &Conn{tc: tc, st: st, wait: wait, firstWrite: make(chan struct{}), closed: make(chan struct{}), rdChanged: make(chan struct{})}
 	if !st.deferred {
 		c.started = true
 		close(c.firstWrite)
@@ -71,44 +72,102 @@ func (c *Conn) start(withData bool) bool {
 
 // Write writes b. On a lazy connection the first Write sends the SYN with
 // (up to about one MSS of) b in it; the rest follows after the handshake.
+// A first Write whose deadline has already passed fails without starting
+// the handshake, so the connection stays as it was.
 func (c *Conn) Write(b []byte) (int, error) {
+	select {
+	case <-c.firstWrite:
+		return c.tc.Write(b)
+	default:
+	}
+	c.mu.Lock()
+	dl := c.wrDeadline
+	c.mu.Unlock()
+	if !dl.IsZero() && !time.Now().Before(dl) {
+		if c.isClosed() {
+			return 0, c.opError("write", net.ErrClosed)
+		}
+		return 0, c.opError("write", os.ErrDeadlineExceeded)
+	}
 	if c.start(len(b) > 0) && len(b) == 0 {
-		return 0, c.trigger()
+		if err := c.trigger(); err != nil {
+			return 0, c.opError("write", err)
+		}
+		return 0, nil
 	}
 	return c.tc.Write(b)
 }
 
 // Read reads from the connection. Before any Write on a lazy connection it
-// first waits up to FirstWriteWait (bounded by the read deadline) for a
-// Write, then starts the handshake without data.
+// first waits up to FirstWriteWait for a Write, then starts the handshake
+// without data. The read deadline bounds that wait; a Read whose deadline
+// passes (or is moved into the past) before the handshake starts fails
+// with a timeout and leaves the connection unstarted.
 func (c *Conn) Read(b []byte) (int, error) {
 	select {
 	case <-c.firstWrite:
 	default:
-		c.mu.Lock()
-		wait := c.wait
-		if dl := c.readDeadline; !dl.IsZero() {
-			if until := time.Until(dl); until < wait {
-				wait = until
-			}
-		}
-		c.mu.Unlock()
-		if wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-c.firstWrite:
-			case <-c.closed:
-			case <-t.C:
-			}
-			t.Stop()
-		}
-		if c.start(false) {
-			if err := c.trigger(); err != nil {
-				return 0, &net.OpError{Op: "read", Net: c.st.network, Source: c.tc.LocalAddr(), Addr: c.tc.RemoteAddr(), Err: err}
-			}
+		if err := c.awaitFirstWrite(); err != nil {
+			return 0, err
 		}
 	}
 	return c.tc.Read(b)
+}
+
+// awaitFirstWrite is Read's wait for the first Write (see Read). It
+// returns nil once the handshake has started, by a Write or by itself.
+func (c *Conn) awaitFirstWrite() error {
+	end := time.Now().Add(c.wait)
+	for {
+		c.mu.Lock()
+		started, dl, changed := c.started, c.readDeadline, c.rdChanged
+		c.mu.Unlock()
+		if started {
+			return nil
+		}
+		if c.isClosed() {
+			return c.opError("read", net.ErrClosed)
+		}
+		now := time.Now()
+		if !dl.IsZero() && !now.Before(dl) {
+			return c.opError("read", os.ErrDeadlineExceeded)
+		}
+		until := end
+		if !dl.IsZero() && dl.Before(until) {
+			until = dl
+		}
+		if !now.Before(until) {
+			break
+		}
+		t := time.NewTimer(until.Sub(now))
+		select {
+		case <-c.firstWrite:
+		case <-c.closed:
+		case <-changed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	if c.start(false) {
+		if err := c.trigger(); err != nil {
+			return c.opError("read", err)
+		}
+	}
+	return nil
+}
+
+func (c *Conn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// opError wraps err the way package net reports errors on a connection.
+func (c *Conn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: c.st.network, Source: c.tc.LocalAddr(), Addr: c.tc.RemoteAddr(), Err: err}
 }
 
 // Close closes the connection. On a lazy connection that has not written,
@@ -124,11 +183,11 @@ func (c *Conn) Close() error {
 func (c *Conn) CloseWrite() error {
 	if c.start(false) {
 		if err := c.trigger(); err != nil {
-			return &net.OpError{Op: "close", Net: c.st.network, Source: c.tc.LocalAddr(), Addr: c.tc.RemoteAddr(), Err: err}
+			return c.opError("close", err)
 		}
 	}
 	if err := c.waitEstablished(context.Background()); err != nil {
-		return &net.OpError{Op: "close", Net: c.st.network, Source: c.tc.LocalAddr(), Addr: c.tc.RemoteAddr(), Err: err}
+		return c.opError("close", err)
 	}
 	return c.tc.CloseWrite()
 }
@@ -147,6 +206,7 @@ func (c *Conn) RemoteAddr() net.Addr { return c.tc.RemoteAddr() }
 func (c *Conn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	c.readDeadline, c.wrDeadline = t, t
+	c.readDeadlineChanged()
 	c.mu.Unlock()
 	return c.tc.SetDeadline(t)
 }
@@ -156,8 +216,16 @@ func (c *Conn) SetDeadline(t time.Time) error {
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	c.readDeadline = t
+	c.readDeadlineChanged()
 	c.mu.Unlock()
 	return c.tc.SetReadDeadline(t)
+}
+
+// readDeadlineChanged wakes Reads waiting for the first Write so that they
+// look at the new deadline. c.mu is held.
+func (c *Conn) readDeadlineChanged() {
+	close(c.rdChanged)
+	c.rdChanged = make(chan struct{})
 }
 
 // SetWriteDeadline sets the write deadline.
@@ -193,36 +261,58 @@ func (c *Conn) dialError(err error) error {
 // aLongTimeAgo is a deadline in the past, used to interrupt a wait.
 var aLongTimeAgo = time.Unix(1, 0)
 
+// writeDeadline returns the write deadline the caller set.
+func (c *Conn) writeDeadline() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wrDeadline
+}
+
 // waitEstablished blocks until the handshake is over (or failed), honouring
 // ctx. It restores the write deadline the caller had set.
 func (c *Conn) waitEstablished(ctx context.Context) error {
-	err := waitHandshake(ctx, c.tc, func() time.Time {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.wrDeadline
-	})
+	return connectError(waitHandshake(ctx, c.tc, c.writeDeadline))
+}
+
+// connectError reports a failed handshake's errno as net.Dial does.
+func connectError(err error) error {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
-		return os.NewSyscallError("connect", errno) // as net.Dial reports it
+		return os.NewSyscallError("connect", errno)
 	}
 	return err
 }
 
 // waitHandshake waits for tc's handshake, honouring ctx through the write
-// deadline, which it then restores to what writeDeadline returns.
+// deadline, which it then restores to what writeDeadline returns. When the
+// handshake is already over it returns at once and leaves the deadline
+// alone.
 func waitHandshake(ctx context.Context, tc *net.TCPConn, writeDeadline func() time.Time) error {
+	if done, err := handshakeOver(tc); done {
+		return err
+	}
+	return withWriteContext(ctx, tc, writeDeadline, func() error { return awaitHandshake(tc) })
+}
+
+// withWriteContext runs fn, which blocks in writes (or waits for
+// writability) on tc, with ctx standing in for tc's write deadline; it
+// then restores the deadline to what writeDeadline returns. If fn fails
+// because ctx ended, the error is os.ErrDeadlineExceeded or ctx.Err().
+func withWriteContext(ctx context.Context, tc *net.TCPConn, writeDeadline func() time.Time, fn func() error) error {
 	if dl, ok := ctx.Deadline(); ok {
 		tc.SetWriteDeadline(dl)
 	}
 	stop := context.AfterFunc(ctx, func() { tc.SetWriteDeadline(aLongTimeAgo) })
-	err := awaitHandshake(tc)
-	stopped := stop()
+	err := fn()
+	stop()
 	tc.SetWriteDeadline(writeDeadline())
-	if !stopped && ctx.Err() != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) || ctx.Err() != nil {
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return ctx.Err()
+			}
 			return os.ErrDeadlineExceeded
 		}
-		return ctx.Err()
 	}
 	return err
 }

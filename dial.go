@@ -82,11 +82,15 @@ func (d *Dialer) DialData(ctx context.Context, network, address string, data []b
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.Write(data); err != nil {
-		c.Close()
-		return nil, c.dialError(err)
-	}
-	if err := c.waitEstablished(ctx); err != nil {
+	// Data too large for the SYN blocks the Write until the handshake is
+	// over: ctx bounds both.
+	err = withWriteContext(ctx, c.tc, c.writeDeadline, func() error {
+		if _, err := c.Write(data); err != nil {
+			return err
+		}
+		return connectError(awaitHandshake(c.tc))
+	})
+	if err != nil {
 		c.Close()
 		return nil, c.dialError(err)
 	}

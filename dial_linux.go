@@ -121,27 +121,50 @@ func awaitHandshake(tc *net.TCPConn) error {
 	}
 	var werr error
 	err = rc.Write(func(fd uintptr) bool {
-		ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-		if err != nil {
-			werr = os.NewSyscallError("getsockopt TCP_INFO", err)
-			return true
-		}
-		if ti.State == unix.BPF_TCP_SYN_SENT || ti.State == unix.BPF_TCP_SYN_RECV {
-			return false
-		}
-		soerr, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
-		switch {
-		case err != nil:
-			werr = os.NewSyscallError("getsockopt SO_ERROR", err)
-		case soerr != 0:
-			werr = syscall.Errno(soerr)
-		case ti.State == unix.BPF_TCP_CLOSE:
-			werr = unix.ECONNRESET
-		}
-		return true
+		var done bool
+		done, werr = handshakeState(fd)
+		return done
 	})
 	if err != nil {
 		return err
 	}
 	return werr
+}
+
+// handshakeOver reports, without waiting, whether tc's handshake is over,
+// and if so its error (as awaitHandshake).
+func handshakeOver(tc *net.TCPConn) (bool, error) {
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return true, err
+	}
+	var done bool
+	var herr error
+	if err := rc.Control(func(fd uintptr) { done, herr = handshakeState(fd) }); err != nil {
+		return true, err
+	}
+	return done, herr
+}
+
+// handshakeState reports whether the handshake of the socket fd has ended
+// (it is out of SYN_SENT and SYN_RECV) and if so how: nil, or the error
+// that ended it.
+func handshakeState(fd uintptr) (bool, error) {
+	ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	if err != nil {
+		return true, os.NewSyscallError("getsockopt TCP_INFO", err)
+	}
+	if ti.State == unix.BPF_TCP_SYN_SENT || ti.State == unix.BPF_TCP_SYN_RECV {
+		return false, nil
+	}
+	soerr, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+	switch {
+	case err != nil:
+		return true, os.NewSyscallError("getsockopt SO_ERROR", err)
+	case soerr != 0:
+		return true, syscall.Errno(soerr)
+	case ti.State == unix.BPF_TCP_CLOSE:
+		return true, unix.ECONNRESET
+	}
+	return true, nil
 }

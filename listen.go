@@ -174,8 +174,13 @@ func Handshake(ctx context.Context, c net.Conn) error {
 	case *Conn:
 		select {
 		case <-v.firstWrite:
+		case <-v.closed:
+			err = net.ErrClosed
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+		if err != nil {
+			break
 		}
 		err = v.waitEstablished(ctx)
 	case *ServerConn:
