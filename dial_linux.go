@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -16,6 +17,14 @@ func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, erro
 	}
 	st := dialState{network: network, address: address, disabled: d.Disable}
 	nd := d.Dialer
+	// For a name with IPv4 and IPv6 addresses net.Dialer races sockets of
+	// both families (RFC 8305) and runs Control on each, concurrently; a
+	// loser's may even run after DialContext returns. So each socket's
+	// outcome is kept by descriptor and the winner's is looked up.
+	var (
+		mu       sync.Mutex
+		outcomes = map[uintptr]dialState{}
+	)
 	if !d.Disable {
 		userCtl := nd.ControlContext
 		if userCtl == nil && nd.Control != nil {
@@ -31,13 +40,20 @@ func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, erro
 					return err
 				}
 			}
-			st.requested, st.kernelOff, st.unsupported = false, false, false
+			var st dialState
 			var serr error
+			var sockFD uintptr
 			if err := rc.Control(func(fd uintptr) {
+				sockFD = fd
 				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
 			}); err != nil {
 				return err
 			}
+			defer func() {
+				mu.Lock()
+				outcomes[sockFD] = st
+				mu.Unlock()
+			}()
 			switch {
 			case serr == nil:
 				st.requested = true
@@ -69,6 +85,22 @@ func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, erro
 	if !ok {
 		nc.Close()
 		return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("fastopen: dialer returned a non-TCP connection")}
+	}
+	if !d.Disable {
+		rc, err := tc.SyscallConn()
+		if err != nil {
+			tc.Close()
+			return nil, err
+		}
+		var sockFD uintptr
+		if err := rc.Control(func(fd uintptr) { sockFD = fd }); err != nil {
+			tc.Close()
+			return nil, err
+		}
+		mu.Lock()
+		o := outcomes[sockFD]
+		mu.Unlock()
+		st.requested, st.kernelOff, st.unsupported = o.requested, o.kernelOff, o.unsupported
 	}
 	if st.requested {
 		// With a cached cookie the kernel defers the SYN to the first
