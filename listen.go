@@ -167,7 +167,9 @@ func (s *ServerConn) SetWriteDeadline(t time.Time) error {
 // start the handshake: it waits for it.
 //
 // While it waits it uses the connection's write deadline for ctx, and
-// restores the caller's deadline afterwards.
+// restores the caller's deadline afterwards (on a plain *net.TCPConn,
+// whose deadline cannot be read back, it clears it). When there is
+// nothing to wait for it leaves the deadline alone.
 func Handshake(ctx context.Context, c net.Conn) error {
 	var err error
 	switch v := c.(type) {
