@@ -25,43 +25,29 @@ import (
 // first read) goes to the returned channel.
 func echoServer(t *testing.T, h *lab.Host, lc *fastopen.ListenConfig, network, addr string) (string, <-chan fastopen.Info) {
 	t.Helper()
-	var ln net.Listener
-	labtest.Run(t, h, func() (err error) {
-		ln, err = lc.Listen(context.Background(), network, addr)
-		return err
-	})
-	t.Cleanup(func() { ln.Close() })
+	ln := labtest.Listen(t, h, lc, network, addr)
 	infos := make(chan fastopen.Info, 64)
-	go func() {
+	labtest.Serve(ln, func(c net.Conn) {
+		buf := make([]byte, 64<<10)
+		first := true
 		for {
-			c, err := ln.Accept()
+			n, err := c.Read(buf)
+			if first {
+				first = false
+				inf, ierr := fastopen.InfoOf(c)
+				if ierr != nil {
+					t.Errorf("server InfoOf: %v", ierr)
+				}
+				infos <- inf
+			}
+			if n > 0 {
+				c.Write(buf[:n])
+			}
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 64<<10)
-				first := true
-				for {
-					n, err := c.Read(buf)
-					if first {
-						first = false
-						inf, ierr := fastopen.InfoOf(c)
-						if ierr != nil {
-							t.Errorf("server InfoOf: %v", ierr)
-						}
-						infos <- inf
-					}
-					if n > 0 {
-						c.Write(buf[:n])
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
+	})
 	return ln.Addr().String(), infos
 }
 
@@ -69,12 +55,8 @@ func echoServer(t *testing.T, h *lab.Host, lc *fastopen.ListenConfig, network, a
 // client's Info.
 func exchange(t *testing.T, h *lab.Host, d *fastopen.Dialer, network, addr, msg string) fastopen.Info {
 	t.Helper()
-	var c net.Conn
-	labtest.Run(t, h, func() (err error) {
-		c, err = d.DialContext(context.Background(), network, addr)
-		return err
-	})
-	defer c.Close()
+	c := labtest.Dial(t, h, d, network, addr)
+	defer c.Close() // at return, not when the test ends: callers exchange in loops
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Write([]byte(msg)); err != nil {
 		t.Fatalf("write: %v", err)
@@ -91,16 +73,6 @@ func exchange(t *testing.T, h *lab.Host, d *fastopen.Dialer, network, addr, msg 
 		t.Fatalf("InfoOf: %v", err)
 	}
 	return inf
-}
-
-func counters(t *testing.T, h *lab.Host) kernel.Counters {
-	t.Helper()
-	var c kernel.Counters
-	labtest.Run(t, h, func() (err error) {
-		c, err = kernel.ReadCounters()
-		return err
-	})
-	return c
 }
 
 func recv(t *testing.T, ch <-chan fastopen.Info) fastopen.Info {
@@ -123,7 +95,7 @@ func TestColdThenWarm(t *testing.T) {
 			h := labtest.Host(t, "core", 3)
 			addr, infos := echoServer(t, h, &fastopen.ListenConfig{QueueLen: 5}, tc.network, tc.addr)
 			var d fastopen.Dialer
-			before := counters(t, h)
+			before := labtest.Counters(t, h)
 
 			cold := exchange(t, h, &d, tc.network, addr, "hello!")
 			scold := recv(t, infos)
@@ -145,7 +117,7 @@ func TestColdThenWarm(t *testing.T) {
 			if warm.RTT <= 0 {
 				t.Errorf("warm RTT = %v, want > 0", warm.RTT)
 			}
-			d2 := counters(t, h).Sub(before)
+			d2 := labtest.Counters(t, h).Sub(before)
 			if d2["TcpExt.TCPFastOpenActive"] != 1 || d2["TcpExt.TCPFastOpenPassive"] != 1 || d2["TcpExt.TCPFastOpenCookieReqd"] != 1 {
 				t.Errorf("counter deltas Active=%d Passive=%d CookieReqd=%d, want 1 each",
 					d2["TcpExt.TCPFastOpenActive"], d2["TcpExt.TCPFastOpenPassive"], d2["TcpExt.TCPFastOpenCookieReqd"])
@@ -171,12 +143,12 @@ func TestServerWithoutTFO(t *testing.T) {
 	// server again: the SYN carries data the server ignores.
 	tfoAddr, _ := echoServer(t, h, &fastopen.ListenConfig{}, "tcp4", "127.0.0.1:0")
 	exchange(t, h, &d, "tcp4", tfoAddr, "cookie please")
-	before := counters(t, h)
+	before := labtest.Counters(t, h)
 	inf := exchange(t, h, &d, "tcp4", addr, "data the server must still get")
 	if inf.SYNData || !inf.SentInSYN || inf.Reason != fastopen.ReasonDataNotAcked {
 		t.Fatalf("cookie but server TFO off: info %+v, want sent in SYN, reason data_not_acked", inf)
 	}
-	if got := counters(t, h).Sub(before)["TcpExt.TCPFastOpenActiveFail"]; got != 1 {
+	if got := labtest.Counters(t, h).Sub(before)["TcpExt.TCPFastOpenActiveFail"]; got != 1 {
 		t.Errorf("TCPFastOpenActiveFail delta = %d, want 1", got)
 	}
 }
@@ -208,12 +180,7 @@ func TestKernelClientOff(t *testing.T) {
 // by accepted connections; Require refuses to listen.
 func TestListenerKernelOff(t *testing.T) {
 	h := labtest.Host(t, "core", int(kernel.ModeClient))
-	var ln net.Listener
-	labtest.Run(t, h, func() (err error) {
-		ln, err = (&fastopen.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-		return err
-	})
-	defer ln.Close()
+	ln := labtest.Listen(t, h, nil, "tcp", "127.0.0.1:0")
 	if ok, why := ln.(*fastopen.Listener).FastOpen(); ok || why != fastopen.ReasonKernelOff {
 		t.Fatalf("FastOpen() = %v, %v; want false, kernel_off", ok, why)
 	}
@@ -258,16 +225,6 @@ func warmHost(t *testing.T) (*lab.Host, string, <-chan fastopen.Info) {
 	exchange(t, h, &d, "tcp4", addr, "warm-up")
 	recv(t, infos)
 	return h, addr, infos
-}
-
-func dial(t *testing.T, h *lab.Host, d *fastopen.Dialer, addr string) net.Conn {
-	t.Helper()
-	var c net.Conn
-	labtest.Run(t, h, func() (err error) {
-		c, err = d.DialContext(context.Background(), "tcp4", addr)
-		return err
-	})
-	return c
 }
 
 // TestDialData: the eager dial returns with the handshake done and the
@@ -317,8 +274,7 @@ func TestDialData(t *testing.T) {
 	if !errors.Is(err, syscall.ECONNREFUSED) || !errors.As(err, &op) || op.Op != "dial" {
 		t.Fatalf("DialData to a closed port: err = %v, want a dial *net.OpError with ECONNREFUSED", err)
 	}
-	lazy := dial(t, h, &d, closed)
-	defer lazy.Close()
+	lazy := labtest.Dial(t, h, &d, "tcp4", closed)
 	lazy.Write([]byte("x"))
 	lazy.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := lazy.Read(buf); !errors.Is(err, syscall.ECONNREFUSED) {
@@ -329,25 +285,9 @@ func TestDialData(t *testing.T) {
 // TestReadBeforeWrite: a server that speaks first (a banner) works with a
 // lazy connection whose SYN was deferred: the Read starts the handshake.
 func TestReadBeforeWrite(t *testing.T) {
-	h, _, _ := warmHost(t)
-	var ln net.Listener
-	labtest.Run(t, h, func() (err error) {
-		ln, err = (&fastopen.ListenConfig{}).Listen(context.Background(), "tcp4", "127.0.0.1:0")
-		return err
-	})
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		c.Write([]byte("220 banner\r\n"))
-		io.Copy(io.Discard, c)
-	}()
+	h, addr := bannerHost(t, "220 banner\r\n")
 	d := fastopen.Dialer{FirstWriteWait: 5 * time.Millisecond}
-	c := dial(t, h, &d, ln.Addr().String())
-	defer c.Close()
+	c := labtest.Dial(t, h, &d, "tcp4", addr)
 	if inf, _ := fastopen.InfoOf(c); !inf.HadCookie || inf.Reason != fastopen.ReasonPending {
 		t.Fatalf("before any I/O: info %+v, want a deferred SYN (had cookie, pending)", inf)
 	}
@@ -366,24 +306,10 @@ func TestReadBeforeWrite(t *testing.T) {
 // accepted and honoured.
 func TestDeadlineBeforeWrite(t *testing.T) {
 	h, _, _ := warmHost(t)
-	var ln net.Listener
-	labtest.Run(t, h, func() (err error) {
-		ln, err = (&fastopen.ListenConfig{}).Listen(context.Background(), "tcp4", "127.0.0.1:0")
-		return err
-	})
-	defer ln.Close()
-	go func() { // accepts and never answers
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	ln := labtest.Listen(t, h, nil, "tcp4", "127.0.0.1:0")
+	labtest.Serve(ln, func(c net.Conn) { io.Copy(io.Discard, c) }) // never answers
 	var d fastopen.Dialer
-	c := dial(t, h, &d, ln.Addr().String())
-	defer c.Close()
+	c := labtest.Dial(t, h, &d, "tcp4", ln.Addr().String())
 	if err := c.SetDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
 		t.Fatalf("SetDeadline before first write: %v", err)
 	}
@@ -411,9 +337,9 @@ func TestCloseBeforeWrite(t *testing.T) {
 	h, addr, infos := warmHost(t)
 	var d fastopen.Dialer
 	fds, gs := openFDs(t), runtime.NumGoroutine()
-	before := counters(t, h)
+	before := labtest.Counters(t, h)
 	for i := 0; i < 20; i++ {
-		c := dial(t, h, &d, addr)
+		c := labtest.Dial(t, h, &d, "tcp4", addr)
 		if err := c.Close(); err != nil {
 			t.Fatalf("close: %v", err)
 		}
@@ -423,7 +349,7 @@ func TestCloseBeforeWrite(t *testing.T) {
 		t.Fatalf("server accepted a connection that was closed before writing: %+v", inf)
 	case <-time.After(200 * time.Millisecond):
 	}
-	delta := counters(t, h).Sub(before)
+	delta := labtest.Counters(t, h).Sub(before)
 	if delta["Tcp.ActiveOpens"] != 0 || delta["TcpExt.TCPFastOpenActive"] != 0 {
 		t.Errorf("SYNs were sent: ActiveOpens +%d, TCPFastOpenActive +%d", delta["Tcp.ActiveOpens"], delta["TcpExt.TCPFastOpenActive"])
 	}
@@ -442,11 +368,7 @@ func TestCloseBeforeWrite(t *testing.T) {
 // TestHTTP: net/http over the lazy dialer puts the request in the SYN.
 func TestHTTP(t *testing.T) {
 	h := labtest.Host(t, "core", 3)
-	var ln net.Listener
-	labtest.Run(t, h, func() (err error) {
-		ln, err = (&fastopen.ListenConfig{}).Listen(context.Background(), "tcp4", "127.0.0.1:0")
-		return err
-	})
+	ln := labtest.Listen(t, h, nil, "tcp4", "127.0.0.1:0")
 	type key struct{}
 	srv := &http.Server{
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, key{}, c) },
@@ -488,13 +410,13 @@ func TestHTTP(t *testing.T) {
 	if got := get(); got != "not in SYN: not_in_syn" {
 		t.Fatalf("first request: %q", got)
 	}
-	before := counters(t, h)
+	before := labtest.Counters(t, h)
 	for i := 0; i < 3; i++ {
 		if got := get(); got != "request came in the SYN" {
 			t.Fatalf("warm request %d: %q", i, got)
 		}
 	}
-	if d := counters(t, h).Sub(before)["TcpExt.TCPFastOpenPassive"]; d != 3 {
+	if d := labtest.Counters(t, h).Sub(before)["TcpExt.TCPFastOpenPassive"]; d != 3 {
 		t.Fatalf("TCPFastOpenPassive delta = %d, want 3", d)
 	}
 }

@@ -35,43 +35,25 @@ func TestReplayedSYN(t *testing.T) {
 	}
 	defer l.Close()
 	addr := netip.AddrPortFrom(l.ServerAddr(false), 8000).String()
-	var ln net.Listener
-	labtest.Run(t, l.Server, func() (err error) {
-		ln, err = (&fastopen.ListenConfig{}).Listen(context.Background(), "tcp4", addr)
-		return err
-	})
-	defer ln.Close()
+	ln := labtest.Listen(t, l.Server, nil, "tcp4", addr)
 	arrivals := make(chan arrival, 8)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 512)
-				n, _ := c.Read(buf)
-				inf, _ := fastopen.InfoOf(c)
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				herr := fastopen.Handshake(ctx, c)
-				cancel()
-				arrivals <- arrival{data: string(buf[:n]), synData: inf.SYNData, handshake: herr}
-				if herr == nil {
-					c.Write(buf[:n])
-					io.Copy(io.Discard, c) // the client closes first
-				}
-			}()
+	labtest.Serve(ln, func(c net.Conn) {
+		buf := make([]byte, 512)
+		n, _ := c.Read(buf)
+		inf, _ := fastopen.InfoOf(c)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		herr := fastopen.Handshake(ctx, c)
+		cancel()
+		arrivals <- arrival{data: string(buf[:n]), synData: inf.SYNData, handshake: herr}
+		if herr == nil {
+			c.Write(buf[:n])
+			io.Copy(io.Discard, c) // the client closes first
 		}
-	}()
+	})
 	var d fastopen.Dialer
 	send := func(msg string) {
-		var c net.Conn
-		labtest.Run(t, l.Client, func() (err error) {
-			c, err = d.DialContext(context.Background(), "tcp4", addr)
-			return err
-		})
-		defer c.Close()
+		c := labtest.Dial(t, l.Client, &d, "tcp4", addr)
+		defer c.Close() // at return: the server waits for the client to close
 		c.SetDeadline(time.Now().Add(5 * time.Second))
 		if _, err := c.Write([]byte(msg)); err != nil {
 			t.Fatal(err)

@@ -89,8 +89,7 @@ func wantSYNData(t *testing.T, what string, c net.Conn) {
 func TestReviewConcurrentReadWrite(t *testing.T) {
 	h, addr, infos := warmHost(t)
 	d := fastopen.Dialer{FirstWriteWait: bound}
-	c := dial(t, h, &d, addr)
-	defer c.Close()
+	c := labtest.Dial(t, h, &d, "tcp4", addr)
 	c.SetDeadline(time.Now().Add(bound))
 	const msg = "GET / HTTP/1.1\r\n\r\n"
 	read := make(chan string, 1)
@@ -120,8 +119,7 @@ func TestReviewConcurrentReadWrite(t *testing.T) {
 func TestReviewConcurrentWrites(t *testing.T) {
 	h, addr, _ := warmHost(t)
 	var d fastopen.Dialer
-	c := dial(t, h, &d, addr)
-	defer c.Close()
+	c := labtest.Dial(t, h, &d, "tcp4", addr)
 	c.SetDeadline(time.Now().Add(bound))
 	a, b := strings.Repeat("a", 1000), strings.Repeat("b", 1000)
 	var wg sync.WaitGroup
@@ -153,9 +151,9 @@ func TestReviewConcurrentWrites(t *testing.T) {
 func TestReviewCloseWhileReadWaits(t *testing.T) {
 	h, addr, _ := warmHost(t)
 	d := fastopen.Dialer{FirstWriteWait: time.Minute}
-	before := counters(t, h)
+	before := labtest.Counters(t, h)
 
-	c := dial(t, h, &d, addr)
+	c := labtest.Dial(t, h, &d, "tcp4", addr)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := c.Read(make([]byte, 8))
@@ -167,7 +165,7 @@ func TestReviewCloseWhileReadWaits(t *testing.T) {
 		t.Fatalf("read err = %v, want net.ErrClosed", err)
 	}
 
-	c = dial(t, h, &d, addr)
+	c = labtest.Dial(t, h, &d, "tcp4", addr)
 	c.Close()
 	if err := within(t, "Read after Close", func() error { _, err := c.Read(make([]byte, 8)); return err }); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("read after close err = %v, want net.ErrClosed", err)
@@ -175,7 +173,7 @@ func TestReviewCloseWhileReadWaits(t *testing.T) {
 	if _, err := c.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("write after close err = %v, want net.ErrClosed", err)
 	}
-	if delta := counters(t, h).Sub(before); delta["Tcp.ActiveOpens"] != 0 {
+	if delta := labtest.Counters(t, h).Sub(before); delta["Tcp.ActiveOpens"] != 0 {
 		t.Fatalf("%d SYNs sent for connections closed before writing", delta["Tcp.ActiveOpens"])
 	}
 }
@@ -193,8 +191,7 @@ func TestReviewReadDeadlineBeforeWrite(t *testing.T) {
 	}
 
 	t.Run("past", func(t *testing.T) {
-		c := dial(t, h, &d, addr)
-		defer c.Close()
+		c := labtest.Dial(t, h, &d, "tcp4", addr)
 		c.SetReadDeadline(time.Now().Add(-time.Second))
 		if err := readErr(c); !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatalf("read err = %v, want deadline exceeded", err)
@@ -205,8 +202,7 @@ func TestReviewReadDeadlineBeforeWrite(t *testing.T) {
 	})
 
 	t.Run("reached while waiting", func(t *testing.T) {
-		c := dial(t, h, &d, addr)
-		defer c.Close()
+		c := labtest.Dial(t, h, &d, "tcp4", addr)
 		c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
 		if err := readErr(c); !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatalf("read err = %v, want deadline exceeded", err)
@@ -216,8 +212,7 @@ func TestReviewReadDeadlineBeforeWrite(t *testing.T) {
 	})
 
 	t.Run("moved while waiting", func(t *testing.T) {
-		c := dial(t, h, &d, addr)
-		defer c.Close()
+		c := labtest.Dial(t, h, &d, "tcp4", addr)
 		errc := make(chan error, 1)
 		go func() {
 			_, err := c.Read(make([]byte, 1))
@@ -238,25 +233,11 @@ func TestReviewReadDeadlineBeforeWrite(t *testing.T) {
 // speaks first.
 func bannerHost(t *testing.T, banner string) (*lab.Host, string) {
 	h, _, _ := warmHost(t)
-	var ln net.Listener
-	labtest.Run(t, h, func() (err error) {
-		ln, err = (&fastopen.ListenConfig{}).Listen(context.Background(), "tcp4", "127.0.0.1:0")
-		return err
+	ln := labtest.Listen(t, h, nil, "tcp4", "127.0.0.1:0")
+	labtest.Serve(ln, func(c net.Conn) {
+		c.Write([]byte(banner))
+		io.Copy(io.Discard, c)
 	})
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.Write([]byte(banner))
-				io.Copy(io.Discard, c)
-			}()
-		}
-	}()
 	return h, ln.Addr().String()
 }
 
@@ -268,8 +249,7 @@ func TestReviewWriteDeadlineBeforeWrite(t *testing.T) {
 	const banner = "220 ready\r\n"
 	h, addr := bannerHost(t, banner)
 	d := fastopen.Dialer{FirstWriteWait: 5 * time.Millisecond}
-	c := dial(t, h, &d, addr)
-	defer c.Close()
+	c := labtest.Dial(t, h, &d, "tcp4", addr)
 	c.SetWriteDeadline(time.Now().Add(-time.Second))
 	if _, err := c.Write([]byte("HELO")); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("write err = %v, want deadline exceeded", err)
@@ -288,8 +268,7 @@ func TestReviewWriteDeadlineBeforeWrite(t *testing.T) {
 func TestReviewCloseWriteBeforeWrite(t *testing.T) {
 	h, addr, infos := warmHost(t)
 	var d fastopen.Dialer
-	c := dial(t, h, &d, addr)
-	defer c.Close()
+	c := labtest.Dial(t, h, &d, "tcp4", addr)
 	if err := within(t, "CloseWrite", func() error { return c.(*fastopen.Conn).CloseWrite() }); err != nil {
 		t.Fatalf("CloseWrite: %v", err)
 	}
@@ -312,8 +291,7 @@ func TestReviewCloseWriteBeforeWrite(t *testing.T) {
 func TestReviewEmptyFirstWrite(t *testing.T) {
 	h, addr, _ := warmHost(t)
 	var d fastopen.Dialer
-	c := dial(t, h, &d, addr)
-	defer c.Close()
+	c := labtest.Dial(t, h, &d, "tcp4", addr)
 	if n, err := c.Write(nil); n != 0 || err != nil {
 		t.Fatalf("empty write = %d, %v", n, err)
 	}
@@ -328,8 +306,7 @@ func TestReviewEmptyFirstWrite(t *testing.T) {
 func TestReviewHugeFirstWrite(t *testing.T) {
 	h, addr, _ := warmHost(t)
 	var d fastopen.Dialer
-	c := dial(t, h, &d, addr)
-	defer c.Close()
+	c := labtest.Dial(t, h, &d, "tcp4", addr)
 	c.SetDeadline(time.Now().Add(2 * bound))
 	msg := make([]byte, 4<<20)
 	for i := range msg {
@@ -424,18 +401,9 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 func TestReviewInfoOfWrappers(t *testing.T) {
 	h, addr, _ := warmHost(t)
 	cert, pool := selfSigned(t)
-	var ln net.Listener
-	labtest.Run(t, h, func() (err error) {
-		ln, err = (&fastopen.ListenConfig{}).Listen(context.Background(), "tcp4", "127.0.0.1:0")
-		return err
-	})
-	defer ln.Close()
+	ln := labtest.Listen(t, h, nil, "tcp4", "127.0.0.1:0")
 	srvInfo := make(chan fastopen.Info, 1)
-	go func() {
-		raw, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	labtest.Serve(ln, func(raw net.Conn) {
 		c := tls.Server(raw, &tls.Config{Certificates: []tls.Certificate{cert}})
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(bound))
@@ -449,9 +417,9 @@ func TestReviewInfoOfWrappers(t *testing.T) {
 		}
 		srvInfo <- inf
 		io.Copy(c, c)
-	}()
+	})
 	var d fastopen.Dialer
-	c := tls.Client(dial(t, h, &d, ln.Addr().String()), &tls.Config{ServerName: "fastopen.test", RootCAs: pool})
+	c := tls.Client(labtest.Dial(t, h, &d, "tcp4", ln.Addr().String()), &tls.Config{ServerName: "fastopen.test", RootCAs: pool})
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
@@ -469,32 +437,20 @@ func TestReviewInfoOfWrappers(t *testing.T) {
 	}
 
 	// A plain connection from package net.
-	var pc net.Conn
-	labtest.Run(t, h, func() (err error) { pc, err = net.Dial("tcp4", addr); return err })
-	defer pc.Close()
+	pc := labtest.Dial(t, h, &net.Dialer{}, "tcp4", addr)
 	echoOn(t, pc, "plain")
 	if inf := clientInfo(t, pc); inf.Side != fastopen.SideUnknown || inf.SYNData || inf.State != "ESTABLISHED" || inf.RTT <= 0 {
 		t.Fatalf("InfoOf(*net.TCPConn) = %+v, want side unknown, established, an RTT", inf)
 	}
 
 	// A connection the server resets.
-	var rl net.Listener
-	labtest.Run(t, h, func() (err error) {
-		rl, err = (&fastopen.ListenConfig{}).Listen(context.Background(), "tcp4", "127.0.0.1:0")
-		return err
-	})
-	defer rl.Close()
-	go func() {
-		c, err := rl.Accept()
-		if err != nil {
-			return
-		}
+	rl := labtest.Listen(t, h, nil, "tcp4", "127.0.0.1:0")
+	labtest.Serve(rl, func(c net.Conn) {
 		c.Read(make([]byte, 8))
 		c.(*fastopen.ServerConn).SetLinger(0)
 		c.Close() // RST
-	}()
-	rc := dial(t, h, &d, rl.Addr().String())
-	defer rc.Close()
+	})
+	rc := labtest.Dial(t, h, &d, "tcp4", rl.Addr().String())
 	rc.SetDeadline(time.Now().Add(bound))
 	rc.Write([]byte("reset me"))
 	if _, err := rc.Read(make([]byte, 8)); !errors.Is(err, syscall.ECONNRESET) {
@@ -515,8 +471,7 @@ func TestReviewHandshakeEdges(t *testing.T) {
 		return within(t, "Handshake", func() error { return fastopen.Handshake(ctx, c) })
 	}
 
-	c := dial(t, h, &d, addr)
-	defer c.Close()
+	c := labtest.Dial(t, h, &d, "tcp4", addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if err := handshake(ctx, c); !errors.Is(err, context.DeadlineExceeded) {
@@ -531,7 +486,7 @@ func TestReviewHandshakeEdges(t *testing.T) {
 		t.Fatalf("Handshake on a closed lazy connection: %v, want net.ErrClosed", err)
 	}
 
-	started := dial(t, h, &d, addr)
+	started := labtest.Dial(t, h, &d, "tcp4", addr)
 	echoOn(t, started, "x")
 	if err := handshake(context.Background(), started); err != nil {
 		t.Fatalf("Handshake on an established connection: %v", err)
@@ -542,12 +497,7 @@ func TestReviewHandshakeEdges(t *testing.T) {
 	}
 
 	// Server side: a cold connection is established when accepted.
-	var ln net.Listener
-	labtest.Run(t, h, func() (err error) {
-		ln, err = (&fastopen.ListenConfig{}).Listen(context.Background(), "tcp4", "127.0.0.1:0")
-		return err
-	})
-	defer ln.Close()
+	ln := labtest.Listen(t, h, nil, "tcp4", "127.0.0.1:0")
 	accepted := make(chan net.Conn, 1)
 	go func() {
 		c, err := ln.Accept()
@@ -555,9 +505,7 @@ func TestReviewHandshakeEdges(t *testing.T) {
 			accepted <- c
 		}
 	}()
-	var pc net.Conn
-	labtest.Run(t, h, func() (err error) { pc, err = net.Dial("tcp4", ln.Addr().String()); return err })
-	defer pc.Close()
+	pc := labtest.Dial(t, h, &net.Dialer{}, "tcp4", ln.Addr().String())
 	sc := within(t, "Accept", func() net.Conn { return <-accepted })
 	defer sc.Close()
 	if err := handshake(context.Background(), sc); err != nil {
@@ -667,12 +615,7 @@ func TestReviewUnansweredSYN(t *testing.T) {
 		cancel()
 	}
 
-	var c net.Conn
-	labtest.Run(t, l.Client, func() (err error) {
-		c, err = warm.DialContext(context.Background(), "tcp4", black)
-		return err
-	})
-	defer c.Close()
+	c := labtest.Dial(t, l.Client, &warm, "tcp4", black)
 	if inf := clientInfo(t, c); !inf.HadCookie {
 		t.Fatalf("lazy dial: %+v, want a cookie (deferred SYN)", inf)
 	}

@@ -18,11 +18,7 @@ import (
 // serve starts srv on addr inside h and stops it when the test ends.
 func serve(t *testing.T, h *lab.Host, srv *echo.Server, addr string) string {
 	t.Helper()
-	var ln net.Listener
-	labtest.Run(t, h, func() (err error) {
-		ln, err = (&fastopen.ListenConfig{}).Listen(context.Background(), "tcp", addr)
-		return err
-	})
+	ln := labtest.Listen(t, h, nil, "tcp", addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
@@ -63,12 +59,7 @@ func TestOnceAndStream(t *testing.T) {
 	}
 
 	stream := serve(t, h, &echo.Server{Stream: true}, "127.0.0.1:0")
-	var c net.Conn
-	labtest.Run(t, h, func() (err error) {
-		c, err = net.Dial("tcp", stream)
-		return err
-	})
-	defer c.Close()
+	c := labtest.Dial(t, h, &net.Dialer{}, "tcp", stream)
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	for _, msg := range []string{"one", "two", "three"} {
 		c.Write([]byte(msg))

@@ -32,14 +32,14 @@ func TestFleetSharedKey(t *testing.T) {
 	}
 
 	f.use(t, 1)
-	before := counters(t, f.srv[1])
+	before := labtest.Counters(t, f.srv[1])
 	if !request(t, f.client, serverAddr, "moved") {
 		t.Fatal("server 1 (sysctl key) refused the cookie issued by server 0 (listener key)")
 	}
 	if !s1.accepted(t) {
 		t.Fatal("server 1 did not see the request's bytes in the SYN")
 	}
-	if d := counters(t, f.srv[1]).Sub(before); d["TcpExt.TCPFastOpenPassive"] != 1 || d["TcpExt.TCPFastOpenPassiveFail"] != 0 {
+	if d := labtest.Counters(t, f.srv[1]).Sub(before); d["TcpExt.TCPFastOpenPassive"] != 1 || d["TcpExt.TCPFastOpenPassiveFail"] != 0 {
 		t.Fatalf("server 1 counters: passive +%d, passive fail +%d; want +1, +0", d["TcpExt.TCPFastOpenPassive"], d["TcpExt.TCPFastOpenPassiveFail"])
 	}
 
@@ -64,14 +64,14 @@ func TestFleetDifferentKeys(t *testing.T) {
 	f.use(t, 0)
 	request(t, f.client, serverAddr, "get-cookie")
 	f.use(t, 1)
-	before := counters(t, f.srv[1])
+	before := labtest.Counters(t, f.srv[1])
 	if request(t, f.client, serverAddr, "refused") { // request checks the reply
 		t.Fatal("server 1 accepted SYN data with a cookie made under another key")
 	}
 	if s1.accepted(t) {
 		t.Fatal("server 1 reported SYN data for a refused cookie")
 	}
-	if d := counters(t, f.srv[1]).Sub(before); d["TcpExt.TCPFastOpenPassiveFail"] != 1 {
+	if d := labtest.Counters(t, f.srv[1]).Sub(before); d["TcpExt.TCPFastOpenPassiveFail"] != 1 {
 		t.Fatalf("server 1 TCPFastOpenPassiveFail +%d, want +1", d["TcpExt.TCPFastOpenPassiveFail"])
 	}
 	if !request(t, f.client, serverAddr, "new-cookie") || !s1.accepted(t) {

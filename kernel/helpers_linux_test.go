@@ -1,7 +1,6 @@
 package kernel_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,10 +16,6 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
-
-// tcpiOptSynData is TCPI_OPT_SYN_DATA from linux/tcp.h: in tcpi_options,
-// the SYN's data was acknowledged (client) or accepted (server).
-const tcpiOptSynData = 32
 
 // serverAddr is the address every fleet server has on its own link.
 var serverAddr = netip.MustParseAddr("10.201.0.1")
@@ -98,47 +93,30 @@ type server struct {
 func listen(t *testing.T, h *lab.Host, key *kernel.Key, backup *kernel.Key) *server {
 	t.Helper()
 	s := &server{synData: make(chan bool, 16)}
-	labtest.Run(t, h, func() error {
-		lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN, 16)
-				if serr == nil && key != nil {
-					serr = kernel.SetListenerKey(fd, *key, backup)
-				}
-			})
-			return errors.Join(err, serr)
-		}}
-		ln, err := lc.Listen(context.Background(), "tcp4", fmt.Sprintf(":%d", serverPort))
-		if err != nil {
-			return err
-		}
-		s.ln = ln.(*net.TCPListener)
-		return nil
-	})
-	t.Cleanup(func() { s.ln.Close() })
-	go s.serve()
-	return s
-}
-
-func (s *server) serve() {
-	for {
-		c, err := s.ln.AcceptTCP()
+	lc := &net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN, 16)
+			if serr == nil && key != nil {
+				serr = kernel.SetListenerKey(fd, *key, backup)
+			}
+		})
+		return errors.Join(err, serr)
+	}}
+	s.ln = labtest.Listen(t, h, lc, "tcp4", fmt.Sprintf(":%d", serverPort)).(*net.TCPListener)
+	// Connections come one at a time (request waits for the reply), so
+	// the reports arrive in order.
+	labtest.Serve(s.ln, func(c net.Conn) {
+		info, _ := labtest.TCPInfo(c)
+		s.synData <- info != nil && labtest.SYNData(info)
+		buf := make([]byte, 64)
+		n, err := c.Read(buf)
 		if err != nil {
 			return
 		}
-		info, _ := tcpInfo(c)
-		s.synData <- info != nil && info.Options&tcpiOptSynData != 0
-		go func() {
-			defer c.Close()
-			buf := make([]byte, 64)
-			n, err := c.Read(buf)
-			if err != nil {
-				return
-			}
-			c.Write(append([]byte("re:"), buf[:n]...))
-		}()
-	}
+		c.Write(append([]byte("re:"), buf[:n]...))
+	})
+	return s
 }
 
 // accepted returns whether the next accepted connection had SYN data.
@@ -153,67 +131,29 @@ func (s *server) accepted(t *testing.T) bool {
 	}
 }
 
-func tcpInfo(c *net.TCPConn) (*unix.TCPInfo, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var info *unix.TCPInfo
-	var ierr error
-	if err := rc.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
-		return nil, err
-	}
-	return info, ierr
-}
-
 // request dials addr from inside h with TCP_FASTOPEN_CONNECT, sends msg
 // (in the SYN when a cookie is cached), reads the reply and reports
 // whether the server acknowledged the SYN data.
 func request(t *testing.T, h *lab.Host, addr netip.Addr, msg string) (synAcked bool) {
 	t.Helper()
-	labtest.Run(t, h, func() error {
-		d := net.Dialer{Timeout: 5 * time.Second, Control: func(network, address string, c syscall.RawConn) error {
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
-			})
-			return errors.Join(err, serr)
-		}}
-		c, err := d.Dial("tcp4", netip.AddrPortFrom(addr, serverPort).String())
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		if _, err := c.Write([]byte(msg)); err != nil {
-			return err
-		}
-		reply, err := io.ReadAll(c)
-		if err != nil {
-			return err
-		}
-		if string(reply) != "re:"+msg {
-			return fmt.Errorf("reply %q, want %q", reply, "re:"+msg)
-		}
-		info, err := tcpInfo(c.(*net.TCPConn))
-		if err != nil {
-			return err
-		}
-		synAcked = info.Options&tcpiOptSynData != 0
-		return nil
-	})
-	return synAcked
-}
-
-// counters reads the TFO counters inside h.
-func counters(t *testing.T, h *lab.Host) kernel.Counters {
-	t.Helper()
-	var c kernel.Counters
-	labtest.Run(t, h, func() (err error) {
-		c, err = kernel.ReadCounters()
-		return err
-	})
-	return c
+	c := labtest.Dial(t, h, labtest.RawDialer(5*time.Second), "tcp4", netip.AddrPortFrom(addr, serverPort).String())
+	defer c.Close() // at return: each request is a whole connection
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(reply) != "re:"+msg {
+		t.Fatalf("reply %q, want %q", reply, "re:"+msg)
+	}
+	info, err := labtest.TCPInfo(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return labtest.SYNData(info)
 }
 
 func sock() (int, error) {

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fastopen/fastopen/internal/labtest"
 	"github.com/fastopen/fastopen/kernel"
 )
 
@@ -34,18 +35,18 @@ func TestRotationAcrossBoundary(t *testing.T) {
 	}
 
 	f.use(t, 1)
-	before := counters(t, f.srv[1])
+	before := labtest.Counters(t, f.srv[1])
 	if !request(t, f.client, serverAddr, "after") || !s1.accepted(t) {
 		t.Fatal("a cookie issued just before the boundary was refused just after it on another server")
 	}
-	if d := counters(t, f.srv[1]).Sub(before); d["TcpExt.TCPFastOpenPassiveAltKey"] != 1 {
+	if d := labtest.Counters(t, f.srv[1]).Sub(before); d["TcpExt.TCPFastOpenPassiveAltKey"] != 1 {
 		t.Fatalf("server 1 TCPFastOpenPassiveAltKey +%d, want +1 (old cookie accepted by the backup key)", d["TcpExt.TCPFastOpenPassiveAltKey"])
 	}
-	before = counters(t, f.srv[1])
+	before = labtest.Counters(t, f.srv[1])
 	if !request(t, f.client, serverAddr, "renewed") || !s1.accepted(t) {
 		t.Fatal("server 1 refused the cookie it re-issued under its primary key")
 	}
-	if d := counters(t, f.srv[1]).Sub(before); d["TcpExt.TCPFastOpenPassiveAltKey"] != 0 || d["TcpExt.TCPFastOpenPassive"] != 1 {
+	if d := labtest.Counters(t, f.srv[1]).Sub(before); d["TcpExt.TCPFastOpenPassiveAltKey"] != 0 || d["TcpExt.TCPFastOpenPassive"] != 1 {
 		t.Fatalf("renewed cookie: alt key +%d, passive +%d; want +0, +1", d["TcpExt.TCPFastOpenPassiveAltKey"], d["TcpExt.TCPFastOpenPassive"])
 	}
 

@@ -1,7 +1,6 @@
 package lab_test
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,7 +21,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fastopen/fastopen/internal/labtest"
-	"github.com/fastopen/fastopen/kernel"
 	"github.com/fastopen/fastopen/lab"
 )
 
@@ -47,38 +44,16 @@ func newLab(t *testing.T, cfg lab.Config) *lab.Lab {
 // every connection with "reply:" + the first bytes it reads.
 func tfoListen(t *testing.T, l *lab.Lab, v6 bool) string {
 	t.Helper()
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN, 16) })
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	var ln net.Listener
 	addr := netip.AddrPortFrom(l.ServerAddr(v6), 7007).String()
-	labtest.Run(t, l.Server, func() (err error) {
-		ln, err = lc.Listen(context.Background(), "tcp", addr)
-		return err
-	})
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 512)
-				n, err := c.Read(buf)
-				if err != nil {
-					return
-				}
-				c.Write(append([]byte("reply:"), buf[:n]...))
-			}()
+	ln := labtest.Listen(t, l.Server, labtest.RawListenConfig(16), "tcp", addr)
+	labtest.Serve(ln, func(c net.Conn) {
+		buf := make([]byte, 512)
+		n, err := c.Read(buf)
+		if err != nil {
+			return
 		}
-	}()
+		c.Write(append([]byte("reply:"), buf[:n]...))
+	})
 	return addr
 }
 
@@ -87,20 +62,8 @@ func tfoListen(t *testing.T, l *lab.Lab, v6 bool) string {
 // returns it with the socket's TCP_INFO.
 func tfoExchange(t *testing.T, l *lab.Lab, addr, msg string) (string, *unix.TCPInfo) {
 	t.Helper()
-	d := net.Dialer{Timeout: 10 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1) })
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	var c net.Conn
-	labtest.Run(t, l.Client, func() (err error) {
-		c, err = d.Dial("tcp", addr)
-		return err
-	})
-	defer c.Close()
+	c := labtest.Dial(t, l.Client, labtest.RawDialer(10*time.Second), "tcp", addr)
+	defer c.Close() // at return: each exchange is a whole connection
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := c.Write([]byte(msg)); err != nil {
 		t.Fatalf("write: %v", err)
@@ -109,41 +72,11 @@ func tfoExchange(t *testing.T, l *lab.Lab, addr, msg string) (string, *unix.TCPI
 	if err != nil {
 		t.Fatalf("read reply: %v", err)
 	}
-	info, err := tcpInfo(c)
+	info, err := labtest.TCPInfo(c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(reply), info
-}
-
-func tcpInfo(c net.Conn) (*unix.TCPInfo, error) {
-	rc, err := c.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var info *unix.TCPInfo
-	var ierr error
-	if err := rc.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
-		return nil, err
-	}
-	return info, ierr
-}
-
-// tcpiOptSYNData is TCPI_OPT_SYN_DATA from include/uapi/linux/tcp.h: the
-// peer acknowledged the data sent in the SYN.
-const tcpiOptSYNData = 0x20
-
-func synData(info *unix.TCPInfo) bool { return info.Options&tcpiOptSYNData != 0 }
-
-// counters reads a host's TFO counters.
-func counters(t *testing.T, h *lab.Host) kernel.Counters {
-	t.Helper()
-	var c kernel.Counters
-	labtest.Run(t, h, func() (err error) {
-		c, err = kernel.ReadCounters()
-		return err
-	})
-	return c
 }
 
 func ruleHits(l *lab.Lab, name string) uint64 {
@@ -196,14 +129,14 @@ func TestConnectTimeMatchesRTT(t *testing.T) {
 func TestFastOpenAcrossLink(t *testing.T) {
 	l := newLab(t, lab.Config{RTT: 10 * time.Millisecond})
 	addr := tfoListen(t, l, false)
-	if r, info := tfoExchange(t, l, addr, "one"); r != "reply:one" || synData(info) {
-		t.Fatalf("first connection: reply %q, SYN data %v; want reply:one and no SYN data (no cookie yet)", r, synData(info))
+	if r, info := tfoExchange(t, l, addr, "one"); r != "reply:one" || labtest.SYNData(info) {
+		t.Fatalf("first connection: reply %q, SYN data %v; want reply:one and no SYN data (no cookie yet)", r, labtest.SYNData(info))
 	}
 	r, info := tfoExchange(t, l, addr, "two")
-	if r != "reply:two" || !synData(info) {
-		t.Fatalf("second connection: reply %q, SYN data %v; want the data acked in the SYN", r, synData(info))
+	if r != "reply:two" || !labtest.SYNData(info) {
+		t.Fatalf("second connection: reply %q, SYN data %v; want the data acked in the SYN", r, labtest.SYNData(info))
 	}
-	if p := counters(t, l.Server)["TcpExt.TCPFastOpenPassive"]; p != 1 {
+	if p := labtest.Counters(t, l.Server)["TcpExt.TCPFastOpenPassive"]; p != 1 {
 		t.Errorf("server TCPFastOpenPassive = %d, want 1", p)
 	}
 }
@@ -221,7 +154,7 @@ func TestDropSYNData(t *testing.T) {
 	if r != "reply:two" {
 		t.Fatalf("reply %q, want reply:two (the kernel should retransmit without data)", r)
 	}
-	if synData(info) {
+	if labtest.SYNData(info) {
 		t.Error("TCP_INFO says the SYN data was acked, but the middlebox dropped it")
 	}
 	if h := ruleHits(l, "drop-syn-data"); h != 1 {
@@ -230,7 +163,7 @@ func TestDropSYNData(t *testing.T) {
 	if s := l.Stats(); s.Up.FaultDrops != 1 {
 		t.Errorf("up fault drops = %d, want 1", s.Up.FaultDrops)
 	}
-	if p := counters(t, l.Server)["TcpExt.TCPFastOpenPassive"]; p != 0 {
+	if p := labtest.Counters(t, l.Server)["TcpExt.TCPFastOpenPassive"]; p != 0 {
 		t.Errorf("server accepted %d TFO connections, want 0", p)
 	}
 }
@@ -243,14 +176,14 @@ func TestStripFastOpenFromSYN(t *testing.T) {
 		if r != "reply:"+msg {
 			t.Fatalf("connection %d: reply %q (a bad checksum would stop the connection)", i, r)
 		}
-		if synData(info) {
+		if labtest.SYNData(info) {
 			t.Errorf("connection %d: SYN data acked although the option was stripped", i)
 		}
 	}
 	if h := ruleHits(l, "strip-tfo-syn"); h != 2 {
 		t.Errorf("strip-tfo-syn hits = %d, want 2 (one cookie request per connection)", h)
 	}
-	c := counters(t, l.Server)
+	c := labtest.Counters(t, l.Server)
 	if c["TcpExt.TCPFastOpenCookieReqd"] != 0 || c["TcpExt.TCPFastOpenPassive"] != 0 {
 		t.Errorf("server saw TFO: %v", c.FastOpen())
 	}
@@ -261,14 +194,14 @@ func TestStripFastOpenFromSYNACK(t *testing.T) {
 	addr := tfoListen(t, l, false)
 	for i, msg := range []string{"one", "two"} {
 		r, info := tfoExchange(t, l, addr, msg)
-		if r != "reply:"+msg || synData(info) {
-			t.Errorf("connection %d: reply %q, SYN data %v; want a plain connection", i, r, synData(info))
+		if r != "reply:"+msg || labtest.SYNData(info) {
+			t.Errorf("connection %d: reply %q, SYN data %v; want a plain connection", i, r, labtest.SYNData(info))
 		}
 	}
 	if h := ruleHits(l, "strip-tfo-synack"); h != 2 {
 		t.Errorf("strip-tfo-synack hits = %d, want 2", h)
 	}
-	if n := counters(t, l.Server)["TcpExt.TCPFastOpenCookieReqd"]; n != 2 {
+	if n := labtest.Counters(t, l.Server)["TcpExt.TCPFastOpenCookieReqd"]; n != 2 {
 		t.Errorf("server TCPFastOpenCookieReqd = %d, want 2 (the requests got through)", n)
 	}
 }
@@ -279,8 +212,8 @@ func TestDropSYNACKWithCookie(t *testing.T) {
 	start := time.Now()
 	r, info := tfoExchange(t, l, addr, "one")
 	t.Logf("first exchange took %v", time.Since(start))
-	if r != "reply:one" || synData(info) {
-		t.Fatalf("reply %q, SYN data %v", r, synData(info))
+	if r != "reply:one" || labtest.SYNData(info) {
+		t.Fatalf("reply %q, SYN data %v", r, labtest.SYNData(info))
 	}
 	if h := ruleHits(l, "drop-synack-cookie"); h < 1 {
 		t.Fatalf("drop-synack-cookie hits = %d, want ≥ 1", h)
@@ -288,26 +221,16 @@ func TestDropSYNACKWithCookie(t *testing.T) {
 	if d := time.Since(start); d < 500*time.Millisecond {
 		t.Errorf("connection took %v: the SYN-ACK with the cookie was not dropped (expected a retransmission)", d)
 	}
-	if _, info := tfoExchange(t, l, addr, "two"); synData(info) {
+	if _, info := tfoExchange(t, l, addr, "two"); labtest.SYNData(info) {
 		t.Error("second connection sent SYN data: the client got a cookie through the middlebox")
 	}
 }
 
 func TestBlackhole(t *testing.T) {
 	l := newLab(t, lab.Config{RTT: 4 * time.Millisecond, Faults: []lab.Rule{lab.BlackholeAfter(lab.Up, 3)}})
-	var ln net.Listener
-	labtest.Run(t, l.Server, func() (err error) {
-		ln, err = net.Listen("tcp", netip.AddrPortFrom(l.ServerAddr(false), 7008).String())
-		return err
-	})
-	defer ln.Close()
+	ln := labtest.Listen(t, l.Server, &net.ListenConfig{}, "tcp", netip.AddrPortFrom(l.ServerAddr(false), 7008).String())
 	got := make(chan string, 4)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	labtest.Serve(ln, func(c net.Conn) {
 		buf := make([]byte, 64)
 		for {
 			n, err := c.Read(buf)
@@ -316,13 +239,9 @@ func TestBlackhole(t *testing.T) {
 			}
 			got <- string(buf[:n])
 		}
-	}()
-	var c net.Conn
-	labtest.Run(t, l.Client, func() (err error) {
-		c, err = net.Dial("tcp", ln.Addr().String()) // SYN, ACK: packets 1, 2
-		return err
 	})
-	defer c.Close()
+	// The handshake is packets 1 and 2 (SYN, ACK).
+	c := labtest.Dial(t, l.Client, &net.Dialer{}, "tcp", ln.Addr().String())
 	c.Write([]byte("a")) // packet 3
 	select {
 	case s := <-got:

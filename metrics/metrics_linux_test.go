@@ -1,7 +1,6 @@
 package metrics_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/labtest"
-	"github.com/fastopen/fastopen/kernel"
 	"github.com/fastopen/fastopen/metrics"
 )
 
@@ -25,49 +23,29 @@ import (
 func TestScrapeFollowsServer(t *testing.T) {
 	h := labtest.Host(t, "metrics", 3)
 	var m *metrics.Server
-	var ln net.Listener
-	labtest.Run(t, h, func() (err error) {
-		if m, err = metrics.New(); err != nil {
-			return err
-		}
-		lc := fastopen.ListenConfig{}
-		ln, err = lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
-		return err
-	})
+	labtest.Run(t, h, func() (err error) { m, err = metrics.New(); return err })
 	defer m.Close()
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			info, _ := fastopen.InfoOf(c)
-			m.Accepted(info.SYNData, info.SYNBytes)
-			buf := make([]byte, 64)
-			n, _ := c.Read(buf)
-			c.Write(buf[:n])
-			c.Close()
-		}
-	}()
+	ln := labtest.Listen(t, h, nil, "tcp4", "127.0.0.1:0")
+	labtest.Serve(ln, func(c net.Conn) {
+		info, _ := fastopen.InfoOf(c)
+		m.Accepted(info.SYNData, info.SYNBytes)
+		buf := make([]byte, 64)
+		n, _ := c.Read(buf)
+		c.Write(buf[:n])
+	})
 	web := httptest.NewServer(m.Handler())
 	defer web.Close()
 
 	dial := func(msg string) {
-		labtest.Run(t, h, func() error {
-			var d fastopen.Dialer
-			c, err := d.DialContext(context.Background(), "tcp4", ln.Addr().String())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			if _, err := c.Write([]byte(msg)); err != nil {
-				return err
-			}
-			_, err = io.ReadAll(c)
-			return err
-		})
+		c := labtest.Dial(t, h, nil, "tcp4", ln.Addr().String())
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadAll(c); err != nil {
+			t.Fatal(err)
+		}
 	}
 	dial("cold") // gets the cookie
 	dial("warm1")
@@ -76,8 +54,7 @@ func TestScrapeFollowsServer(t *testing.T) {
 	m.KeyLoad(fmt.Errorf("bad file"))
 	m.Unconfirmed()
 
-	var nsCounters kernel.Counters
-	labtest.Run(t, h, func() (err error) { nsCounters, err = kernel.ReadCounters(); return err })
+	nsCounters := labtest.Counters(t, h)
 	var got map[string]float64
 	deadline := time.Now().Add(3 * time.Second)
 	for {

@@ -2,7 +2,6 @@ package trace_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,57 +17,30 @@ import (
 	"github.com/fastopen/fastopen/lab"
 	"github.com/fastopen/fastopen/trace"
 	"github.com/gopacket/gopacket/layers"
-	"golang.org/x/sys/unix"
 )
 
 const (
 	request = "hello!"         // 6 bytes: what the client sends in its SYN
 	reply   = "hello yourself" // what the server answers
 	tfoQLen = 16               // TCP_FASTOPEN queue length of TFO listeners
-
-	// tcpiOptSYNData is TCPI_OPT_SYN_DATA from linux/tcp.h: the peer
-	// acknowledged the data sent in the SYN.
-	tcpiOptSYNData = 32
 )
 
 // listen starts an echo-ish server inside h: it reads the request and
 // answers with reply. With fastOpen the listener accepts TFO.
 func listen(t *testing.T, h *lab.Host, addr string, fastOpen bool) netip.AddrPort {
 	t.Helper()
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		if !fastOpen {
-			return nil
+	lc := &net.ListenConfig{}
+	if fastOpen {
+		lc = labtest.RawListenConfig(tfoQLen)
+	}
+	ln := labtest.Listen(t, h, lc, "tcp", addr)
+	labtest.Serve(ln, func(c net.Conn) {
+		buf := make([]byte, len(request))
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return
 		}
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN, tfoQLen)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
-	var ln net.Listener
-	labtest.Run(t, h, func() (err error) {
-		ln, err = lc.Listen(context.Background(), "tcp", addr)
-		return err
+		c.Write([]byte(reply))
 	})
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, len(request))
-				if _, err := io.ReadFull(c, buf); err != nil {
-					return
-				}
-				c.Write([]byte(reply))
-			}()
-		}
-	}()
 	return netip.MustParseAddrPort(ln.Addr().String())
 }
 
@@ -79,21 +50,8 @@ func listen(t *testing.T, h *lab.Host, addr string, fastOpen bool) netip.AddrPor
 // (TCPI_OPT_SYN_DATA).
 func exchange(t *testing.T, h *lab.Host, to netip.AddrPort) bool {
 	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
-	var c net.Conn
-	labtest.Run(t, h, func() (err error) {
-		c, err = d.Dial("tcp", to.String())
-		return err
-	})
-	defer c.Close()
+	c := labtest.Dial(t, h, labtest.RawDialer(5*time.Second), "tcp", to.String())
+	defer c.Close() // at return: each exchange is a whole connection
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Write([]byte(request)); err != nil {
 		t.Fatalf("write: %v", err)
@@ -102,17 +60,11 @@ func exchange(t *testing.T, h *lab.Host, to netip.AddrPort) bool {
 	if _, err := io.ReadFull(c, got); err != nil {
 		t.Fatalf("read reply: %v", err)
 	}
-	rc, err := c.(*net.TCPConn).SyscallConn()
+	info, err := labtest.TCPInfo(c)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("TCP_INFO: %v", err)
 	}
-	var info *unix.TCPInfo
-	var ierr error
-	rc.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
-	if ierr != nil {
-		t.Fatalf("TCP_INFO: %v", ierr)
-	}
-	return info.Options&tcpiOptSYNData != 0
+	return labtest.SYNData(info)
 }
 
 // startCapture starts a capture on h's loopback for port.

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/fastopen/fastopen/kernel"
 	"github.com/fastopen/fastopen/lab"
 )
 
@@ -67,4 +68,16 @@ func Run(t testing.TB, h *lab.Host, fn func() error) {
 	if err := h.Run(fn); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Counters runs kernel.ReadCounters inside h: the counters of h's
+// namespace. It fails the test on error.
+func Counters(t testing.TB, h *lab.Host) kernel.Counters {
+	t.Helper()
+	var c kernel.Counters
+	Run(t, h, func() (err error) {
+		c, err = kernel.ReadCounters()
+		return err
+	})
+	return c
 }
