@@ -13,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "scripts/test.sh needs root (tests create network namespaces, TUN devices and set per-namespace sysctls): run it with sudo" >&2
   exit 1
 fi
-command -v go >/dev/null || { echo "Go is not installed: install Go 1.24 or later (https://go.dev/doc/install)" >&2; exit 1; }
+command -v go >/dev/null || { echo "Go is not installed: install Go 1.26 or later (https://go.dev/doc/install)" >&2; exit 1; }
 export PATH="$PATH:$(go env GOPATH)/bin"
 
 step "tools the tests use: curl, nginx, tshark, python3, ip"
