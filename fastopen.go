@@ -60,6 +60,7 @@ type Error struct {
 	Err error
 }
 
+// Error describes the operation, the address and why TFO was not used.
 func (e *Error) Error() string {
 	return fmt.Sprintf("fastopen: %s %s %s: %v: %s", e.Op, e.Net, e.Addr, e.Err, e.Reason)
 }
@@ -81,6 +82,7 @@ const (
 	SideServer
 )
 
+// String returns "client", "server" or "unknown".
 func (s Side) String() string {
 	switch s {
 	case SideClient:

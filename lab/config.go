@@ -22,6 +22,7 @@ const (
 	Down
 )
 
+// String returns "up", "down" or "both".
 func (d Dir) String() string {
 	switch d {
 	case Up:
@@ -138,6 +139,7 @@ const (
 	Blackhole
 )
 
+// String names the action as the CLI spells it ("drop", "strip-tfo", ...).
 func (a Action) String() string {
 	switch a {
 	case Drop:
