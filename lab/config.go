@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -317,16 +318,39 @@ func ParseFault(s string) ([]Rule, error) {
 	return nil, fmt.Errorf("unknown fault %q; known faults: %s", s, FaultNames)
 }
 
+// ErrConfig is wrapped by the errors New and Validate return for a bad
+// configuration (as opposed to a failure to build the lab).
+var ErrConfig = errors.New("bad lab configuration")
+
+// configErr is a specific configuration error; it matches ErrConfig.
+type configErr string
+
+func (e configErr) Error() string        { return "lab: " + string(e) }
+func (e configErr) Is(target error) bool { return target == ErrConfig }
+
+// configError formats a configErr.
+func configError(format string, a ...any) error {
+	return configErr(fmt.Sprintf(format, a...))
+}
+
+// Validate reports whether New would accept c, without building anything;
+// its errors wrap ErrConfig.
+func (c Config) Validate() error {
+	c.Up.DropNth = append([]int(nil), c.Up.DropNth...)
+	c.Down.DropNth = append([]int(nil), c.Down.DropNth...)
+	return c.validate()
+}
+
 // validate checks a configuration and fills in defaults.
 func (c *Config) validate() error {
 	if c.RTT < 0 {
-		return fmt.Errorf("lab: RTT %v is negative", c.RTT)
+		return configError("RTT %v is negative", c.RTT)
 	}
 	if c.MTU == 0 {
 		c.MTU = DefaultMTU
 	}
 	if c.MTU < 1280 || c.MTU > MaxMTU {
-		return fmt.Errorf("lab: MTU %d out of range: use 1280 (the IPv6 minimum) to %d", c.MTU, MaxMTU)
+		return configError("MTU %d out of range: use 1280 (the IPv6 minimum) to %d", c.MTU, MaxMTU)
 	}
 	if c.SpinThreshold == 0 {
 		c.SpinThreshold = 50 * time.Microsecond
@@ -339,35 +363,35 @@ func (c *Config) validate() error {
 			l.Delay = c.RTT / 2
 		}
 		if l.Delay < 0 || l.Jitter < 0 || l.DupDelay < 0 {
-			return fmt.Errorf("lab: negative delay, jitter or duplicate delay")
+			return configError("negative delay, jitter or duplicate delay")
 		}
 		if l.Loss < 0 || l.Loss > 1 || l.Duplicate < 0 || l.Duplicate > 1 {
-			return fmt.Errorf("lab: loss %v / duplicate %v must be probabilities between 0 and 1", l.Loss, l.Duplicate)
+			return configError("loss %v / duplicate %v must be probabilities between 0 and 1", l.Loss, l.Duplicate)
 		}
 		if l.Rate < 0 {
-			return fmt.Errorf("lab: rate %d bit/s is negative", l.Rate)
+			return configError("rate %d bit/s is negative", l.Rate)
 		}
 		if l.QueueLimit == 0 {
 			l.QueueLimit = DefaultQueueLimit
 		}
 		if l.QueueLimit < 0 {
-			return fmt.Errorf("lab: queue limit %d is negative", l.QueueLimit)
+			return configError("queue limit %d is negative", l.QueueLimit)
 		}
 		for _, n := range l.DropNth {
 			if n < 1 {
-				return fmt.Errorf("lab: DropNth %d: packets are numbered from 1", n)
+				return configError("DropNth %d: packets are numbered from 1", n)
 			}
 		}
 	}
 	for i, r := range c.Faults {
 		if r.Action < Drop || r.Action > Blackhole {
-			return fmt.Errorf("lab: fault %d: unknown action %d", i, r.Action)
+			return configError("fault %d: unknown action %d", i, r.Action)
 		}
 		if r.Dir < Both || r.Dir > Down {
-			return fmt.Errorf("lab: fault %d: unknown direction %d", i, r.Dir)
+			return configError("fault %d: unknown direction %d", i, r.Dir)
 		}
 		if r.After < 0 || r.Delay < 0 {
-			return fmt.Errorf("lab: fault %q: negative count or delay", r.Label())
+			return configError("fault %q: negative count or delay", r.Label())
 		}
 	}
 	return nil

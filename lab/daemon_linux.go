@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -54,24 +55,30 @@ func StartDetached(args []string, timeout time.Duration) (*State, error) {
 }
 
 // Stop asks the process running a lab to shut down (SIGTERM) and waits up
-// to timeout for it to exit, then kills it. Stale namespaces are removed
-// afterwards; it returns their names.
+// to timeout for it to exit, then kills it. A lab whose process is already
+// gone (killed) is not signalled: the processes still running in its
+// namespaces are stopped instead. Stale namespaces are removed afterwards;
+// it returns their names. The state and statistics files are removed.
 func Stop(s *State, timeout time.Duration) ([]string, error) {
-	if s != nil && s.PID > 0 && pidAlive(s.PID) {
+	if s.alive() {
 		if err := syscall.Kill(s.PID, syscall.SIGTERM); err != nil {
 			return nil, fmt.Errorf("lab: stop pid %d: %w", s.PID, err)
 		}
 		deadline := time.Now().Add(timeout)
-		for pidAlive(s.PID) && time.Now().Before(deadline) {
+		for s.alive() && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		if pidAlive(s.PID) {
+		if s.alive() {
 			syscall.Kill(s.PID, syscall.SIGKILL)
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	stopStaleProcesses(timeout)
 	removed, err := CleanStale()
 	if rerr := RemoveState(0); err == nil {
+		err = rerr
+	}
+	if rerr := os.Remove(StatsPath); err == nil && !errors.Is(rerr, os.ErrNotExist) {
 		err = rerr
 	}
 	return removed, err

@@ -242,7 +242,7 @@ func CleanStale() ([]string, error) {
 	}
 	var removed []string
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), Prefix) || ownerAlive(e.Name()) {
+		if ownerPID(e.Name()) <= 0 || ownerAlive(e.Name()) {
 			continue
 		}
 		if err := netns.DeleteNamed(e.Name()); err == nil {

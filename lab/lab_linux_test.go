@@ -594,3 +594,69 @@ func TestStopProcesses(t *testing.T) {
 		t.Fatal("sleep still runs after StopProcesses")
 	}
 }
+
+// TestCleanStaleKeepsForeignNamespaces: a namespace that merely starts with
+// the prefix (someone's "fo-test") is not the lab's and is never removed.
+func TestCleanStaleKeepsForeignNamespaces(t *testing.T) {
+	labtest.NeedRoot(t)
+	for _, name := range []string{lab.Prefix + "t", lab.Prefix + "rev-x", lab.Prefix + "a-1-notahex"} {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, err := netns.NewNamed(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns.Close()
+		if err := netns.Set(orig); err != nil {
+			t.Fatal(err)
+		}
+		orig.Close()
+		runtime.UnlockOSThread()
+		t.Cleanup(func() { netns.DeleteNamed(name) })
+	}
+	if _, err := lab.CleanStale(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{lab.Prefix + "t", lab.Prefix + "rev-x", lab.Prefix + "a-1-notahex"} {
+		if _, err := os.Stat("/var/run/netns/" + name); err != nil {
+			t.Errorf("%s was removed: %v", name, err)
+		}
+	}
+}
+
+// TestStateOfDeadOrReusedPID: a state file whose process has exited, or
+// whose pid now belongs to another process, describes no running lab.
+func TestStateOfDeadOrReusedPID(t *testing.T) {
+	p := exec.Command("true")
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if (&lab.State{PID: p.Process.Pid}).Alive() {
+		t.Errorf("state of exited pid %d reported alive", p.Process.Pid)
+	}
+	self := &lab.State{PID: os.Getpid()}
+	if !self.Alive() {
+		t.Fatal("own pid not alive")
+	}
+	self.ProcStart = 1 // this process did not start at tick 1
+	if self.Alive() {
+		t.Error("a pid with another start time (reused) reported alive")
+	}
+	// A zombie: started and killed, not yet reaped.
+	z := exec.Command("sleep", "10")
+	if err := z.Start(); err != nil {
+		t.Fatal(err)
+	}
+	z.Process.Kill()
+	defer z.Wait()
+	deadline := time.Now().Add(2 * time.Second)
+	for (&lab.State{PID: z.Process.Pid}).Alive() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if (&lab.State{PID: z.Process.Pid}).Alive() {
+		t.Error("killed, unreaped process reported alive")
+	}
+}

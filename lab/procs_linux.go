@@ -45,8 +45,13 @@ func (h *Host) Pids() ([]int, error) {
 // they would keep running in namespaces that no longer have a name or a
 // link. It returns how many processes it signalled.
 func (l *Lab) StopProcesses(grace time.Duration) int {
+	return stopIn([]*Host{l.Client, l.Server}, grace)
+}
+
+// stopIn ends the processes running in hosts (nil entries are skipped).
+func stopIn(hosts []*Host, grace time.Duration) int {
 	var pids []int
-	for _, h := range []*Host{l.Client, l.Server} {
+	for _, h := range hosts {
 		if h == nil {
 			continue
 		}
@@ -79,4 +84,24 @@ func running(pid int) bool {
 	// "pid (comm) S ...": the state follows the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
+}
+
+// stopStaleProcesses ends the processes left in stale lab namespaces (those
+// CleanStale would remove: their lab's process is gone), e.g. a server
+// started with `fastopen lab exec` in a lab that was killed.
+func stopStaleProcesses(grace time.Duration) int {
+	entries, err := os.ReadDir("/var/run/netns")
+	if err != nil {
+		return 0
+	}
+	var hosts []*Host
+	for _, e := range entries {
+		if ownerPID(e.Name()) > 0 && !ownerAlive(e.Name()) {
+			hosts = append(hosts, &Host{Name: e.Name(), NS: e.Name()})
+		}
+	}
+	if len(hosts) == 0 {
+		return 0
+	}
+	return stopIn(hosts, grace)
 }

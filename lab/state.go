@@ -9,8 +9,24 @@ import (
 	"time"
 )
 
-// StateDir holds the state file of the lab started by `fastopen lab up`.
-const StateDir = "/run/fastopen-lab"
+// StateDirEnv names the environment variable that moves StateDir, so
+// that separate labs (e.g. one per test) can run side by side: each lab
+// has its own namespaces, and only its state file is shared.
+const StateDirEnv = "FASTOPEN_LAB_DIR"
+
+// DefaultStateDir is StateDir unless StateDirEnv says otherwise.
+const DefaultStateDir = "/run/fastopen-lab"
+
+// StateDir holds the state file of the lab started by `fastopen lab up`:
+// DefaultStateDir, or $FASTOPEN_LAB_DIR when set.
+var StateDir = stateDir()
+
+func stateDir() string {
+	if d := os.Getenv(StateDirEnv); d != "" {
+		return d
+	}
+	return DefaultStateDir
+}
 
 // StatePath is the state file: which process runs the lab and its hosts.
 var StatePath = filepath.Join(StateDir, "state.json")
@@ -22,6 +38,10 @@ var LogPath = filepath.Join(StateDir, "lab.log")
 type State struct {
 	// PID of the process that runs the forwarder.
 	PID int `json:"pid"`
+	// ProcStart is when that process started (clock ticks since boot, from
+	// /proc), so that a later process reusing the pid is not mistaken for
+	// the lab.
+	ProcStart uint64 `json:"proc_start,omitempty"`
 	// Started is when the lab came up.
 	Started time.Time `json:"started"`
 	// Hosts maps "client" and "server" to their namespace and addresses.
@@ -44,6 +64,7 @@ type HostState struct {
 // StateOf describes l as run by this process.
 func StateOf(l *Lab) *State {
 	s := &State{PID: os.Getpid(), Started: time.Now(), RTT: l.cfg.RTT, Hosts: map[string]HostState{}}
+	s.ProcStart, _ = procStart(s.PID)
 	if l.Client != nil {
 		s.Hosts["client"] = HostState{NS: l.Client.NS, IPv4: l.ClientAddr(false).String(), IPv6: l.ClientAddr(true).String()}
 	}
@@ -92,10 +113,27 @@ func ReadState() (*State, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("lab: %s is corrupt (%v); run `fastopen lab down` to clean up", StatePath, err)
 	}
-	if s.PID <= 0 || !pidAlive(s.PID) {
+	if !s.alive() {
 		return &s, ErrNoLab
 	}
 	return &s, nil
+}
+
+// Alive reports whether the process that ran the lab described by s still
+// runs (false for nil).
+func (s *State) Alive() bool { return s.alive() }
+
+// alive reports whether the process that ran the lab still runs.
+func (s *State) alive() bool {
+	if s == nil || s.PID <= 0 || !pidAlive(s.PID) {
+		return false
+	}
+	if s.ProcStart != 0 {
+		if start, ok := procStart(s.PID); ok && start != s.ProcStart {
+			return false // the pid now belongs to another process
+		}
+	}
+	return true
 }
 
 // RemoveState deletes the state file if it belongs to pid (0: any).
