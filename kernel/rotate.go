@@ -114,34 +114,49 @@ func LoadSecretFile(path string) ([]byte, error) {
 	return s, nil
 }
 
-// RotateLoop installs r.Keys(now()) with install, then again at every
-// NextChange, until ctx ends. Failed installs are passed to onErr (if
-// set) and retried after retry (a minute when zero). It returns ctx's
-// error. now is the clock (time.Now in production, a fake one in tests).
-func RotateLoop(ctx context.Context, r Rotation, now func() time.Time, retry time.Duration, install func(primary, backup Key) error, onErr func(error)) error {
+// RotateLoop installs r.Keys(now()) with install, then again whenever
+// they change, until ctx ends. It reads the clock at least every poll (a
+// minute when zero) instead of sleeping until the next change: Go's
+// timers follow the monotonic clock, so a single long sleep would miss a
+// wall clock stepped by NTP and the time a machine spent suspended, and
+// leave the server on stale keys while the rest of the fleet has moved
+// on. Keys are installed only when they differ from the last ones
+// installed; a failed install is passed to onErr (if set) and retried at
+// the next poll. An install failing with ErrPrivilege ends the loop. It
+// returns ctx's error. now is the clock (time.Now in production, a fake
+// one in tests).
+func RotateLoop(ctx context.Context, r Rotation, now func() time.Time, poll time.Duration, install func(primary, backup Key) error, onErr func(error)) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	if retry <= 0 {
-		retry = time.Minute
+	if poll <= 0 {
+		poll = time.Minute
 	}
+	var last [2]Key
+	installed := false
 	for {
 		t := now()
 		p, b := r.Keys(t)
-		wait := r.NextChange(t).Sub(t)
-		if err := install(p, b); err != nil {
-			if onErr != nil {
-				onErr(err)
+		if !installed || last != [2]Key{p, b} {
+			if err := install(p, b); err != nil {
+				if onErr != nil {
+					onErr(err)
+				}
+				if errors.Is(err, ErrPrivilege) {
+					return err
+				}
+				installed = false
+			} else {
+				last, installed = [2]Key{p, b}, true
 			}
-			if errors.Is(err, ErrPrivilege) {
-				return err
-			}
-			wait = min(wait, retry)
 		}
+		wait := min(r.NextChange(t).Sub(t), poll)
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return ctx.Err()
-		case <-time.After(wait):
+		case <-timer.C:
 		}
 	}
 }

@@ -2,6 +2,7 @@ package kernel_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,5 +65,54 @@ func TestRotateLoopInstallsCurrentKeys(t *testing.T) {
 	p, b := r.Keys(now)
 	if len(got) != 1 || got[0] != [2]kernel.Key{p, b} {
 		t.Fatalf("installed %d key pairs, want exactly Keys(now)", len(got))
+	}
+}
+
+// TestRotateLoopFollowsClockSteps: the wall clock jumps two intervals
+// ahead (NTP step, resume from suspend) while the loop waits for the
+// middle of the interval; the loop installs the keys of the new time
+// within a poll, and does not reinstall keys that have not changed.
+func TestRotateLoopFollowsClockSteps(t *testing.T) {
+	r := kernel.Rotation{Secret: []byte("0123456789abcdef0123"), Interval: time.Hour}
+	var mu sync.Mutex
+	now := time.Date(2031, 5, 6, 7, 1, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	installs := make(chan [2]kernel.Key, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- kernel.RotateLoop(ctx, r, clock, 5*time.Millisecond, func(p, b kernel.Key) error {
+			installs <- [2]kernel.Key{p, b}
+			return nil
+		}, nil)
+	}()
+	next := func(what string) [2]kernel.Key {
+		t.Helper()
+		select {
+		case k := <-installs:
+			return k
+		case <-time.After(2 * time.Second):
+			t.Fatalf("%s: no keys installed", what)
+			return [2]kernel.Key{}
+		}
+	}
+	p, b := r.Keys(now)
+	if got := next("start"); got != [2]kernel.Key{p, b} {
+		t.Fatal("first install is not Keys(now)")
+	}
+	time.Sleep(50 * time.Millisecond) // ten polls, same time
+	if len(installs) != 0 {
+		t.Fatalf("%d reinstalls of unchanged keys", len(installs))
+	}
+	mu.Lock()
+	now = now.Add(2*time.Hour + 40*time.Minute) // second half, two intervals on
+	p, b = r.Keys(now)
+	mu.Unlock()
+	if got := next("after the clock step"); got != [2]kernel.Key{p, b} {
+		t.Fatal("after the clock step the loop installed other keys than Keys(now)")
+	}
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("RotateLoop returned %v, want context.Canceled", err)
 	}
 }
