@@ -65,6 +65,12 @@ func init() {
 				if *runs < 1 || *warmup < 1 {
 					return cli.Usagef("--runs %d --warmup %d: want at least 1 of each", *runs, *warmup)
 				}
+				if *out != "" {
+					// Fail now, not after a long run whose results would be lost.
+					if err := checkOutDir(*out); err != nil {
+						return err
+					}
+				}
 				if !*quiet {
 					cfg.Progress = bench.ProgressBar(os.Stderr)
 				}
@@ -81,9 +87,12 @@ func init() {
 				if *out != "" {
 					files, cerr := bench.WriteCharts(*out, res)
 					if cerr != nil {
-						return cerr
-					}
-					if !*asJSON && !*asCSV {
+						// Still print the results below.
+						defer fmt.Fprintf(os.Stderr, "fastopen bench: --out %s: %v\n", *out, cerr)
+						if err == nil {
+							err = &cli.ExitError{Code: 1}
+						}
+					} else if !*asJSON && !*asCSV {
 						defer fmt.Printf("\nwrote %s\n", strings.Join(files, ", "))
 					}
 				}
@@ -103,6 +112,19 @@ func init() {
 			}
 		},
 	})
+}
+
+// checkOutDir makes sure dir exists (creating it) and takes files.
+func checkOutDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".fastopen-bench-*")
+	if err != nil {
+		return fmt.Errorf("--out: cannot write into %s: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // runRate runs `bench --mode rate`: in a fresh namespace with TFO on when

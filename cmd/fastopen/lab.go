@@ -23,16 +23,33 @@ func init() {
 	cli.Register(&cli.Command{
 		Name:    "lab",
 		Summary: "emulated network: two namespace hosts joined by a link with real delay, loss and middlebox faults",
-		Usage: `up [--rtt 100ms] [--loss P] [--fault NAME]... [--detach] [--json]
-       lab exec client|server -- CMD [ARGS...]
-       lab status [--json]
-       lab down
-       lab selftest [--json]
-
-'up' creates hosts "client" and "server" and forwards packets between them
-until Ctrl-C (or, with --detach, in the background until 'lab down').
+		Usage:   "up|exec|status|down|selftest [flags]",
+		Setup:   setupLab,
+		Subs: []cli.Sub{
+			{Name: "up", Usage: "[--rtt 100ms] [--loss P] [--fault NAME]... [--detach] [--json]",
+				Summary: "start a lab: two hosts joined by an emulated link (foreground until Ctrl-C, or --detach)",
+				Help: `Creates hosts "client" (10.200.0.1, fd00:f0::1) and "server" (10.200.0.2, fd00:f0::2), each in its
+own network namespace, and forwards packets between them with the given delay, loss and faults until
+Ctrl-C (or, with --detach, in the background until 'fastopen lab down'). Needs root / CAP_NET_ADMIN.
 Faults: ` + lab.FaultNames,
-		Setup: setupLab,
+				Flags: []string{"rtt", "jitter", "loss", "dup", "dup-delay", "rate", "mtu", "fault", "client-tfo", "server-tfo", "no-realtime", "seed", "detach", "json"}},
+			{Name: "exec", Usage: "client|server [--] CMD [ARGS...]",
+				Summary: "run a command inside a host of the running lab",
+				Help: `For example: fastopen lab exec client -- fastopen send 10.200.0.2:8000 --count 3
+Everything after the host name belongs to the command. The exit status is the command's.`},
+			{Name: "status", Usage: "[--json]",
+				Summary: "show the running lab: hosts, addresses, live link statistics (exit status 1: no lab runs)",
+				Flags:   []string{"json"}},
+			{Name: "down", Usage: "[--json]",
+				Summary: "stop the running lab and the processes in its hosts; clean up after a lab that was killed",
+				Flags:   []string{"json"}},
+			{Name: "selftest", Usage: "[--connects 50] [--pps 10000] [--json]",
+				Summary: "measure the lab itself in a temporary lab: connect times, forwarding lateness, throughput",
+				Help:    "Exit status 1 when a target is missed.",
+				Flags:   []string{"connects", "pps", "json"}},
+		},
+		// `lab exec HOST CMD ARGS...`: CMD's flags are its own.
+		Passthrough: func(pos []string) bool { return len(pos) == 2 && pos[0] == "exec" },
 	})
 }
 
@@ -81,15 +98,28 @@ func setupLab(fs *flag.FlagSet) func([]string) error {
 				link.Rate = r
 			}
 			cfg.Up, cfg.Down = link, link
+			if *clientTFO < 0 || *serverTFO < 0 {
+				return cli.Usagef("--client-tfo and --server-tfo are net.ipv4.tcp_fastopen values: 0 (off), 1 (client), 2 (server), 3 (both), ...")
+			}
+			// Check here, not in a detached child whose error would only reach its log.
+			if err := cfg.Validate(); err != nil {
+				return cli.Usagef("%s", strings.TrimPrefix(err.Error(), "lab: "))
+			}
 			if *detach {
 				return labDetach(*asJSON)
 			}
 			return labUp(cfg, *asJSON)
 		case "exec":
 			if len(args) < 3 {
-				return cli.Usagef("usage: lab exec client|server -- CMD [ARGS...]")
+				return cli.Usagef("missing command: lab exec client|server -- CMD [ARGS...]")
 			}
 			return labExec(args[1], args[2:])
+		case "status", "down", "selftest":
+			if len(args) > 1 {
+				return cli.Usagef("unexpected argument %q after '%s'", args[1], args[0])
+			}
+		}
+		switch args[0] {
 		case "status":
 			return labStatus(*asJSON)
 		case "down":
@@ -240,6 +270,12 @@ func labExec(host string, argv []string) error {
 	if err != nil {
 		return err
 	}
+	if argv[0] == "--" {
+		argv = argv[1:]
+	}
+	if len(argv) == 0 {
+		return cli.Usagef("missing command: lab exec %s -- CMD [ARGS...]", host)
+	}
 	h, err := lab.Attach(host, st.Hosts[host].NS)
 	if err != nil {
 		return err
@@ -262,16 +298,32 @@ func labExec(host string, argv []string) error {
 	return nil
 }
 
+// labStatusJSON is `lab status --json`: the state of the running lab
+// with its latest link statistics.
+type labStatusJSON struct {
+	Running bool `json:"running"`
+	*lab.State
+	Stats *lab.Stats `json:"stats,omitempty"`
+}
+
 func labStatus(asJSON bool) error {
 	st, err := lab.ReadState()
 	if err != nil {
 		if asJSON {
-			cli.JSON(os.Stdout, map[string]bool{"running": false})
+			cli.JSON(os.Stdout, labStatusJSON{})
+		}
+		if errors.Is(err, lab.ErrNoLab) && st != nil {
+			err = fmt.Errorf("no lab is running: the last one (pid %d) has died; run 'fastopen lab down' to remove what it left (namespaces %s, %s)",
+				st.PID, st.Hosts["client"].NS, st.Hosts["server"].NS)
 		}
 		return &cli.ExitError{Code: 1, Err: err}
 	}
 	if asJSON {
-		return cli.JSON(os.Stdout, st)
+		out := labStatusJSON{Running: true, State: st}
+		if s, err := lab.ReadStats(); err == nil {
+			out.Stats = &s
+		}
+		return cli.JSON(os.Stdout, out)
 	}
 	printLab(os.Stdout, st, false)
 	fmt.Printf("pid %d, up since %s\n", st.PID, st.Started.Format(time.RFC3339))
@@ -287,16 +339,23 @@ func labDown(asJSON bool) error {
 	if err != nil && !errors.Is(err, lab.ErrNoLab) {
 		return err
 	}
+	running := st.Alive()
 	removed, err := lab.Stop(st, 5*time.Second)
 	if err != nil {
 		return err
 	}
 	if asJSON {
-		return cli.JSON(os.Stdout, map[string]any{"stopped_pid": pidOf(st), "removed_namespaces": removed})
+		pid := 0
+		if running {
+			pid = st.PID
+		}
+		return cli.JSON(os.Stdout, map[string]any{"stopped_pid": pid, "removed_namespaces": removed})
 	}
 	switch {
-	case st != nil && st.PID > 0:
+	case running:
 		fmt.Printf("stopped the lab (pid %d)\n", st.PID)
+	case st != nil && st.PID > 0:
+		fmt.Printf("no lab was running (the last one, pid %d, had died)\n", st.PID)
 	default:
 		fmt.Println("no lab was running")
 	}
@@ -304,13 +363,6 @@ func labDown(asJSON bool) error {
 		fmt.Printf("removed stale namespace %s\n", n)
 	}
 	return nil
-}
-
-func pidOf(st *lab.State) int {
-	if st == nil {
-		return 0
-	}
-	return st.PID
 }
 
 func labSelfTest(connects, pps int, asJSON bool) error {

@@ -9,6 +9,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -21,22 +22,28 @@ func main() {
 
 func run(args []string) int {
 	prog := filepath.Base(os.Args[0])
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		usage(os.Stderr, prog)
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
 		if len(args) > 1 {
-			if c, ok := cli.Lookup(args[1]); ok {
-				return exit(prog, c, cli.Run(c, prog, []string{"--help"}))
+			// `fastopen help lab up` is `fastopen lab up --help`.
+			c, ok := cli.Lookup(args[1])
+			if !ok {
+				fmt.Fprintf(os.Stderr, "%s help: unknown command %q\n\n", prog, args[1])
+				usage(os.Stderr, prog)
+				return 2
 			}
+			return exit(prog, c, cli.Run(c, prog, append(append([]string{}, args[2:]...), "--help")))
 		}
-		usage(prog)
-		if len(args) == 0 {
-			return 2
-		}
+		usage(os.Stdout, prog)
 		return 0
 	}
 	c, ok := cli.Lookup(args[0])
 	if !ok {
 		fmt.Fprintf(os.Stderr, "%s: unknown command %q\n\n", prog, args[0])
-		usage(prog)
+		usage(os.Stderr, prog)
 		return 2
 	}
 	return exit(prog, c, cli.Run(c, prog, args[1:]))
@@ -61,10 +68,12 @@ func exit(prog string, c *cli.Command, err error) int {
 	return 1
 }
 
-func usage(prog string) {
-	fmt.Fprintf(os.Stderr, "usage: %s COMMAND [flags] [args]\n\ncommands:\n", prog)
+// usage lists the commands: on standard output when asked for, on
+// standard error after a mistake.
+func usage(w io.Writer, prog string) {
+	fmt.Fprintf(w, "usage: %s COMMAND [flags] [args]\n\ncommands:\n", prog)
 	for _, c := range cli.Commands() {
-		fmt.Fprintf(os.Stderr, "  %-10s %s\n", c.Name, c.Summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.Name, c.Summary)
 	}
-	fmt.Fprintf(os.Stderr, "\nrun '%s COMMAND --help' for a command's flags\n", prog)
+	fmt.Fprintf(w, "\nrun '%s COMMAND --help' (or '%s help COMMAND') for a command's flags\n", prog, prog)
 }

@@ -55,6 +55,9 @@ func init() {
 				if *count < 1 {
 					return cli.Usagef("--count must be at least 1, got %d", *count)
 				}
+				if *timeout <= 0 || *interval < 0 {
+					return cli.Usagef("--timeout %v --interval %v: want a positive timeout and an interval of 0 or more", *timeout, *interval)
+				}
 				payload, err := cli.Unescape(*data)
 				if err != nil {
 					return cli.Usagef("--data: %v", err)

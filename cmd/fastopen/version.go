@@ -17,7 +17,10 @@ func init() {
 		Name:    "version",
 		Summary: "print the fastopen version and build information",
 		Setup: func(fs *flag.FlagSet) func([]string) error {
-			return func([]string) error {
+			return func(args []string) error {
+				if len(args) > 0 {
+					return cli.Usagef("version takes no arguments, got %q", args)
+				}
 				v := version
 				if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 					v = bi.Main.Version
