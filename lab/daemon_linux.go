@@ -21,11 +21,17 @@ func StartDetached(args []string, timeout time.Duration) (*State, error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(StateDir, 0o755); err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("lab: create %s: %w", StateDir, ErrPrivilege)
+		}
 		return nil, fmt.Errorf("lab: create %s: %w", StateDir, err)
 	}
 	log, err := os.OpenFile(LogPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if errors.Is(err, os.ErrPermission) {
+		return nil, fmt.Errorf("lab: write %s: %w", LogPath, ErrPrivilege)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("lab: open %s: %w", LogPath, err)
+		return nil, fmt.Errorf("lab: %w", err)
 	}
 	defer log.Close()
 	cmd := exec.Command(exe, args...)

@@ -354,3 +354,38 @@ func TestTraceFiles(t *testing.T) {
 		t.Errorf("trace -r of a text file: exit %d, %q", code, stderr)
 	}
 }
+
+// TestUnprivileged: without root, the lab, demo and trace say what they
+// need and exit 1.
+func TestUnprivileged(t *testing.T) {
+	labtest.NeedRoot(t) // to switch to nobody
+	su, err := exec.LookPath("su")
+	if err != nil {
+		t.Skip("no su")
+	}
+	// The test binary lives in a private temporary directory; nobody needs
+	// a copy it can execute.
+	dir, err := os.MkdirTemp("", "fastopen-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "fastopen")
+	b, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range []string{"lab up --detach --rtt 10ms", "lab up --rtt 10ms", "demo --rtt 10ms --quiet", "trace -i lo --count 1"} {
+		// A state directory of its own: a lab running beside is not seen.
+		cmd := exec.Command(su, "nobody", "-s", "/bin/sh", "-c", lab.StateDirEnv+"="+filepath.Join(dir, "state")+" "+bin+" "+args)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "needs root / CAP_NET_ADMIN") {
+			t.Errorf("fastopen %s as nobody: %v, %q; want exit 1 saying it needs root / CAP_NET_ADMIN", args, err, out)
+		}
+	}
+}
