@@ -26,10 +26,10 @@ func init() {
 			"          them: [current, previous] in the first half of an interval, [current, next] in the second.\n" +
 			"          Runs once (cron, systemd timer at least every interval/2) or with --daemon.",
 		Setup: func(fs *flag.FlagSet) func([]string) error {
-			secretFile := fs.String("secret-file", "", "rotate: file with the fleet's shared secret (at least 16 bytes, not world-readable)")
+			secretFile := fs.String("secret-file", "", "rotate: `FILE` with the fleet's shared secret (at least 16 bytes, not world-readable)")
 			interval := fs.Duration("interval", 24*time.Hour, "rotate: lifetime of one key; the same on every server")
 			toSysctl := fs.Bool("sysctl", false, "rotate: install into net.ipv4.tcp_fastopen_key (this namespace's listeners without their own key)")
-			keyFile := fs.String("key-file", "", "rotate: write the keys to this file, for `fastopen serve --key-file` (reloads it on change)")
+			keyFile := fs.String("key-file", "", "rotate: write the keys to this `FILE`, for fastopen serve --key-file (which reloads it on change)")
 			daemon := fs.Bool("daemon", false, "rotate: keep running, installing new keys at every half interval")
 			return func(args []string) error {
 				if len(args) == 0 {

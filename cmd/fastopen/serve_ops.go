@@ -20,8 +20,16 @@ import (
 func init() {
 	serveHooks = append(serveHooks, func(fs *flag.FlagSet) serveHook {
 		h := &opsHook{}
-		fs.StringVar(&h.keyFile, "key-file", "", "cookie key file (`fastopen key new`; optional backup key on a second line), reloaded on SIGHUP and on change")
-		fs.StringVar(&h.metricsAddr, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9100)")
+		fs.StringVar(&h.keyFile, "key-file", "", "cookie key `FILE` (made by: fastopen key new; optional backup key on a second line), reloaded on SIGHUP and on change")
+		// Checked while parsing, so that a bad address is a usage error
+		// (exit 2) reported before the server starts listening.
+		fs.Func("metrics", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9100; port 0 picks one and logs it)", func(s string) error {
+			if err := checkHostPort(s, true); err != nil {
+				return err
+			}
+			h.metricsAddr = s
+			return nil
+		})
 		return h
 	})
 }
@@ -37,9 +45,6 @@ type opsHook struct {
 // the metrics endpoint; both stop with ctx.
 func (h *opsHook) Listen(ctx context.Context, ln net.Listener, log *slog.Logger) error {
 	if h.metricsAddr != "" {
-		if err := checkHostPort(h.metricsAddr, true); err != nil {
-			return fmt.Errorf("--metrics: %w", err)
-		}
 		m, err := metrics.New()
 		if err != nil {
 			return err
@@ -72,10 +77,11 @@ func (h *opsHook) Listen(ctx context.Context, ln net.Listener, log *slog.Logger)
 	if err != nil {
 		return fmt.Errorf("--key-file: %w", err)
 	}
+	var backup bool // whether the installed file had a backup key
 	w := &kernel.KeyWatcher{
 		Path: h.keyFile,
-		Log:  log,
 		Install: func(p kernel.Key, b *kernel.Key) error {
+			backup = b != nil
 			var serr error
 			if err := rc.Control(func(fd uintptr) { serr = kernel.SetListenerKey(fd, p, b) }); err != nil {
 				return err
@@ -91,6 +97,10 @@ func (h *opsHook) Listen(ctx context.Context, ln net.Listener, log *slog.Logger)
 	if err := w.Load(); err != nil {
 		return fmt.Errorf("--key-file: %w", err)
 	}
+	// Logging starts after the first load: its failure is the command's
+	// error, printed once.
+	w.Log = log
+	log.Info("TFO key loaded", "file", h.keyFile, "backup", backup)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {

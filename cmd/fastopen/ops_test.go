@@ -1,0 +1,357 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fastopen/fastopen/internal/labtest"
+	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/lab"
+)
+
+// exitCode runs cmd and returns its exit status and combined output.
+func exitCode(t *testing.T, run func() ([]byte, error)) (int, string) {
+	t.Helper()
+	out, err := run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, string(out)
+	case errors.As(err, &ee):
+		return ee.ExitCode(), string(out)
+	}
+	t.Fatalf("run: %v", err)
+	return 0, ""
+}
+
+// TestOpsUsageErrors: bad input to the operations commands exits 2 (or 1
+// for bad files) with a message that names the problem; a bad --metrics
+// address is refused before `fastopen serve` starts listening.
+func TestOpsUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	secret := write("secret", "0123456789abcdef0123456789abcdef\n", 0o600)
+	short := write("short", "only15bytes....\n", 0o600)
+	open := write("open", "0123456789abcdef0123456789abcdef\n", 0o644)
+	out := filepath.Join(dir, "out.key")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"enable", "servr"}, 2, `unknown TFO role "servr"`},
+		{[]string{"disable", "client", "server"}, 2, "one role at most"},
+		{[]string{"check", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"stats", "--watch", "1ms"}, 2, "at least 10ms"},
+		{[]string{"stats", "--watch", "-1s"}, 2, "at least 10ms"},
+		{[]string{"cookies", "flush", "10.0.0"}, 2, `"10.0.0" is not an IP address`},
+		{[]string{"cookies", "flush", "::1", "::2"}, 2, "at most one destination"},
+		{[]string{"cookies", "purge"}, 2, `unknown subcommand "purge"`},
+		{[]string{"key"}, 2, "missing subcommand"},
+		{[]string{"key", "new", "x"}, 2, "takes no arguments"},
+		{[]string{"key", "check", filepath.Join(dir, "nope")}, 1, "does not exist"},
+		{[]string{"key", "rotate", "--key-file", out}, 2, "needs --secret-file"},
+		{[]string{"key", "rotate", "--secret-file", secret}, 2, "needs a target"},
+		{[]string{"key", "rotate", "--secret-file", secret, "--key-file", out, "--interval", "0s"}, 2, "too short"},
+		{[]string{"key", "rotate", "--secret-file", secret, "--key-file", out, "--interval", "-24h"}, 2, "too short"},
+		{[]string{"key", "rotate", "--secret-file", short, "--key-file", out}, 1, "want at least 16"},
+		{[]string{"key", "rotate", "--secret-file", open, "--key-file", out}, 1, "world-readable"},
+	} {
+		code, msg := exitCode(t, exec.Command(binary, tc.args...).CombinedOutput)
+		if code != tc.code || !strings.Contains(msg, tc.want) {
+			t.Errorf("fastopen %q: exit %d, output %q; want exit %d mentioning %q", tc.args, code, msg, tc.code, tc.want)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a refused key rotate wrote its key file")
+	}
+
+	h := labtest.Host(t, "opsflags", 3)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--metrics", "nohost"}, "want host:port"},
+		{[]string{"--metrics", "127.0.0.1:99999"}, "not a valid port"},
+	} {
+		args := append([]string{"serve", "--addr", "127.0.0.1:8000"}, tc.args...)
+		code, msg := exitCode(t, h.Command(binary, args...).CombinedOutput)
+		if code != 2 || !strings.Contains(msg, tc.want) || strings.Contains(msg, "listening") {
+			t.Errorf("fastopen %q: exit %d, output %q; want exit 2 mentioning %q before listening", args, code, msg, tc.want)
+		}
+	}
+
+	// Flag placeholders: text in backquotes becomes the value's name.
+	help, _ := exec.Command(binary, "serve", "--help").CombinedOutput()
+	for _, want := range []string{"-key-file FILE", "-metrics ADDR"} {
+		if !strings.Contains(string(help), want) {
+			t.Errorf("serve --help lacks %q:\n%s", want, help)
+		}
+	}
+	help, _ = exec.Command(binary, "key", "--help").CombinedOutput()
+	for _, want := range []string{"-key-file FILE", "-secret-file FILE"} {
+		if !strings.Contains(string(help), want) {
+			t.Errorf("key --help lacks %q:\n%s", want, help)
+		}
+	}
+}
+
+// opsServer is a `fastopen serve --log-json` process and its log.
+type opsServer struct {
+	cmd  *lab.Cmd
+	logs chan map[string]any
+}
+
+// startOpsServe runs `fastopen serve --log-json args...` in h and waits
+// until it listens.
+func startOpsServe(t *testing.T, h *lab.Host, args ...string) *opsServer {
+	t.Helper()
+	s := &opsServer{cmd: h.Command(binary, append([]string{"serve", "--log-json"}, args...)...), logs: make(chan map[string]any, 256)}
+	stderr, err := s.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.cmd.Process.Signal(os.Interrupt); s.cmd.Wait() })
+	go func() {
+		defer close(s.logs)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var l map[string]any
+			if json.Unmarshal(sc.Bytes(), &l) != nil {
+				l = map[string]any{"msg": "text", "text": sc.Text()}
+			}
+			s.logs <- l
+		}
+	}()
+	s.wait(t, "listening")
+	return s
+}
+
+// wait returns the next log line with message msg, skipping others.
+func (s *opsServer) wait(t *testing.T, msg string) map[string]any {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case l, ok := <-s.logs:
+			if !ok {
+				t.Fatalf("fastopen serve ended before logging %q", msg)
+			}
+			if l["msg"] == msg {
+				return l
+			}
+		case <-timeout:
+			t.Fatalf("fastopen serve did not log %q", msg)
+		}
+	}
+}
+
+// metricSample matches one sample line of the Prometheus text format.
+var metricSample = regexp.MustCompile(`(?m)^(fastopen_[^ ]+) ([0-9.e+-]+)$`)
+
+// scrapeMetrics reads url from inside h, where the server listens. The
+// connection is dialled on h's thread (net/http would dial from another
+// goroutine, in another namespace) and the request sent over it.
+func scrapeMetrics(t *testing.T, h *lab.Host, url string) map[string]float64 {
+	t.Helper()
+	addr := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/metrics")
+	c := labtest.Dial(t, h, &net.Dialer{Timeout: 5 * time.Second}, "tcp", addr)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Close = true
+	if err := req.Write(c); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape %s: %s, %v\n%s", url, resp.Status, err, body)
+	}
+	got := map[string]float64{}
+	for _, m := range metricSample.FindAllStringSubmatch(string(body), -1) {
+		v, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[m[1]] = v
+	}
+	return got
+}
+
+// TestServeKeyFileLifecycle runs `fastopen serve --key-file --metrics
+// 127.0.0.1:0` on a Kubernetes-style Secret volume (the key file is a
+// symlink through ..data) and walks the key through a Secret update, a
+// SIGHUP in the middle of a non-atomic write, a world-readable file and a
+// deleted one. Each good key is proven in effect through TFO itself (which
+// cookies the server accepts, its TCPFastOpenPassiveAltKey counter); each
+// bad one leaves the previous key serving. The metrics port is learned
+// from the log and the scrape agrees.
+func TestServeKeyFileLifecycle(t *testing.T) {
+	h := labtest.Host(t, "opskey", 3)
+	k1, _ := kernel.NewKey()
+	k2, _ := kernel.NewKey()
+	k3, _ := kernel.NewKey()
+	vol := t.TempDir()
+	// A Secret volume: ..v1/tfo.key, ..data -> ..v1, tfo.key -> ..data/tfo.key.
+	version := func(name, content string) {
+		if err := os.Mkdir(filepath.Join(vol, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(vol, name, "tfo.key"), []byte(content), 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
+	swap := func(name string) { // as the kubelet does: new symlink renamed over ..data
+		tmp := filepath.Join(vol, "..data_tmp")
+		if err := os.Symlink(name, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(vol, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version("..v1", k1.String()+"\r\n") // CRLF from a Windows editor
+	if err := os.Symlink("..v1", filepath.Join(vol, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(vol, "tfo.key")
+	if err := os.Symlink("..data/tfo.key", keyFile); err != nil {
+		t.Fatal(err)
+	}
+
+	s := startOpsServe(t, h, "--addr", "127.0.0.1:8000", "--key-file", keyFile, "--metrics", "127.0.0.1:0")
+	url, _ := s.wait(t, "metrics")["url"].(string)
+	if !regexp.MustCompile(`^http://127\.0\.0\.1:[1-9][0-9]*/metrics$`).MatchString(url) {
+		t.Fatalf("metrics URL %q does not name the bound port", url)
+	}
+	if l := s.wait(t, "TFO key loaded"); l["backup"] != false {
+		t.Fatalf("initial load: %v", l)
+	}
+	send := func() sendRecord {
+		t.Helper()
+		recs := sendRecords(t, h, "127.0.0.1:8000")
+		if len(recs) != 1 || recs[0].Reply != "hello!" {
+			t.Fatalf("send: %+v", recs)
+		}
+		return recs[0]
+	}
+	if send().SYNData || !send().SYNData {
+		t.Fatal("cold then warm connection: want SYN data on the second only")
+	}
+
+	// Secret update: [k2, k1]. The client's k1 cookie is accepted through
+	// the backup key, which proves k1 was the listener's key.
+	version("..v2", k2.String()+"\n"+k1.String()+"\n")
+	swap("..v2")
+	if l := s.wait(t, "TFO key loaded"); l["backup"] != true {
+		t.Fatalf("after the ..data swap: %v, want a backup key", l)
+	}
+	before := scrapeMetrics(t, h, url)
+	if !send().SYNData {
+		t.Fatal("a cookie of the previous key was refused although it is the backup key")
+	}
+	altKey := `fastopen_kernel_tcpext_total{counter="TCPFastOpenPassiveAltKey"}`
+	if d := scrapeMetrics(t, h, url)[altKey] - before[altKey]; d != 1 {
+		t.Fatalf("TCPFastOpenPassiveAltKey +%v, want +1", d)
+	}
+
+	// SIGHUP while a non-atomic writer has written half a key: refused,
+	// k2 stays (the client's renewed cookie is k2's).
+	path := filepath.Join(vol, "..v2", "tfo.key")
+	if err := os.WriteFile(path, []byte(k3.String()[:20]), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	if l := s.wait(t, "TFO key file not loaded; keeping the previous key"); !strings.Contains(l["err"].(string), "wrong TFO key length") {
+		t.Fatalf("half-written file: %v", l)
+	}
+	if !send().SYNData {
+		t.Fatal("after a refused half-written file the server no longer holds its previous key")
+	}
+	// The writer finishes; the watcher notices by itself.
+	if err := os.WriteFile(path, []byte(k3.String()+"\n"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	s.wait(t, "TFO key loaded")
+	if r := send(); r.SYNData || !r.SentInSYN {
+		t.Fatalf("k2 cookie after the switch to k3 alone: %+v, want SYN data sent and refused", r)
+	}
+	if !send().SYNData {
+		t.Fatal("the cookie issued under k3 was refused")
+	}
+
+	// World-readable, then deleted: each refused, k3 keeps serving.
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if l := s.wait(t, "TFO key file not loaded; keeping the previous key"); !strings.Contains(l["err"].(string), "world-readable") {
+		t.Fatalf("chmod 644: %v", l)
+	}
+	if !send().SYNData {
+		t.Fatal("a world-readable file changed the key")
+	}
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	if l := s.wait(t, "TFO key file not loaded; keeping the previous key"); !strings.Contains(l["err"].(string), "does not exist") {
+		t.Fatalf("deleted: %v", l)
+	}
+	if !send().SYNData {
+		t.Fatal("a deleted file changed the key")
+	}
+	// Recreated by a rename (Vault agent) with the same key: loaded again.
+	if err := kernel.WriteKeyFile(keyFile, k3, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.wait(t, "TFO key loaded")
+	if !send().SYNData {
+		t.Fatal("the recreated file's key is not the one the cookie was made with")
+	}
+
+	m := scrapeMetrics(t, h, url)
+	for name, want := range map[string]float64{
+		`fastopen_key_loads_total{result="ok"}`:                          4, // start, swap, k3, recreated
+		`fastopen_key_loads_total{result="error"}`:                       3, // half-written, world-readable, deleted
+		`fastopen_server_connections_total{syn_data="true"}`:             7,
+		`fastopen_server_connections_total{syn_data="false"}`:            2,
+		`fastopen_kernel_tcpext_total{counter="TCPFastOpenPassive"}`:     7,
+		`fastopen_kernel_tcpext_total{counter="TCPFastOpenPassiveFail"}`: 1,
+	} {
+		if m[name] != want {
+			t.Errorf("%s = %v, want %v", name, m[name], want)
+		}
+	}
+}
