@@ -355,3 +355,226 @@ func TestServeKeyFileLifecycle(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckCLI: `fastopen check` in a namespace exits with the documented
+// status for each sysctl value, in text and JSON, and the JSON has the
+// documented fields.
+func TestCheckCLI(t *testing.T) {
+	for _, tc := range []struct {
+		mode, code     int
+		client, server bool
+		advice         string
+	}{
+		{0, 11, false, false, "fastopen enable both"},
+		{1, 10, true, false, "fastopen enable server"},
+		{2, 9, false, true, "fastopen enable client"},
+		{3, 0, true, true, "nothing to change"},
+		{0x207, 0, true, true, "bit 0x4"},
+	} {
+		h := labtest.Host(t, "opscheck", tc.mode)
+		if tc.mode == 3 { // a key, so that the advice has nothing to add
+			k, _ := kernel.NewKey()
+			labtest.Run(t, h, func() error { return kernel.SetSysctlKey(k, nil) })
+		}
+		code, out := exitCode(t, h.Command(binary, "check").Output)
+		if code != tc.code || !strings.Contains(out, tc.advice) {
+			t.Errorf("mode %#x: check exit %d, want %d, advice mentioning %q:\n%s", tc.mode, code, tc.code, tc.advice, out)
+		}
+		code, out = exitCode(t, h.Command(binary, "check", "--json").Output)
+		var r struct {
+			Sysctl *int     `json:"sysctl"`
+			Client *bool    `json:"client"`
+			Server *bool    `json:"server"`
+			Advice []string `json:"advice"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("mode %#x: check --json output %q: %v", tc.mode, out, err)
+		}
+		if code != tc.code || r.Sysctl == nil || *r.Sysctl != tc.mode || r.Client == nil || *r.Client != tc.client ||
+			r.Server == nil || *r.Server != tc.server || !strings.Contains(strings.Join(r.Advice, "\n"), tc.advice) {
+			t.Errorf("mode %#x: check --json exit %d: %s", tc.mode, code, out)
+		}
+	}
+}
+
+// TestEnableCLIPersist: enable and disable change only their namespace's
+// sysctl, and the --persist file is one `sysctl -p` applies.
+func TestEnableCLIPersist(t *testing.T) {
+	sysctl := labtest.NeedCommand(t, "sysctl")
+	hostBefore, err := kernel.FastOpenMode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := labtest.Host(t, "opsenable", 0)
+	conf := filepath.Join(t.TempDir(), "60-fastopen.conf")
+	out, err := h.Command(binary, "enable", "server", "--persist", "--persist-file", conf, "--json").Output()
+	if err != nil {
+		t.Fatalf("enable server: %v", err)
+	}
+	var c struct {
+		Namespace     kernel.Namespace `json:"namespace"`
+		Before, After int
+		Persisted     string `json:"persisted"`
+	}
+	if err := json.Unmarshal(out, &c); err != nil || c.Before != 0 || c.After != 2 || c.Namespace.Name != h.NS || c.Persisted != conf {
+		t.Fatalf("enable server --json: %s (%v)", out, err)
+	}
+	if v, _ := h.Sysctl(kernel.SysctlFastOpen); v != "2" {
+		t.Fatalf("namespace sysctl %s after enable server, want 2", v)
+	}
+	// The persisted file, applied in a fresh namespace, gives the same value.
+	fresh := labtest.Host(t, "opspersist", 0)
+	if out, err := fresh.Command(sysctl, "-p", conf).CombinedOutput(); err != nil {
+		t.Fatalf("sysctl -p %s: %v\n%s", conf, err, out)
+	}
+	if v, _ := fresh.Sysctl(kernel.SysctlFastOpen); v != "2" {
+		t.Fatalf("sysctl -p of the persisted file set %s, want 2", v)
+	}
+	if out, err := h.Command(binary, "disable", "server").CombinedOutput(); err != nil || !strings.Contains(string(out), "0x2 (server) -> 0x0 (off)") {
+		t.Fatalf("disable server: %v\n%s", err, out)
+	}
+	if hostAfter, _ := kernel.FastOpenMode(); hostAfter != hostBefore {
+		kernel.SetFastOpenMode(hostBefore)
+		t.Fatalf("the host's %s changed from %#x to %#x (restored)", kernel.SysctlFastOpen, int(hostBefore), int(hostAfter))
+	}
+}
+
+// TestCookiesCLIIPv6: `fastopen cookies` lists the cookie of an IPv6
+// server, flushes it (the next connection is cold) and says so when
+// nothing is left to flush.
+func TestCookiesCLIIPv6(t *testing.T) {
+	h := labtest.Host(t, "opscookies", 3)
+	startServe(t, h, "--addr", "[::1]:8000")
+	if recs := sendRecords(t, h, "[::1]:8000", "--count", "2"); len(recs) != 2 || !recs[1].SYNData {
+		t.Fatalf("warm-up over IPv6: %+v", recs)
+	}
+	list := func() []kernel.Cookie {
+		t.Helper()
+		out, err := h.Command(binary, "cookies", "list", "--json").Output()
+		if err != nil {
+			t.Fatalf("cookies list: %v", err)
+		}
+		var cs []kernel.Cookie
+		if err := json.Unmarshal(out, &cs); err != nil {
+			t.Fatalf("cookies list --json %q: %v", out, err)
+		}
+		return cs
+	}
+	cs := list()
+	if len(cs) != 1 || cs[0].Dest.String() != "::1" || len(cs[0].CookieHex) != 16 {
+		t.Fatalf("cookies %+v, want one 8-byte cookie for ::1", cs)
+	}
+	if out, err := h.Command(binary, "cookies", "flush", "::1").CombinedOutput(); err != nil || !strings.Contains(string(out), "flushed") {
+		t.Fatalf("cookies flush ::1: %v\n%s", err, out)
+	}
+	if cs := list(); len(cs) != 0 {
+		t.Fatalf("after flush: %+v", cs)
+	}
+	code, out := exitCode(t, h.Command(binary, "cookies", "flush", "::1").CombinedOutput)
+	if code != 1 || !strings.Contains(out, "nothing cached for ::1") {
+		t.Fatalf("second flush: exit %d, %q", code, out)
+	}
+	if recs := sendRecords(t, h, "[::1]:8000"); recs[0].SYNData || recs[0].HadCookie {
+		t.Fatalf("after flush the connection still used a cookie: %+v", recs[0])
+	}
+}
+
+// TestKeyRotateDaemon: `key rotate --daemon` writes this interval's keys
+// (as derived from the secret) to the key file and stops with exit 0 on
+// SIGTERM.
+func TestKeyRotateDaemon(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("c2hhcmVkIGJ5IHRoZSB3aG9sZSBmbGVldA==\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "tfo.key")
+	cmd := exec.Command(binary, "key", "rotate", "--secret-file", secret, "--key-file", keyFile, "--daemon")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var p kernel.Key
+	var b *kernel.Key
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var err error
+		if p, b, err = kernel.LoadKeyFile(keyFile); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no key file written: %v\n%s", err, stderr.String())
+		}
+	}
+	r := kernel.Rotation{Secret: []byte("c2hhcmVkIGJ5IHRoZSB3aG9sZSBmbGVldA=="), Interval: 24 * time.Hour}
+	match := false
+	for _, at := range []time.Time{start, time.Now()} { // a half-interval change may fall in between
+		wp, wb := r.Keys(at)
+		match = match || b != nil && p == wp && *b == wb
+	}
+	if !match {
+		t.Fatal("the key file does not hold Keys(now) of the secret (with its CRLF trimmed)")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("key rotate --daemon after SIGTERM: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("key rotate --daemon ignored SIGTERM")
+	}
+}
+
+// TestStatsCLI: `stats --json` is one JSON object with every TFO counter;
+// `stats --watch --json` prints deltas that follow traffic and stops with
+// exit 0 on SIGTERM.
+func TestStatsCLI(t *testing.T) {
+	h := labtest.Host(t, "opsstats", 3)
+	type sample struct {
+		Counters []kernel.CounterValue `json:"counters"`
+		Delta    map[string]uint64     `json:"delta"`
+	}
+	out, err := h.Command(binary, "stats", "--json").Output()
+	var s sample
+	if err != nil || json.Unmarshal(out, &s) != nil || len(s.Counters) < 8 {
+		t.Fatalf("stats --json: %v\n%s", err, out)
+	}
+	for _, c := range s.Counters {
+		if c.Meaning == "" || !strings.HasPrefix(c.Name, "TCPFastOpen") {
+			t.Errorf("counter %+v: want a TCPFastOpen* name with a meaning", c)
+		}
+	}
+	cmd := h.Command(binary, "stats", "--watch", "100ms", "--json")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stdout)
+	startServe(t, h, "--addr", "127.0.0.1:8000")
+	sendRecords(t, h, "127.0.0.1:8000", "--count", "2")
+	var passive uint64
+	for deadline := time.Now().Add(5 * time.Second); passive == 0 && time.Now().Before(deadline) && sc.Scan(); {
+		var s sample
+		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
+			t.Fatalf("stats --watch --json line %q: %v", sc.Text(), err)
+		}
+		passive += s.Delta["TCPFastOpenPassive"]
+	}
+	if passive != 1 {
+		t.Fatalf("TCPFastOpenPassive deltas add up to %d, want 1", passive)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	go io.Copy(io.Discard, stdout)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("stats --watch after SIGTERM: %v", err)
+	}
+}
