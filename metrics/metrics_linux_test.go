@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,4 +115,49 @@ func scrape(t *testing.T, url string) map[string]float64 {
 		out[m[1]] = v
 	}
 	return out
+}
+
+// TestScrapeConcurrentAndAfterNamespaceGone: scrapes race with the
+// server's updates (run with -race) and add up exactly; once the
+// server's namespace is deleted, scrapes still answer from the counter
+// file, which keeps the namespace's counters alive.
+func TestScrapeConcurrentAndAfterNamespaceGone(t *testing.T) {
+	h := labtest.Host(t, "metricsgone", 3)
+	var m *metrics.Server
+	labtest.Run(t, h, func() (err error) { m, err = metrics.New(); return err })
+	defer m.Close()
+	web := httptest.NewServer(m.Handler())
+	defer web.Close()
+	const workers, each = 4, 200
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < each; j++ {
+				m.Accepted(j%2 == 0, 3)
+				m.KeyLoad(nil)
+			}
+		}()
+	}
+	for i := 0; i < 5; i++ {
+		scrape(t, web.URL)
+	}
+	wg.Wait()
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := scrape(t, web.URL)
+	want := map[string]float64{
+		`fastopen_server_connections_total{syn_data="true"}`:         workers * each / 2,
+		`fastopen_server_connections_total{syn_data="false"}`:        workers * each / 2,
+		`fastopen_server_syn_data_bytes_total`:                       3 * workers * each / 2,
+		`fastopen_key_loads_total{result="ok"}`:                      workers * each,
+		`fastopen_kernel_tcpext_total{counter="TCPFastOpenPassive"}`: 0,
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
 }
