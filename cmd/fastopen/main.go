@@ -7,6 +7,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +50,9 @@ func run(args []string) int {
 	return exit(prog, c, cli.Run(c, prog, args[1:]))
 }
 
+// exitInterrupted is the shell's status for a process ended by SIGINT.
+const exitInterrupted = 130
+
 func exit(prog string, c *cli.Command, err error) int {
 	if err == nil {
 		return 0
@@ -59,6 +63,12 @@ func exit(prog string, c *cli.Command, err error) int {
 			fmt.Fprintf(os.Stderr, "%s %s: %v\n", prog, c.Name, ex.Err)
 		}
 		return ex.Code
+	}
+	if errors.Is(err, context.Canceled) {
+		// Commands cancel their context only on SIGINT/SIGTERM; they have
+		// cleaned up by the time they return.
+		fmt.Fprintf(os.Stderr, "%s %s: interrupted\n", prog, c.Name)
+		return exitInterrupted
 	}
 	fmt.Fprintf(os.Stderr, "%s %s: %v\n", prog, c.Name, err)
 	if errors.Is(err, cli.ErrUsage) {
