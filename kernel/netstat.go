@@ -38,6 +38,9 @@ func parseNetstat(r io.Reader) (Counters, error) {
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
 		names := strings.Fields(sc.Text())
+		if len(names) == 0 {
+			continue // blank line
+		}
 		if !sc.Scan() {
 			return nil, fmt.Errorf("%s: header line %q has no value line", netstatPath, names[0])
 		}
