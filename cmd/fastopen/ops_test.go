@@ -122,6 +122,7 @@ func TestOpsUsageErrors(t *testing.T) {
 type opsServer struct {
 	cmd  *lab.Cmd
 	logs chan map[string]any
+	seen []map[string]any // lines read while waiting for another message
 }
 
 // startOpsServe runs `fastopen serve --log-json args...` in h and waits
@@ -152,9 +153,17 @@ func startOpsServe(t *testing.T, h *lab.Host, args ...string) *opsServer {
 	return s
 }
 
-// wait returns the next log line with message msg, skipping others.
+// wait returns the first log line with message msg not returned before;
+// lines with other messages are kept for later waits, so the order in
+// which serve logs its start-up lines does not matter.
 func (s *opsServer) wait(t *testing.T, msg string) map[string]any {
 	t.Helper()
+	for i, l := range s.seen {
+		if l["msg"] == msg {
+			s.seen = append(s.seen[:i], s.seen[i+1:]...)
+			return l
+		}
+	}
 	timeout := time.After(5 * time.Second)
 	for {
 		select {
@@ -165,6 +174,7 @@ func (s *opsServer) wait(t *testing.T, msg string) map[string]any {
 			if l["msg"] == msg {
 				return l
 			}
+			s.seen = append(s.seen, l)
 		case <-timeout:
 			t.Fatalf("fastopen serve did not log %q", msg)
 		}

@@ -19,6 +19,9 @@ import (
 // serveHook adds flags to `fastopen serve` and acts on its listener
 // (cookie keys, metrics; see serve_ops.go).
 type serveHook interface {
+	// Configure is called before the listener is created, so that what it
+	// sets (a cookie key) is in force from the first SYN.
+	Configure(lc *fastopen.ListenConfig) error
 	// Listen is called with the listener right after it is created, before
 	// the first Accept.
 	Listen(ctx context.Context, ln net.Listener, log *slog.Logger) error
@@ -67,9 +70,20 @@ func init() {
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
 				lc := fastopen.ListenConfig{QueueLen: *backlog, Disable: *plain, Require: *require}
+				for _, hk := range hooks {
+					if err := hk.Configure(&lc); err != nil {
+						return err
+					}
+				}
 				ln, err := lc.Listen(ctx, "tcp", *addr)
 				if err != nil {
 					return listenErr(*addr, err)
+				}
+				for _, hk := range hooks {
+					if err := hk.Listen(ctx, ln, log); err != nil {
+						ln.Close()
+						return err
+					}
 				}
 				l := ln.(*fastopen.Listener)
 				if ok, why := l.FastOpen(); ok {
@@ -79,12 +93,6 @@ func init() {
 					if why == fastopen.ReasonKernelOff {
 						log.Warn("TFO server side is off in this network namespace: data in SYNs will be ignored; " +
 							"set bit 0x2 of net.ipv4.tcp_fastopen (`fastopen enable server`, or `sysctl -w net.ipv4.tcp_fastopen=3`)")
-					}
-				}
-				for _, hk := range hooks {
-					if err := hk.Listen(ctx, ln, log); err != nil {
-						ln.Close()
-						return err
 					}
 				}
 				srv := &echo.Server{Stream: *stream, Logger: log, Confirm: *confirm}

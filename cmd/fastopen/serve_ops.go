@@ -41,6 +41,21 @@ type opsHook struct {
 	metrics     *metrics.Server
 }
 
+// Configure puts the key file's keys on the listener before it listens,
+// so that no cookie is ever issued with another key. Listen then watches
+// the file.
+func (h *opsHook) Configure(lc *fastopen.ListenConfig) error {
+	if h.keyFile == "" {
+		return nil
+	}
+	primary, backup, err := kernel.LoadKeyFile(h.keyFile)
+	if err != nil {
+		return fmt.Errorf("--key-file: %w", err)
+	}
+	lc.Key, lc.BackupKey = &primary, backup
+	return nil
+}
+
 // Listen loads the key file onto the listener and starts its watcher and
 // the metrics endpoint; both stop with ctx.
 func (h *opsHook) Listen(ctx context.Context, ln net.Listener, log *slog.Logger) error {
