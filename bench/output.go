@@ -65,7 +65,7 @@ func WriteTable(w io.Writer, res *Result) {
 }
 
 // CSVHeader is the first row WriteCSV writes.
-var CSVHeader = []string{"rtt_ms", "size", "loss", "server", "client", "tfo", "runs", "errors", "median_ms", "p10_ms", "p90_ms", "min_ms", "max_ms", "mean_ms", "median_rtts", "syn_data_ratio", "saving_ms", "saving_rtts"}
+var CSVHeader = []string{"rtt_ms", "size", "loss", "server", "client", "tfo", "runs", "errors", "median_ms", "p10_ms", "p90_ms", "min_ms", "max_ms", "mean_ms", "median_rtts", "syn_data_ratio", "syn_bytes_max", "baseline", "saving_ms", "saving_rtts", "first_error"}
 
 // WriteCSV writes one row per point, with CSVHeader first.
 func WriteCSV(w io.Writer, res *Result) error {
@@ -75,7 +75,7 @@ func WriteCSV(w io.Writer, res *Result) error {
 	for _, p := range res.Points {
 		cw.Write([]string{f(p.RTTMS), strconv.Itoa(p.Size), f(p.Loss), p.Server, p.Client, strconv.FormatBool(p.TFO),
 			strconv.Itoa(p.Runs), strconv.Itoa(p.Errors), f(p.MedianMS), f(p.P10MS), f(p.P90MS), f(p.MinMS), f(p.MaxMS), f(p.MeanMS),
-			f(p.MedianRTTs), f(p.SYNDataRatio), f(p.SavingMS), f(p.SavingRTTs)})
+			f(p.MedianRTTs), f(p.SYNDataRatio), strconv.Itoa(p.SYNBytesMax), p.Baseline, f(p.SavingMS), f(p.SavingRTTs), p.FirstError})
 	}
 	cw.Flush()
 	return cw.Error()
