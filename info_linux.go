@@ -112,12 +112,8 @@ func (c *Conn) info() (Info, error) {
 		inf.Reason = ReasonKernelOff
 	case !started || ti.State == unix.BPF_TCP_SYN_SENT:
 		inf.Reason = ReasonPending
-	case fail == tfoCookieUnavailable:
-		inf.Reason = ReasonNoCookie
-	case fail == tfoDataNotAcked:
-		inf.Reason = ReasonDataNotAcked
-	case fail == tfoSYNRetransmitted:
-		inf.Reason = ReasonSYNRetransmitted
+	case kernelReason(fail) != ReasonUnknown:
+		inf.Reason = kernelReason(fail)
 	case noData:
 		inf.Reason = ReasonNoData
 	case !c.st.deferred:
@@ -167,16 +163,22 @@ func infoOfSyscallConn(sc syscall.Conn) (Info, error) {
 		return inf, err
 	}
 	fillKernel(&inf, ti)
-	switch {
-	case inf.SYNData:
-	case fail == tfoCookieUnavailable:
-		inf.Reason = ReasonNoCookie
-	case fail == tfoDataNotAcked:
-		inf.Reason = ReasonDataNotAcked
-	case fail == tfoSYNRetransmitted:
-		inf.Reason = ReasonSYNRetransmitted
-	default:
-		inf.Reason = ReasonUnknown
+	if !inf.SYNData {
+		inf.Reason = kernelReason(fail)
 	}
 	return inf, nil
+}
+
+// kernelReason maps tcpi_fastopen_client_fail to a Reason; ReasonUnknown
+// when the kernel recorded none (TFO_STATUS_UNSPEC).
+func kernelReason(fail uint8) Reason {
+	switch fail {
+	case tfoCookieUnavailable:
+		return ReasonNoCookie
+	case tfoDataNotAcked:
+		return ReasonDataNotAcked
+	case tfoSYNRetransmitted:
+		return ReasonSYNRetransmitted
+	}
+	return ReasonUnknown
 }
