@@ -513,22 +513,7 @@ func TestCleanStaleRemovesDeadOwners(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := fmt.Sprintf("%sclient-%d-deadbeef", lab.Prefix, p.Process.Pid)
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, err := netns.NewNamed(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Close()
-	if err := netns.Set(orig); err != nil {
-		t.Fatal(err)
-	}
-	orig.Close()
-	runtime.UnlockOSThread()
-	t.Cleanup(func() { netns.DeleteNamed(name) })
+	namedNamespace(t, name)
 
 	removed, err := lab.CleanStale()
 	if err != nil {
@@ -600,22 +585,7 @@ func TestStopProcesses(t *testing.T) {
 func TestCleanStaleKeepsForeignNamespaces(t *testing.T) {
 	labtest.NeedRoot(t)
 	for _, name := range []string{lab.Prefix + "t", lab.Prefix + "rev-x", lab.Prefix + "a-1-notahex"} {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ns, err := netns.NewNamed(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ns.Close()
-		if err := netns.Set(orig); err != nil {
-			t.Fatal(err)
-		}
-		orig.Close()
-		runtime.UnlockOSThread()
-		t.Cleanup(func() { netns.DeleteNamed(name) })
+		namedNamespace(t, name)
 	}
 	if _, err := lab.CleanStale(); err != nil {
 		t.Fatal(err)
@@ -659,4 +629,30 @@ func TestStateOfDeadOrReusedPID(t *testing.T) {
 	if (&lab.State{PID: z.Process.Pid}).Alive() {
 		t.Error("killed, unreaped process reported alive")
 	}
+}
+
+// namedNamespace creates a bare named network namespace (as another tool
+// or a crashed lab would leave one) without entering it, and deletes it
+// when the test ends.
+func namedNamespace(t *testing.T, name string) {
+	t.Helper()
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	ns, err := netns.NewNamed(name) // enters it
+	if err != nil {
+		runtime.UnlockOSThread() // NewNamed failed before switching
+		t.Fatal(err)
+	}
+	ns.Close()
+	if err := netns.Set(orig); err != nil {
+		// The thread stays locked, so the runtime discards it.
+		t.Fatal(err)
+	}
+	runtime.UnlockOSThread()
+	t.Cleanup(func() { netns.DeleteNamed(name) })
 }
