@@ -7,11 +7,11 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
-	"strings"
 	"time"
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/echo"
+	"github.com/fastopen/fastopen/internal/table"
 	"github.com/fastopen/fastopen/kernel"
 	"github.com/fastopen/fastopen/lab"
 	"github.com/fastopen/fastopen/trace"
@@ -450,7 +450,7 @@ func WriteDemo(w io.Writer, res *DemoResult) {
 		}
 		rows = append(rows, []string{r.Name, r.Client, yesNo(r.TFO), syn, elapsed, rtts, why})
 	}
-	writeTable(w, rows)
+	table.Write(w, rows)
 	fmt.Fprintln(w)
 	if res.Loopback {
 		fmt.Fprintf(w, "TFO saving (plain − warm): %.2f ms on loopback — no round trip to save here.\n", res.SavingMS)
@@ -467,28 +467,6 @@ func WriteDemo(w io.Writer, res *DemoResult) {
 	}
 	for _, n := range res.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
-	}
-}
-
-func writeTable(w io.Writer, rows [][]string) {
-	widths := make([]int, 0)
-	for _, r := range rows {
-		for i, c := range r {
-			if i >= len(widths) {
-				widths = append(widths, 0)
-			}
-			widths[i] = max(widths[i], len([]rune(c)))
-		}
-	}
-	for _, r := range rows {
-		var b strings.Builder
-		for i, c := range r {
-			b.WriteString(c)
-			if i < len(r)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))+2))
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
 }
 

@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/csv"
 	"fmt"
+	"github.com/fastopen/fastopen/internal/table"
 	"io"
 	"strconv"
 	"strings"
@@ -41,7 +42,7 @@ func WriteTable(w io.Writer, res *Result) {
 			fmtMS(p.MedianMS), fmtMS(p.P10MS), fmtMS(p.P90MS), fmtMS(p.MinMS), fmtMS(p.MaxMS), rtts,
 			fmt.Sprintf("%.0f%%", p.SYNDataRatio*100), saving})
 	}
-	writeTable(w, rows)
+	table.Write(w, rows)
 	if res.LinkLatenessP99US > 0 {
 		fmt.Fprintf(w, "\nThe emulated link delivered 99%% of packets within %.0f µs of their due time.\n", res.LinkLatenessP99US)
 	}
@@ -98,31 +99,53 @@ func sizeString(n int) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// ProgressBar returns a Config.Progress function that draws a bar on w
-// (a terminal's standard error), redrawn at most every 100 ms and
-// finished with a newline.
-func ProgressBar(w io.Writer) func(done, total int, what string) {
-	var mu sync.Mutex
-	var last time.Time
-	start := time.Now()
-	return func(done, total int, what string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if done < total && time.Since(last) < 100*time.Millisecond {
-			return
-		}
-		last = time.Now()
-		const width = 30
-		n := width * done / max(total, 1)
-		eta := ""
-		if done > 0 && done < total {
-			left := time.Duration(float64(time.Since(start)) / float64(done) * float64(total-done))
-			eta = " ~" + left.Round(time.Second).String() + " left"
-		}
-		line := fmt.Sprintf("\r[%s%s] %d/%d%s  %s", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total, eta, what)
-		fmt.Fprintf(w, "%-110s", line)
-		if done >= total {
-			fmt.Fprintln(w)
-		}
+// Bar draws a progress bar on a terminal's standard error: Update is a
+// Config.Progress function, redrawn at most every 100 ms; Finish ends a
+// bar left unfinished, by an error or an interrupt, so that what is
+// printed next starts on a line of its own.
+type Bar struct {
+	w     io.Writer
+	mu    sync.Mutex
+	last  time.Time
+	start time.Time
+	open  bool // a partial line is on screen
+}
+
+// NewBar returns a Bar that draws on w.
+func NewBar(w io.Writer) *Bar {
+	return &Bar{w: w, start: time.Now()}
+}
+
+// Update draws done out of total, with an estimate of the time left and
+// what is being measured now.
+func (b *Bar) Update(done, total int, what string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if done < total && time.Since(b.last) < 100*time.Millisecond {
+		return
+	}
+	b.last = time.Now()
+	const width = 30
+	n := width * min(done, total) / max(total, 1)
+	eta := ""
+	if done > 0 && done < total {
+		left := time.Duration(float64(time.Since(b.start)) / float64(done) * float64(total-done))
+		eta = " ~" + left.Round(time.Second).String() + " left"
+	}
+	line := fmt.Sprintf("\r[%s%s] %d/%d%s  %s", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total, eta, what)
+	fmt.Fprintf(b.w, "%-110s", line)
+	b.open = done < total
+	if !b.open {
+		fmt.Fprintln(b.w)
+	}
+}
+
+// Finish ends the bar's line if it was left unfinished.
+func (b *Bar) Finish() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.open {
+		fmt.Fprintln(b.w)
+		b.open = false
 	}
 }

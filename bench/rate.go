@@ -10,6 +10,7 @@ import (
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/echo"
+	"github.com/fastopen/fastopen/internal/table"
 	"github.com/fastopen/fastopen/lab"
 )
 
@@ -211,7 +212,7 @@ func WriteRate(w io.Writer, res *RateResult) {
 		pinned = "threads not pinned"
 	}
 	fmt.Fprintf(w, "short %d-byte request/response connections on loopback, %.1fs each, %s:\n", res.Size, res.DurationS, pinned)
-	writeTable(w, rows)
+	table.Write(w, rows)
 	fmt.Fprintf(w, "TFO sustains %.2f× the connection rate of plain TCP.\n", res.TFOGain)
 	if res.Note != "" {
 		fmt.Fprintf(w, "note: %s\n", res.Note)

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"text/tabwriter"
 	"time"
+
+	"github.com/fastopen/fastopen/internal/table"
 )
 
 // Printer writes events and connection summaries for people: one line per
@@ -54,8 +55,7 @@ func (p *Printer) Summary(flows []Flow) {
 		return
 	}
 	fmt.Fprintln(p.w, "\nsummary:")
-	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  #\tclient\tserver\tTFO\tbytes in SYN\tRTT\tfirst server byte")
+	rows := [][]string{{"  #", "client", "server", "TFO", "bytes in SYN", "RTT", "first server byte"}}
 	for _, f := range flows {
 		rtt := "?"
 		if f.RTT > 0 {
@@ -71,9 +71,9 @@ func (p *Printer) Summary(flows []Flow) {
 				first += fmt.Sprintf(" = %.1f RTT", f.FirstServerDataRTTs)
 			}
 		}
-		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%d\t%s\t%s\n", f.ID, f.Client, f.Server, f.Outcome, f.SYNData, rtt, first)
+		rows = append(rows, []string{fmt.Sprintf("  %d", f.ID), f.Client.String(), f.Server.String(), string(f.Outcome), strconv.Itoa(f.SYNData), rtt, first})
 	}
-	tw.Flush()
+	table.Write(p.w, rows)
 	fmt.Fprintln(p.w)
 	for _, f := range flows {
 		fmt.Fprintf(p.w, "  %d: %s\n", f.ID, f.Outcome.Describe())

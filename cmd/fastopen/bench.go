@@ -71,10 +71,12 @@ func init() {
 						return err
 					}
 				}
+				bar := bench.NewBar(os.Stderr)
 				if !*quiet {
-					cfg.Progress = bench.ProgressBar(os.Stderr)
+					cfg.Progress = bar.Update
 				}
 				res, err := bench.Run(ctx, cfg)
+				bar.Finish()
 				if errors.Is(err, bench.ErrNeedRoot) {
 					return fmt.Errorf("%w\nrun it as root, or add --loopback to measure on loopback here (no RTT, so no saving)", err)
 				}

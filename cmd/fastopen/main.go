@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/fastopen/fastopen/internal/cli"
 )
@@ -60,7 +61,7 @@ func exit(prog string, c *cli.Command, err error) int {
 	var ex *cli.ExitError
 	if errors.As(err, &ex) {
 		if ex.Err != nil {
-			fmt.Fprintf(os.Stderr, "%s %s: %v\n", prog, c.Name, ex.Err)
+			fmt.Fprintf(os.Stderr, "%s %s: %s\n", prog, c.Name, message(c, ex.Err))
 		}
 		return ex.Code
 	}
@@ -70,7 +71,7 @@ func exit(prog string, c *cli.Command, err error) int {
 		fmt.Fprintf(os.Stderr, "%s %s: interrupted\n", prog, c.Name)
 		return exitInterrupted
 	}
-	fmt.Fprintf(os.Stderr, "%s %s: %v\n", prog, c.Name, err)
+	fmt.Fprintf(os.Stderr, "%s %s: %s\n", prog, c.Name, message(c, err))
 	if errors.Is(err, cli.ErrUsage) {
 		fmt.Fprintf(os.Stderr, "run '%s %s --help' for usage\n", prog, c.Name)
 		return 2
@@ -86,4 +87,10 @@ func usage(w io.Writer, prog string) {
 		fmt.Fprintf(w, "  %-10s %s\n", c.Name, c.Summary)
 	}
 	fmt.Fprintf(w, "\nrun '%s COMMAND --help' (or '%s help COMMAND') for a command's flags\n", prog, prog)
+}
+
+// message is err's text without a leading "NAME: " that would repeat the
+// command's name, as in a lab package error shown by `fastopen lab`.
+func message(c *cli.Command, err error) string {
+	return strings.TrimPrefix(err.Error(), c.Name+": ")
 }

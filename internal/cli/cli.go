@@ -8,11 +8,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/fastopen/fastopen/internal/table"
 	"io"
 	"os"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -257,13 +257,7 @@ func JSON(w io.Writer, v any) error {
 }
 
 // Table writes rows as aligned columns; the first row is the header.
-func Table(w io.Writer, rows [][]string) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	return tw.Flush()
-}
+func Table(w io.Writer, rows [][]string) error { return table.Write(w, rows) }
 
 // ExitError makes main exit with Code, printing Err if it is not nil. It
 // is for commands whose exit status carries meaning (e.g. `check`).
