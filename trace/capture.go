@@ -41,6 +41,9 @@ type Options struct {
 	// (Events then returns none); use it for long captures that consume
 	// events through OnEvent.
 	DiscardEvents bool
+	// MaxFlows bounds the connections kept for Flows (see
+	// Tracker.MaxFlows; DefaultMaxFlows if zero).
+	MaxFlows int
 }
 
 // Stats counts what a capture saw.
@@ -52,6 +55,9 @@ type Stats struct {
 	// Dropped is the number of packets the kernel dropped because the
 	// capture ring was full.
 	Dropped int `json:"dropped"`
+	// FlowsForgotten is the number of connections left out of Flows to
+	// stay within Options.MaxFlows.
+	FlowsForgotten int `json:"flows_forgotten"`
 }
 
 // source is a live packet source: an AF_PACKET ring on Linux.
@@ -118,6 +124,7 @@ func Start(opts Options) (*Capture, error) {
 		stop: make(chan struct{}), done: make(chan struct{}),
 		tracker: NewTracker(opts.RTT),
 	}
+	c.tracker.MaxFlows = opts.MaxFlows
 	if opts.Pcap != nil {
 		if c.pcap, err = NewWriter(opts.Pcap, opts.Format, lt, opts.Snaplen); err != nil {
 			src.Close()
@@ -219,6 +226,7 @@ func (c *Capture) handle(frame []byte, ci gopacket.CaptureInfo) bool {
 		c.mu.Unlock()
 		return false
 	}
+	c.stats.FlowsForgotten = c.tracker.Forgotten()
 	if ev.Err != "" {
 		c.stats.Undecodable++
 	} else {

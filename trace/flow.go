@@ -200,13 +200,26 @@ type flowState struct {
 	clientAcked     bool
 }
 
+// DefaultMaxFlows is how many connections a Tracker keeps when its
+// MaxFlows is zero: enough for any test or demo, and about 6 MB of heap
+// for a capture left running for days (BenchmarkTrackerManyConnections).
+const DefaultMaxFlows = 10000
+
 // Tracker follows TCP connections through their segments and annotates
 // each segment with what it means for TCP Fast Open. It is not safe for
 // concurrent use.
 type Tracker struct {
-	rtt   time.Duration
-	flows map[flowKey]*flowState
-	order []*flowState
+	// MaxFlows is the most connections kept (DefaultMaxFlows if zero):
+	// when one more starts, the oldest is forgotten, so that its later
+	// segments are shown without a connection, Flows no longer lists it
+	// and Forgotten counts it.
+	MaxFlows int
+
+	rtt       time.Duration
+	flows     map[flowKey]*flowState
+	order     []*flowState
+	next      int
+	forgotten int
 }
 
 // NewTracker returns a Tracker. rtt, when positive, is the known round-trip
@@ -255,14 +268,31 @@ func (t *Tracker) lookup(p Packet) (*flowState, Direction) {
 }
 
 func (t *Tracker) newFlow(ts time.Time, p Packet) *flowState {
+	t.next++
 	fs := &flowState{Flow: Flow{
-		ID: len(t.order) + 1, Client: p.Src, Server: p.Dst, Start: ts, Outcome: Incomplete,
+		ID: t.next, Client: p.Src, Server: p.Dst, Start: ts, Outcome: Incomplete,
 	}, isn: p.Seq}
 	delete(t.flows, flowKey{p.Dst, p.Src})
 	t.flows[flowKey{p.Src, p.Dst}] = fs
 	t.order = append(t.order, fs)
+	limit := t.MaxFlows
+	if limit <= 0 {
+		limit = DefaultMaxFlows
+	}
+	for len(t.order) > limit {
+		old := t.order[0]
+		t.order[0] = nil
+		t.order = t.order[1:]
+		if k := (flowKey{old.Client, old.Server}); t.flows[k] == old {
+			delete(t.flows, k)
+		}
+		t.forgotten++
+	}
 	return fs
 }
+
+// Forgotten is the number of connections dropped to stay within MaxFlows.
+func (t *Tracker) Forgotten() int { return t.forgotten }
 
 func (t *Tracker) clientSegment(fs *flowState, ts time.Time, p Packet) string {
 	note := p.String()
@@ -369,8 +399,8 @@ func (t *Tracker) flowRTT(fs *flowState) time.Duration {
 	return 0
 }
 
-// Flows returns the summaries of all connections seen so far, in order of
-// their first SYN.
+// Flows returns the summaries of the connections seen so far (the latest
+// MaxFlows of them), in order of their first SYN.
 func (t *Tracker) Flows() []Flow {
 	out := make([]Flow, 0, len(t.order))
 	for _, fs := range t.order {

@@ -103,6 +103,11 @@ type ReadOptions struct {
 	RTT time.Duration
 	// OnEvent, when set, is called for every event as it is decoded.
 	OnEvent func(Event)
+	// DiscardEvents stops Read from keeping events (it then returns
+	// none); use it with OnEvent for large files.
+	DiscardEvents bool
+	// MaxFlows bounds the connections kept (see Tracker.MaxFlows).
+	MaxFlows int
 }
 
 // ErrFormat is returned (wrapped) when a file is neither pcap nor pcapng.
@@ -138,20 +143,25 @@ func Read(r io.Reader, opts ReadOptions) ([]Event, []Flow, error) {
 		src, lt = pr, pr.LinkType()
 	}
 	tr := NewTracker(opts.RTT)
+	tr.MaxFlows = opts.MaxFlows
 	var events []Event
+	n := 0
 	for {
 		frame, ci, err := src.ReadPacketData()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return events, tr.Flows(), fmt.Errorf("read packet %d: %w", len(events)+1, err)
+			return events, tr.Flows(), fmt.Errorf("read packet %d: %w", n+1, err)
 		}
+		n++ // frames read, for the error above
 		ev, ok := decodeEvent(tr, opts.Filter, ci.Timestamp, frame, lt)
 		if !ok {
 			continue
 		}
-		events = append(events, ev)
+		if !opts.DiscardEvents {
+			events = append(events, ev)
+		}
 		if opts.OnEvent != nil {
 			opts.OnEvent(ev)
 		}

@@ -55,6 +55,9 @@ func (p *Printer) Summary(flows []Flow) {
 		return
 	}
 	fmt.Fprintln(p.w, "\nsummary:")
+	if first := flows[0].ID; first > 1 {
+		fmt.Fprintf(p.w, "  (connections 1 to %d are not listed: only the latest %d are kept)\n", first-1, len(flows))
+	}
 	rows := [][]string{{"  #", "client", "server", "TFO", "bytes in SYN", "RTT", "first server byte"}}
 	for _, f := range flows {
 		rtt := "?"

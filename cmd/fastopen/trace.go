@@ -61,7 +61,7 @@ func setupTrace(fs *flag.FlagSet) func([]string) error {
 			if *iface != "" || *write != "" || *count != 0 || *duration != 0 {
 				return cli.Usagef("-r reads a file: it cannot be combined with -i, -w, --count or --duration")
 			}
-			_, flows, err := trace.ReadFileOptions(*read, trace.ReadOptions{Filter: filter, RTT: *rtt, OnEvent: out.event})
+			_, flows, err := trace.ReadFileOptions(*read, trace.ReadOptions{Filter: filter, RTT: *rtt, OnEvent: out.event, DiscardEvents: true})
 			if err != nil {
 				return err
 			}
