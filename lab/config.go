@@ -34,6 +34,20 @@ func (d Dir) String() string {
 	return "both"
 }
 
+// MarshalText spells the direction as String does, for JSON.
+func (d Dir) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads "up", "down" or "both".
+func (d *Dir) UnmarshalText(b []byte) error {
+	for _, v := range []Dir{Both, Up, Down} {
+		if string(b) == v.String() {
+			*d = v
+			return nil
+		}
+	}
+	return fmt.Errorf("lab: unknown direction %q: want up, down or both", b)
+}
+
 // FastOpenOff is a Config.ClientFastOpen / ServerFastOpen value that
 // writes 0 to net.ipv4.tcp_fastopen (zero means the lab default, 3).
 const FastOpenOff kernel.Mode = -1
@@ -75,8 +89,10 @@ type Config struct {
 	// Up (client → server) and Down (server → client) are the two
 	// directions' properties.
 	Up, Down LinkConfig
-	// Faults are middlebox rules applied to every packet, in order; the
-	// first rule whose match and direction fit acts on the packet.
+	// Faults are middlebox rules applied to every packet, in order: each
+	// rule whose match and direction fit acts on the packet (so a SYN can
+	// be stripped of its TFO option and then replayed), until one drops
+	// it.
 	Faults []Rule
 	// ClientFastOpen and ServerFastOpen are written to net.ipv4.tcp_fastopen
 	// in each host. Zero means DefaultFastOpen (3); FastOpenOff means 0.
@@ -269,6 +285,12 @@ func BlackholeAfter(dir Dir, n int) Rule {
 	return Rule{Name: "blackhole-" + dir.String() + "-after-" + strconv.Itoa(n), Dir: dir, Action: Blackhole, After: n}
 }
 
+// DropPort drops every packet the client sends to port: a server behind a
+// firewall that silently drops, which never answers a SYN.
+func DropPort(port uint16) Rule {
+	return Rule{Name: "drop-port-" + strconv.Itoa(int(port)), Dir: Up, Match: Match{Port: port}, Action: Drop}
+}
+
 // FaultNames lists the spellings ParseFault accepts.
 const FaultNames = "drop-syn-data, strip-tfo (SYN and SYN-ACK), strip-tfo-syn, strip-tfo-synack, drop-synack-cookie, dup-syn[:DELAY], blackhole[-up|-down]:N"
 
@@ -365,7 +387,7 @@ func (c *Config) validate() error {
 		if l.Delay < 0 || l.Jitter < 0 || l.DupDelay < 0 {
 			return configError("negative delay, jitter or duplicate delay")
 		}
-		if l.Loss < 0 || l.Loss > 1 || l.Duplicate < 0 || l.Duplicate > 1 {
+		if !(l.Loss >= 0 && l.Loss <= 1) || !(l.Duplicate >= 0 && l.Duplicate <= 1) { // NaN too
 			return configError("loss %v / duplicate %v must be probabilities between 0 and 1", l.Loss, l.Duplicate)
 		}
 		if l.Rate < 0 {

@@ -13,10 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// maxSleepChunk bounds one sleep of the writer so that Close and packets
-// that jump the queue (Reorder) are noticed quickly.
-const maxSleepChunk = 2 * time.Millisecond
-
 // packet is a buffer in flight. Buffers are recycled through the pipe's
 // free list: the hot path does not allocate once the list is warm.
 type packet struct {
@@ -64,7 +60,8 @@ type pipe struct {
 	cfg      LinkConfig
 	inFd     int
 	outFd    int
-	stopFd   int // eventfd that wakes the reader on close
+	stopFd   int // eventfd that wakes the reader and the writer on close
+	wakeFd   int // eventfd that wakes the writer when a packet jumps the queue
 	realtime bool
 	rules    []*ruleState
 	rng      *rand.Rand
@@ -91,9 +88,9 @@ type pipe struct {
 // low among real-time priorities, above every normal process.
 const realtimePriority = 10
 
-func newPipe(dir Dir, cfg LinkConfig, in, out, stop int, realtime bool, rules []*ruleState, seed uint64, epoch time.Time, spin time.Duration, mtu int) *pipe {
+func newPipe(dir Dir, cfg LinkConfig, in, out, stop, wake int, realtime bool, rules []*ruleState, seed uint64, epoch time.Time, spin time.Duration, mtu int) *pipe {
 	p := &pipe{
-		dir: dir, cfg: cfg, inFd: in, outFd: out, stopFd: stop, realtime: realtime, rules: rules,
+		dir: dir, cfg: cfg, inFd: in, outFd: out, stopFd: stop, wakeFd: wake, realtime: realtime, rules: rules,
 		rng:     rand.New(rand.NewPCG(seed, uint64(dir))),
 		epoch:   epoch,
 		spin:    spin,
@@ -251,6 +248,7 @@ func (p *pipe) handle(pk *packet, now time.Duration) {
 		p.deliver(pk)
 		return
 	}
+	jumped := false // a packet now heads a queue the writer was waiting on
 	for _, q := range []*packet{pk, copyPk} {
 		if q == nil {
 			continue
@@ -262,13 +260,27 @@ func (p *pipe) handle(pk *packet, now time.Duration) {
 		}
 		p.seq++
 		q.seq = p.seq
+		waiting := len(p.queue) > 0
 		heap.Push(&p.queue, q)
+		jumped = jumped || waiting && p.queue[0] == q
 	}
 	p.mu.Unlock()
+	if jumped {
+		// The writer sleeps until the old head's due time: wake it so
+		// that it waits for the new head instead.
+		signal(p.wakeFd)
+	}
 	select {
 	case p.notify <- struct{}{}:
 	default:
 	}
+}
+
+// signal adds 1 to an eventfd's counter, making it readable.
+func signal(fd int) {
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1)
+	_, _ = unix.Write(fd, one[:])
 }
 
 // deliver writes a packet to the receiving host and records its lateness.
@@ -300,12 +312,9 @@ func (p *pipe) write() {
 		wait := head.due - p.now()
 		if wait > p.spin {
 			p.mu.Unlock()
-			select {
-			case <-p.stop:
+			if p.sleep(wait - p.spin) {
 				return
-			default:
 			}
-			sleep(min(wait-p.spin, maxSleepChunk))
 			continue
 		}
 		heap.Pop(&p.queue)
@@ -318,19 +327,34 @@ func (p *pipe) write() {
 	}
 }
 
-// sleep blocks the calling thread for d with the thread's timer slack.
-func sleep(d time.Duration) {
+// sleep blocks the writer's thread for d (with the thread's timer slack,
+// as exact as nanosleep), or until a packet jumps the queue or the pipe
+// is closed. It reports whether the pipe is closed.
+func (p *pipe) sleep(d time.Duration) bool {
+	fds := []unix.PollFd{{Fd: int32(p.wakeFd), Events: unix.POLLIN}, {Fd: int32(p.stopFd), Events: unix.POLLIN}}
 	ts := unix.NsecToTimespec(int64(d))
-	_ = unix.Nanosleep(&ts, nil)
+	if _, err := unix.Ppoll(fds, &ts, nil); err != nil && err != unix.EINTR {
+		// Cannot happen with valid descriptors; never spin on it.
+		_ = unix.Nanosleep(&ts, nil)
+	}
+	if fds[0].Revents&unix.POLLIN != 0 {
+		var count [8]byte
+		_, _ = unix.Read(p.wakeFd, count[:]) // reset the counter
+	}
+	select {
+	case <-p.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // close stops the goroutines; the caller waits for them, then closes the
-// files.
+// files. The stop eventfd stays readable, so it wakes both the reader's
+// poll and the writer's sleep.
 func (p *pipe) close() {
 	close(p.stop)
-	var one [8]byte
-	binary.NativeEndian.PutUint64(one[:], 1) // eventfd: add 1 to the counter
-	_, _ = unix.Write(p.stopFd, one[:])
+	signal(p.stopFd)
 }
 
 func (p *pipe) stats() DirStats {

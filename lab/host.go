@@ -21,6 +21,10 @@ import (
 // stale ones left by a crash can be found and removed (see CleanStale).
 const Prefix = "fo-"
 
+// netnsDir is where named network namespaces are mounted (iproute2's
+// NETNS_RUN_DIR).
+const netnsDir = "/var/run/netns"
+
 // ErrPrivilege is returned (wrapped) when an operation needs root or
 // CAP_NET_ADMIN and the process does not have it.
 var ErrPrivilege = kernel.ErrPrivilege
@@ -66,25 +70,12 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	nsName := fmt.Sprintf("%s%s-%d-%s", Prefix, sanitize(cfg.Name), os.Getpid(), hex.EncodeToString(suffix[:]))
 	h := &Host{Name: cfg.Name, NS: nsName}
 
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return nil, fmt.Errorf("lab: read current namespace: %w", err)
-	}
-	defer orig.Close()
-	handle, err := netns.NewNamed(nsName) // switches this thread into it
+	handle, err := newNamedNS(nsName)
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
 			return nil, fmt.Errorf("lab: create namespace %s: %w", nsName, ErrPrivilege)
 		}
 		return nil, fmt.Errorf("lab: create namespace %s: %w", nsName, err)
-	}
-	if err := netns.Set(orig); err != nil {
-		// The thread is stuck in the new namespace: never unlock it, so the
-		// runtime discards it when this goroutine exits.
-		runtime.LockOSThread()
-		return nil, fmt.Errorf("lab: return to original namespace: %w", err)
 	}
 	h.handle = handle
 	err = h.Run(func() error {
@@ -222,18 +213,19 @@ func (h *Host) Close() error {
 	if h.borrowed {
 		return nil
 	}
-	if err := netns.DeleteNamed(h.NS); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := deleteNamed(h.NS); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("lab: delete namespace %s: %w", h.NS, err)
 	}
 	return nil
 }
 
 // CleanStale removes lab namespaces (named with Prefix) whose creating
-// process is gone, e.g. after a crashed test. Namespaces of live processes
+// process is gone, e.g. after a crashed test, and names left half-made (a
+// file that never became a mount). Namespaces of live processes
 // (a parallel test binary, a detached `fastopen lab up`) are kept. It
 // returns the names removed.
 func CleanStale() ([]string, error) {
-	entries, err := os.ReadDir("/var/run/netns")
+	entries, err := os.ReadDir(netnsDir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil
@@ -245,7 +237,7 @@ func CleanStale() ([]string, error) {
 		if ownerPID(e.Name()) <= 0 || ownerAlive(e.Name()) {
 			continue
 		}
-		if err := netns.DeleteNamed(e.Name()); err == nil {
+		if err := deleteNamed(e.Name()); err == nil {
 			removed = append(removed, e.Name())
 		}
 	}

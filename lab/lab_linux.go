@@ -84,20 +84,26 @@ func New(cfg Config) (*Lab, error) {
 		l.Close()
 		return nil, err
 	}
-	var stops [2]int
-	for i := range stops {
-		if stops[i], err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+	var stops, wakes [2]int
+	for i := range 2 * len(stops) {
+		fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+		if err != nil {
 			l.Close()
 			return nil, fmt.Errorf("lab: eventfd: %w", err)
 		}
-		l.eventFds = append(l.eventFds, stops[i])
+		l.eventFds = append(l.eventFds, fd)
+		if i < len(stops) {
+			stops[i] = fd
+		} else {
+			wakes[i-len(stops)] = fd
+		}
 	}
 	reserveProcs(threadsPerLab)
 	l.procsReserved = true
 	epoch := time.Now()
 	rt := !cfg.NoRealtime
-	l.pipes[0] = newPipe(Up, cfg.Up, cfd, sfd, stops[0], rt, l.rules, cfg.Seed, epoch, cfg.SpinThreshold, cfg.MTU)
-	l.pipes[1] = newPipe(Down, cfg.Down, sfd, cfd, stops[1], rt, l.rules, cfg.Seed, epoch, cfg.SpinThreshold, cfg.MTU)
+	l.pipes[0] = newPipe(Up, cfg.Up, cfd, sfd, stops[0], wakes[0], rt, l.rules, cfg.Seed, epoch, cfg.SpinThreshold, cfg.MTU)
+	l.pipes[1] = newPipe(Down, cfg.Down, sfd, cfd, stops[1], wakes[1], rt, l.rules, cfg.Seed, epoch, cfg.SpinThreshold, cfg.MTU)
 	for _, p := range l.pipes {
 		l.wg.Add(2)
 		go func() { defer l.wg.Done(); p.read() }()

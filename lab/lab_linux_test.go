@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,7 +11,9 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -655,4 +658,249 @@ func namedNamespace(t *testing.T, name string) {
 	}
 	runtime.UnlockOSThread()
 	t.Cleanup(func() { netns.DeleteNamed(name) })
+}
+
+// TestPacketJumpingTheQueueIsOnTime: a packet due before the one the
+// forwarder is waiting for (here each datagram's duplicate is due 30ms
+// later, so every new datagram jumps ahead of the previous copy) leaves
+// at its own due time, not when the forwarder next happens to wake.
+func TestPacketJumpingTheQueueIsOnTime(t *testing.T) {
+	l := newLab(t, lab.Config{Up: lab.LinkConfig{Delay: 0, Duplicate: 1, DupDelay: 30 * time.Millisecond}})
+	send, recv := udpPair(t, l)
+	done := make(chan struct{})
+	var seqs []uint32
+	var at []time.Time
+	go func() { seqs, at = receiveSeqs(recv); close(done) }()
+	const n = 20
+	sent := make([]time.Time, n+1)
+	buf := make([]byte, 100)
+	for i := 1; i <= n; i++ {
+		binary.BigEndian.PutUint32(buf, uint32(i))
+		sent[i] = time.Now()
+		if _, err := send.Write(buf); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Millisecond)
+	}
+	<-done
+	var delays []time.Duration
+	seen := map[uint32]bool{}
+	for i, s := range seqs {
+		if s >= 1 && s <= n && !seen[s] { // the original; its copy comes 30ms later
+			seen[s] = true
+			delays = append(delays, at[i].Sub(sent[s]))
+		}
+	}
+	if len(delays) != n || len(seqs) != 2*n {
+		t.Fatalf("received %d datagrams (%d distinct), want %d twice", len(seqs), len(delays), n)
+	}
+	slices.Sort(delays)
+	med := delays[n/2]
+	t.Logf("zero-delay link, originals ahead of waiting copies: median delay %v, max %v; lateness %+v", med, delays[n-1], l.Stats().Up.Lateness)
+	if med > 400*time.Microsecond {
+		t.Errorf("median delay of a zero-delay packet %v, want well under 0.4ms: it waited for the forwarder's next wake-up", med)
+	}
+}
+
+// TestCleanStaleRemovesUnmountedLeftovers: a file named like a lab
+// namespace that is not a mount (left by a namespace creation that failed
+// half-way, e.g. without the privilege to mount) is removed too.
+func TestCleanStaleRemovesUnmountedLeftovers(t *testing.T) {
+	labtest.NeedRoot(t)
+	p := exec.Command("true")
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("%sserver-%d-0badf11e", lab.Prefix, p.Process.Pid)
+	path := "/var/run/netns/" + name
+	if err := os.WriteFile(path, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(path) })
+	removed, err := lab.CleanStale()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(removed, name) {
+		t.Errorf("CleanStale removed %v, not the leftover %s", removed, name)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("%s still exists", path)
+	}
+}
+
+func init() {
+	if os.Getenv(labtest.UserNSEnv) == "TestNewHostInUserNamespace" {
+		// Keep the main thread for the main goroutine: the runtime cannot
+		// end the main thread (it parks it for good), so a locked
+		// goroutine's thread left in another namespace must be another
+		// thread for the check to see it ended.
+		runtime.LockOSThread()
+	}
+}
+
+// TestNewHostInUserNamespace runs NewHost where creating a network
+// namespace works but naming it (a bind mount) is not allowed: as root of
+// a new user namespace, like `unshare -U -r fastopen lab up`. It must fail
+// with ErrPrivilege, leave no file under /var/run/netns and leave no
+// thread of the process in the half-made namespace.
+func TestNewHostInUserNamespace(t *testing.T) {
+	if labtest.InUserNamespace(t) {
+		newHostInUserNamespace(t)
+	}
+}
+
+func newHostInUserNamespace(t *testing.T) {
+	netNS := func(task string) string {
+		s, err := os.Readlink("/proc/self/task/" + task + "/ns/net")
+		if err != nil {
+			return "gone" // the thread exited meanwhile
+		}
+		return s
+	}
+	self := strconv.Itoa(os.Getpid())
+	orig := netNS(self)
+	h, err := lab.NewHost(lab.HostConfig{Name: "userns"})
+	if err == nil {
+		h.Close()
+		t.Skip("NewHost works in a user namespace here: nothing to check")
+	}
+	if !errors.Is(err, lab.ErrPrivilege) {
+		t.Errorf("NewHost: %v, want an error wrapping ErrPrivilege", err)
+	}
+	t.Logf("NewHost: %v", err)
+	entries, _ := os.ReadDir("/var/run/netns")
+	for _, e := range entries {
+		if strings.Contains(e.Name(), "-"+self+"-") {
+			t.Errorf("left /var/run/netns/%s behind", e.Name())
+			os.Remove("/var/run/netns/" + e.Name())
+		}
+	}
+	var stray []string
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		stray = stray[:0]
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range tasks {
+			if ns := netNS(task.Name()); ns != orig && ns != "gone" {
+				stray = append(stray, task.Name()+": "+ns)
+			}
+		}
+		if len(stray) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(stray) > 0 {
+		t.Errorf("threads left in another network namespace than %s (the runtime may run any goroutine on them): %v", orig, stray)
+	}
+}
+
+// mountNSHelperEnv makes TestHostSurvivesIPNetnsAdd's re-executed test
+// binary run the check inside a mount namespace of its own.
+const mountNSHelperEnv = "FASTOPEN_LAB_MOUNTNS_HELPER"
+
+// TestHostSurvivesIPNetnsAdd: on a fresh system /var/run/netns is a plain
+// directory, and the first `ip netns add` turns it into a mount point by
+// bind-mounting it onto itself. A lab host created before must still be
+// removable afterwards (its name must not end up as a mount hidden under
+// the new one). The test runs in a private mount namespace where
+// /var/run/netns is made a plain directory again.
+func TestHostSurvivesIPNetnsAdd(t *testing.T) {
+	if os.Getenv(mountNSHelperEnv) == "1" {
+		hostSurvivesIPNetnsAdd(t)
+		return
+	}
+	labtest.NeedRoot(t)
+	labtest.NeedCommand(t, "ip")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHostSurvivesIPNetnsAdd$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), mountNSHelperEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	// Whatever the helper left can only be plain files now that its mount
+	// namespace is gone.
+	lab.CleanStale()
+	os.Remove(fmt.Sprintf("/var/run/netns/fotest-%d", cmd.Process.Pid))
+	if err != nil {
+		t.Fatalf("in a mount namespace: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+}
+
+func hostSurvivesIPNetnsAdd(t *testing.T) {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		t.Fatalf("make mounts private: %v", err)
+	}
+	for unix.Unmount("/var/run/netns", unix.MNT_DETACH) == nil {
+	}
+	h, err := lab.NewHost(lab.HostConfig{Name: "mountns"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := fmt.Sprintf("fotest-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", other).CombinedOutput(); err != nil {
+		h.Close()
+		t.Fatalf("ip netns add: %v\n%s", err, out)
+	}
+	defer exec.Command("ip", "netns", "del", other).Run()
+	a, err := lab.Attach("again", h.NS)
+	if err != nil {
+		t.Errorf("after ip netns add: %v", err)
+	} else {
+		labtest.Run(t, a, func() error { _, err := net.InterfaceByName("lo"); return err })
+		a.Close()
+	}
+	if err := h.Close(); err != nil {
+		t.Errorf("Close after ip netns add: %v", err)
+	}
+	if _, err := os.Stat("/var/run/netns/" + h.NS); !os.IsNotExist(err) {
+		t.Errorf("/var/run/netns/%s still exists after Close", h.NS)
+	}
+}
+
+// TestMTU: the configured MTU is the TUN devices' MTU on both hosts and
+// bounds TCP's segment size across the link (MSS = MTU - IP and TCP
+// headers), for IPv4 and IPv6.
+func TestMTU(t *testing.T) {
+	const mtu = 1400
+	l := newLab(t, lab.Config{MTU: mtu})
+	for _, h := range []*lab.Host{l.Client, l.Server} {
+		labtest.Run(t, h, func() error {
+			ifi, err := net.InterfaceByName(lab.TunName)
+			if err == nil && ifi.MTU != mtu {
+				err = fmt.Errorf("host %s: %s has MTU %d, want %d", h.Name, lab.TunName, ifi.MTU, mtu)
+			}
+			return err
+		})
+	}
+	for _, v6 := range []bool{false, true} {
+		ln := labtest.Listen(t, l.Server, &net.ListenConfig{}, "tcp", netip.AddrPortFrom(l.ServerAddr(v6), 7010).String())
+		labtest.Serve(ln, func(c net.Conn) { io.Copy(io.Discard, c) })
+		c := labtest.Dial(t, l.Client, &net.Dialer{}, "tcp", ln.Addr().String())
+		if _, err := c.Write(make([]byte, 20000)); err != nil {
+			t.Fatal(err)
+		}
+		info, err := labtest.TCPInfo(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hdr := uint32(40) // IPv4 + TCP headers
+		if v6 {
+			hdr = 60
+		}
+		// Both sides use timestamps, which take 12 bytes of each segment.
+		const tsOpt = 12
+		for _, mss := range []uint32{info.Advmss, info.Snd_mss} {
+			if mss > mtu-hdr || mss < mtu-hdr-tsOpt {
+				t.Errorf("v6=%v: advertised MSS %d, send MSS %d; want %d, or %d with timestamps", v6, info.Advmss, info.Snd_mss, mtu-hdr, mtu-hdr-tsOpt)
+			}
+		}
+		c.Close()
+	}
+	if s := l.Stats(); s.Up.Packets == 0 || s.Up.Bytes/s.Up.Packets > mtu {
+		t.Errorf("up: %d packets, %d bytes: more than the MTU on average", s.Up.Packets, s.Up.Bytes)
+	}
 }

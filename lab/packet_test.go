@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bytes"
+	"math"
 	"net"
 	"testing"
 	"time"
@@ -219,7 +220,7 @@ func TestConfigValidate(t *testing.T) {
 	if c.Up.Delay != 10*time.Millisecond || c.Down.Delay != 50*time.Millisecond || c.MTU != DefaultMTU {
 		t.Errorf("defaults: %+v", c)
 	}
-	for _, bad := range []Config{{RTT: -1}, {MTU: 100}, {MTU: 70000}, {Up: LinkConfig{Loss: 2}}, {Down: LinkConfig{DropNth: []int{0}}}, {Faults: []Rule{{Action: 99}}}} {
+	for _, bad := range []Config{{RTT: -1}, {MTU: 100}, {MTU: 70000}, {Up: LinkConfig{Loss: 2}}, {Up: LinkConfig{Loss: math.NaN()}}, {Down: LinkConfig{Duplicate: math.NaN()}}, {Down: LinkConfig{DropNth: []int{0}}}, {Faults: []Rule{{Action: 99}}}} {
 		if err := bad.validate(); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}

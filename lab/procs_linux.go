@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -15,7 +16,7 @@ import (
 // servers started with `fastopen lab exec`.
 func (h *Host) Pids() ([]int, error) {
 	var want unix.Stat_t
-	if err := unix.Stat("/var/run/netns/"+h.NS, &want); err != nil {
+	if err := unix.Stat(filepath.Join(netnsDir, h.NS), &want); err != nil {
 		return nil, fmt.Errorf("lab: host %s: %w", h.Name, err)
 	}
 	entries, err := os.ReadDir("/proc")
@@ -90,7 +91,7 @@ func running(pid int) bool {
 // CleanStale would remove: their lab's process is gone), e.g. a server
 // started with `fastopen lab exec` in a lab that was killed.
 func stopStaleProcesses(grace time.Duration) int {
-	entries, err := os.ReadDir("/var/run/netns")
+	entries, err := os.ReadDir(netnsDir)
 	if err != nil {
 		return 0
 	}

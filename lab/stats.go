@@ -8,53 +8,57 @@ import (
 // Stats is a snapshot of the link's counters.
 type Stats struct {
 	// Up is client → server, Down server → client.
-	Up, Down DirStats
+	Up   DirStats `json:"up"`
+	Down DirStats `json:"down"`
 	// Rules holds one entry per configured fault rule, in order.
-	Rules []RuleStats
+	Rules []RuleStats `json:"rules,omitempty"`
 	// Seed is the random seed in use (set Config.Seed to it to replay).
-	Seed uint64
+	Seed uint64 `json:"seed"`
 }
 
 // DirStats counts one direction of the link.
 type DirStats struct {
 	// Packets and Bytes were read from the sending host.
-	Packets, Bytes uint64
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
 	// Delivered packets were written to the receiving host (duplicates
 	// included).
-	Delivered uint64
+	Delivered uint64 `json:"delivered"`
 	// Lost were dropped at random (LinkConfig.Loss).
-	Lost uint64
+	Lost uint64 `json:"lost"`
 	// DroppedNth were dropped by LinkConfig.DropNth.
-	DroppedNth uint64
+	DroppedNth uint64 `json:"dropped_nth"`
 	// FaultDrops were dropped by fault rules (Drop, Blackhole).
-	FaultDrops uint64
+	FaultDrops uint64 `json:"fault_drops"`
 	// QueueDrops were tail-dropped because the queue was full.
-	QueueDrops uint64
+	QueueDrops uint64 `json:"queue_drops"`
 	// Duplicated counts the extra copies sent (LinkConfig.Duplicate and
 	// Duplicate rules).
-	Duplicated uint64
+	Duplicated uint64 `json:"duplicated"`
 	// Lateness is how late packets were written compared with their due
 	// time (the accuracy of the emulated delay).
-	Lateness Lateness
+	Lateness Lateness `json:"lateness"`
 }
 
 // Lateness summarises how late packets left the forwarder.
 type Lateness struct {
 	// Samples is the number of packets measured.
-	Samples uint64
+	Samples uint64 `json:"samples"`
 	// P50, P99 and Max are percentiles of the lateness (resolution 1µs
 	// below 10ms, coarser above).
-	P50, P99, Max time.Duration
+	P50 time.Duration `json:"p50_ns"`
+	P99 time.Duration `json:"p99_ns"`
+	Max time.Duration `json:"max_ns"`
 }
 
 // RuleStats counts the packets a fault rule acted on.
 type RuleStats struct {
 	// Name is the rule's label.
-	Name string
+	Name string `json:"name"`
 	// Dir is the rule's direction.
-	Dir Dir
+	Dir Dir `json:"dir"`
 	// Hits counts packets that matched (for Blackhole: packets dropped).
-	Hits uint64
+	Hits uint64 `json:"hits"`
 }
 
 // histogram records durations with 1µs resolution up to histFine, and

@@ -62,6 +62,22 @@ func Host(t testing.TB, name string, mode int) *lab.Host {
 	return h
 }
 
+// Lab builds a two-host lab (it needs root), closed when the test ends.
+func Lab(t testing.TB, cfg lab.Config) *lab.Lab {
+	t.Helper()
+	NeedRoot(t)
+	l, err := lab.New(cfg)
+	if err != nil {
+		t.Fatalf("build lab: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("close lab: %v", err)
+		}
+	})
+	return l
+}
+
 // Run runs fn inside h and fails the test on error.
 func Run(t testing.TB, h *lab.Host, fn func() error) {
 	t.Helper()
