@@ -25,6 +25,17 @@ const (
 	pollTimeout   = 50 * time.Millisecond
 )
 
+// privilegeError says that an operation needs CAP_NET_RAW (not the
+// CAP_NET_ADMIN kernel.ErrPrivilege names); it matches kernel.ErrPrivilege
+// and the system's error.
+type privilegeError struct {
+	op    string
+	cause error
+}
+
+func (e *privilegeError) Error() string   { return e.op + " needs root or CAP_NET_RAW (run with sudo)" }
+func (e *privilegeError) Unwrap() []error { return []error{kernel.ErrPrivilege, e.cause} }
+
 type ringSource struct{ tp *afpacket.TPacket }
 
 func (r ringSource) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
@@ -100,7 +111,7 @@ func openSource(iface string, f Filter, snaplen int) (source, layers.LinkType, e
 	)
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
-			return nil, 0, fmt.Errorf("capture on %s: opening a packet socket %w; the capability it takes is CAP_NET_RAW", iface, kernel.ErrPrivilege)
+			return nil, 0, &privilegeError{op: "capture on " + iface + ": opening a packet socket", cause: err}
 		}
 		return nil, 0, fmt.Errorf("capture on %s: %w", iface, err)
 	}

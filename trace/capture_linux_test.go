@@ -334,13 +334,8 @@ func TestPcapTshark(t *testing.T) {
 // the time to the server's first byte in RTTs: two for the cold
 // connection, one when the request rode in the SYN.
 func TestCaptureTUN(t *testing.T) {
-	labtest.NeedRoot(t)
 	const rtt = 20 * time.Millisecond
-	l, err := lab.New(lab.Config{RTT: rtt})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	l := labtest.Lab(t, lab.Config{RTT: rtt})
 	srv := listen(t, l.Server, netip.AddrPortFrom(lab.ServerIPv4, 0).String(), true)
 	var pcap bytes.Buffer
 	c := startCapture(t, l.Client, trace.Options{Interface: lab.TunName, Port: int(srv.Port()), Pcap: &pcap})

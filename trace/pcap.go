@@ -110,6 +110,10 @@ type ReadOptions struct {
 	MaxFlows int
 }
 
+// pcapHeaderLen is the length of a pcap file header, the shortest
+// capture file there is (a pcapng section header block is longer).
+const pcapHeaderLen = 24
+
 // ErrFormat is returned (wrapped) when a file is neither pcap nor pcapng.
 var ErrFormat = errors.New("not a pcap or pcapng capture")
 
@@ -119,10 +123,16 @@ var ErrFormat = errors.New("not a pcap or pcapng capture")
 // set.
 func Read(r io.Reader, opts ReadOptions) ([]Event, []Flow, error) {
 	br := bufio.NewReader(r)
-	magic, err := br.Peek(4)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: file is only %d bytes long", ErrFormat, len(magic))
+	hdr, err := br.Peek(pcapHeaderLen)
+	switch {
+	case len(hdr) == 0 && err == io.EOF:
+		return nil, nil, fmt.Errorf("%w: the file is empty", ErrFormat)
+	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, nil, fmt.Errorf("%w: the file is only %d bytes long, shorter than a capture file header", ErrFormat, len(hdr))
+	case err != nil:
+		return nil, nil, err
 	}
+	magic := hdr[:4]
 	var (
 		src interface {
 			ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
@@ -150,6 +160,9 @@ func Read(r io.Reader, opts ReadOptions) ([]Event, []Flow, error) {
 		frame, ci, err := src.ReadPacketData()
 		if err == io.EOF {
 			break
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return events, tr.Flows(), fmt.Errorf("packet %d is cut short: the file is truncated", n+1)
 		}
 		if err != nil {
 			return events, tr.Flows(), fmt.Errorf("read packet %d: %w", n+1, err)
