@@ -77,7 +77,7 @@ func (c *Conn) start(withData bool) bool {
 func (c *Conn) Write(b []byte) (int, error) {
 	select {
 	case <-c.firstWrite:
-		return c.tc.Write(b)
+		return c.write(b)
 	default:
 	}
 	c.mu.Lock()
@@ -95,18 +95,39 @@ func (c *Conn) Write(b []byte) (int, error) {
 		}
 		return 0, nil
 	}
-	return c.tc.Write(b)
+	return c.write(b)
+}
+
+// write writes b on the socket. The write that sends a deferred SYN (the
+// first, or one racing it from another goroutine) may find the cookie
+// cached at dial time gone (flushed, evicted, or active TFO disabled
+// after a blackhole): the kernel then sends the SYN without data, takes
+// none of b and fails with EINPROGRESS. b is then written after the
+// handshake, as on any connection.
+func (c *Conn) write(b []byte) (int, error) {
+	n, err := c.tc.Write(b)
+	if n == 0 && len(b) > 0 && synLeftWithoutData(err) {
+		c.mu.Lock()
+		c.sentData = false
+		c.mu.Unlock()
+		return c.tc.Write(b)
+	}
+	return n, err
 }
 
 // Read reads from the connection. Before any Write on a lazy connection it
 // first waits up to FirstWriteWait for a Write, then starts the handshake
 // without data. The read deadline bounds that wait; a Read whose deadline
 // passes (or is moved into the past) before the handshake starts fails
-// with a timeout and leaves the connection unstarted.
+// with a timeout and leaves the connection unstarted. A zero-length Read
+// returns at once, as on a *net.TCPConn, and starts nothing.
 func (c *Conn) Read(b []byte) (int, error) {
 	select {
 	case <-c.firstWrite:
 	default:
+		if len(b) == 0 {
+			return c.tc.Read(b)
+		}
 		if err := c.awaitFirstWrite(); err != nil {
 			return 0, err
 		}
@@ -177,9 +198,11 @@ func (c *Conn) Close() error {
 	return c.tc.Close()
 }
 
-// CloseWrite shuts down the writing side. On a lazy connection that has
-// not started, it first completes the handshake (without data), so that
-// the peer sees an orderly FIN rather than nothing.
+// CloseWrite shuts down the writing side. On a lazy connection whose
+// handshake is not over it first starts the handshake (without data) if
+// nothing did, and waits for it, bounded by the write deadline: the
+// kernel would abort a connection shut down in SYN_SENT, and the peer
+// must see an orderly FIN.
 func (c *Conn) CloseWrite() error {
 	if c.start(false) {
 		if err := c.trigger(); err != nil {

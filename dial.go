@@ -23,8 +23,10 @@ type Dialer struct {
 
 	// Require makes a dial fail, with an *Error matching ErrNotUsed (or
 	// errors.ErrUnsupported on platforms without TFO), when the SYN cannot
-	// carry data: the kernel's client bit is off or no cookie is cached for
-	// the server yet. Nothing is sent in that case, so nothing is lost.
+	// carry data: the kernel's client bit is off, no cookie is cached for
+	// the server yet (ReasonNoCookie), or the kernel paused client TFO
+	// after a suspected blackhole (ReasonUnknown). No data is sent in
+	// that case, so nothing is lost.
 	// Whether the server then accepts the SYN data is for Info to tell.
 	Require bool
 

@@ -106,7 +106,7 @@ func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, erro
 		// With a cached cookie the kernel defers the SYN to the first
 		// write and connect() returns at once: the socket is in SYN_SENT
 		// with nothing sent. Without one, connect() did a full handshake.
-		ti, _, err := tcpInfo(tc)
+		ti, fail, err := tcpInfo(tc)
 		if err != nil {
 			tc.Close()
 			return nil, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
@@ -114,8 +114,12 @@ func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, erro
 		st.deferred = ti.State == unix.BPF_TCP_SYN_SENT
 		if d.Require && !st.deferred {
 			tc.Close()
+			why := ReasonNoCookie
+			if kernelReportsClientFail && kernelReason(fail) != ReasonNoCookie {
+				why = ReasonUnknown // a cookie is cached but client TFO is paused (blackhole)
+			}
 			return nil, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(),
-				Err: &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonNoCookie, Err: ErrNotUsed}}
+				Err: &Error{Op: "dial", Net: network, Addr: address, Reason: why, Err: ErrNotUsed}}
 		}
 	}
 	return newConn(tc, st, d.FirstWriteWait), nil
@@ -123,24 +127,32 @@ func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, erro
 
 // trigger starts a deferred handshake without data: a zero-length send on
 // a socket whose connect was deferred makes the kernel send the SYN (with
-// the cookie, no data).
+// the cookie, no data) and return EINPROGRESS at once. It runs outside
+// the write deadline, which concerns the caller's writes, not this SYN
+// (a Read must start the handshake even after a write deadline passed).
+// EAGAIN means a racing Write started the handshake first.
 func (c *Conn) trigger() error {
 	rc, err := c.tc.SyscallConn()
 	if err != nil {
 		return err
 	}
 	var serr error
-	if err := rc.Write(func(fd uintptr) bool {
+	if err := rc.Control(func(fd uintptr) {
 		serr = unix.Sendto(int(fd), nil, 0, nil)
-		return !errors.Is(serr, unix.EAGAIN)
 	}); err != nil {
 		return err
 	}
-	if serr != nil && !errors.Is(serr, unix.EINPROGRESS) {
+	if serr != nil && !errors.Is(serr, unix.EINPROGRESS) && !errors.Is(serr, unix.EAGAIN) {
 		return os.NewSyscallError("sendto", serr)
 	}
 	return nil
 }
+
+// synLeftWithoutData reports whether err, from the write that started a
+// deferred handshake, says that the SYN went out without data: the
+// kernel's sendmsg returns EINPROGRESS, having copied nothing, when the
+// cookie check it repeats at that moment fails.
+func synLeftWithoutData(err error) bool { return errors.Is(err, unix.EINPROGRESS) }
 
 // awaitHandshake waits in the netpoller until the socket leaves SYN_SENT
 // (client) or SYN_RECV (a server's TFO child, accepted before the client's

@@ -173,8 +173,11 @@ const (
 	// in the SYN (the client sent none, had no valid cookie, or TFO queue
 	// was full).
 	ReasonNotInSYN
-	// ReasonUnknown: the kernel did not say (for example active TFO
-	// disabled after blackhole detection; see `fastopen check`).
+	// ReasonUnknown: the kernel did not use TFO and did not say why. On
+	// Linux 5.5+ a client gets it when active TFO is paused after the
+	// kernel suspected a middlebox blackhole (TcpExt.TCPFastOpenBlackhole,
+	// net.ipv4.tcp_fastopen_blackhole_timeout_sec; see `fastopen check`):
+	// the SYN then carries neither data nor a cookie request.
 	ReasonUnknown
 )
 
@@ -189,7 +192,7 @@ var reasonText = [...]struct{ code, text string }{
 	ReasonSYNRetransmitted: {"syn_retransmitted", "the SYN with data was lost and sent again without data"},
 	ReasonNoData:           {"no_data", "the handshake started with no data to send (read before write)"},
 	ReasonNotInSYN:         {"not_in_syn", "the first bytes did not arrive in the SYN"},
-	ReasonUnknown:          {"unknown", "the kernel did not use TFO and did not say why (see `fastopen check`)"},
+	ReasonUnknown:          {"unknown", "the kernel did not use TFO and did not say why (client TFO may be paused after a suspected middlebox blackhole: see `fastopen check`)"},
 }
 
 // String explains the reason in words.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -279,6 +280,120 @@ func TestDialData(t *testing.T) {
 	lazy.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := lazy.Read(buf); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("lazy dial to a closed port: read err = %v, want ECONNREFUSED", err)
+	}
+}
+
+// TestCookieGoneBeforeFirstWrite: when the cookie cached at dial time is
+// gone by the first Write (flushed here; evicted or blackhole-disabled in
+// the wild), the kernel sends a SYN without data and refuses the write
+// with EINPROGRESS. The Write must still deliver everything, and Info
+// must not claim the data rode in the SYN.
+func TestCookieGoneBeforeFirstWrite(t *testing.T) {
+	h, addr, infos := warmHost(t)
+	var d fastopen.Dialer
+	c := labtest.Dial(t, h, &d, "tcp4", addr)
+	if inf := clientInfo(t, c); !inf.HadCookie || inf.State != "SYN_SENT" {
+		t.Fatalf("before the write: %+v, want a deferred SYN", inf)
+	}
+	labtest.Run(t, h, func() error { return kernel.FlushCookies(netip.Addr{}) })
+	before := labtest.Counters(t, h)
+	const msg = "written after the cookie was flushed"
+	echoOn(t, c, msg)
+	inf := clientInfo(t, c)
+	if inf.SYNData || inf.SentInSYN || inf.Reason != fastopen.ReasonNoCookie {
+		t.Fatalf("info %+v, want not sent in the SYN, reason no_cookie", inf)
+	}
+	if s := recv(t, infos); s.SYNData {
+		t.Fatalf("server: %+v, want no SYN data", s)
+	}
+	delta := labtest.Counters(t, h).Sub(before)
+	if delta["TcpExt.TCPFastOpenActive"] != 0 || delta["TcpExt.TCPFastOpenCookieReqd"] != 1 {
+		t.Fatalf("counter deltas Active=%d CookieReqd=%d, want 0 and 1 (a SYN asking for a cookie)",
+			delta["TcpExt.TCPFastOpenActive"], delta["TcpExt.TCPFastOpenCookieReqd"])
+	}
+}
+
+// TestSYNDataDropped: a middlebox drops SYNs that carry data. The kernel
+// retransmits the SYN without data after its timeout and sends the data
+// after the handshake: nothing is lost, and Info gives the kernel's
+// reason, syn_retransmitted.
+func TestSYNDataDropped(t *testing.T) {
+	l := labtest.Lab(t, lab.Config{RTT: 10 * time.Millisecond, Faults: []lab.Rule{lab.DropSYNData()}})
+	addr, infos := echoServer(t, l.Server, &fastopen.ListenConfig{}, "tcp4", netip.AddrPortFrom(l.ServerAddr(false), 8000).String())
+	var d fastopen.Dialer
+	if inf := exchange(t, l.Client, &d, "tcp4", addr, "cookie please"); inf.Reason != fastopen.ReasonNoCookie {
+		t.Fatalf("cold: %+v, want reason no_cookie", inf)
+	}
+	recv(t, infos)
+	inf := exchange(t, l.Client, &d, "tcp4", addr, "dropped with the SYN, delivered after")
+	if inf.SYNData || !inf.SentInSYN || inf.Reason != fastopen.ReasonSYNRetransmitted {
+		t.Fatalf("SYN data dropped: %+v, want sent in the SYN, not acked, reason syn_retransmitted", inf)
+	}
+	if s := recv(t, infos); s.SYNData {
+		t.Fatalf("server: %+v, want no SYN data", s)
+	}
+	if hits := l.Stats().Rules[0].Hits; hits != 1 {
+		t.Fatalf("the drop rule matched %d packets, want the one SYN with data", hits)
+	}
+}
+
+// TestBlackholePause: once the kernel suspects a middlebox blackhole (a
+// SYN with data unanswered three times) it pauses client TFO: later SYNs
+// carry neither data nor a cookie request, although the cookie is still
+// cached. Info must not call that "no cookie yet" (what the SYN asked
+// for on first contact): the kernel recorded no reason, so it is
+// ReasonUnknown, whose text points to `fastopen check`.
+func TestBlackholePause(t *testing.T) {
+	labtest.NeedRoot(t)
+	if !fastopen.KernelReportsClientFail {
+		t.Skip("the kernel predates tcpi_fastopen_client_fail (Linux 5.5)")
+	}
+	const blackPort = 9
+	l := labtest.Lab(t, lab.Config{RTT: 10 * time.Millisecond, Faults: []lab.Rule{lab.DropPort(blackPort)}})
+	// Off by default since Linux 5.14; an hour, in the client namespace.
+	if err := l.Client.SetSysctl(kernel.SysctlBlackholeTimeout, "3600"); err != nil {
+		t.Fatal(err)
+	}
+	ip := l.ServerAddr(false)
+	addr, _ := echoServer(t, l.Server, &fastopen.ListenConfig{}, "tcp4", netip.AddrPortFrom(ip, 8000).String())
+	var d fastopen.Dialer
+	exchange(t, l.Client, &d, "tcp4", addr, "cookie please")
+	if inf := exchange(t, l.Client, &d, "tcp4", addr, "warm"); !inf.SYNData {
+		t.Fatalf("warm exchange: %+v, want SYN data", inf)
+	}
+	lost := labtest.Dial(t, l.Client, &d, "tcp4", netip.AddrPortFrom(ip, blackPort).String())
+	if _, err := lost.Write([]byte("into the void")); err != nil {
+		t.Fatal(err)
+	}
+	// The third SYN timeout comes after about 3 s (RTOs of 1 s).
+	deadline := time.Now().Add(8 * time.Second)
+	for labtest.Counters(t, l.Client)["TcpExt.TCPFastOpenBlackhole"] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the kernel did not pause client TFO (TcpExt.TCPFastOpenBlackhole stayed 0)")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	lost.Close()
+	before := labtest.Counters(t, l.Client)
+	inf := exchange(t, l.Client, &d, "tcp4", addr, "paused")
+	delta := labtest.Counters(t, l.Client).Sub(before)
+	if delta["TcpExt.TCPFastOpenActive"] != 0 || delta["TcpExt.TCPFastOpenCookieReqd"] != 0 {
+		t.Fatalf("while paused: counter deltas Active=%d CookieReqd=%d, want 0 (a SYN without TFO)",
+			delta["TcpExt.TCPFastOpenActive"], delta["TcpExt.TCPFastOpenCookieReqd"])
+	}
+	if inf.SYNData || inf.Reason != fastopen.ReasonUnknown {
+		t.Fatalf("while paused: info %+v, want reason unknown (not no_cookie: a cookie is cached and none was asked for)", inf)
+	}
+	err := l.Client.Run(func() error {
+		c, err := (&fastopen.Dialer{Require: true}).DialContext(context.Background(), "tcp4", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	var fe *fastopen.Error
+	if !errors.As(err, &fe) || fe.Reason != fastopen.ReasonUnknown {
+		t.Fatalf("Require while paused: err = %v, want ErrNotUsed with reason unknown", err)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -41,6 +43,34 @@ func clientFail(ti *unix.TCPInfo) uint8 {
 		return b >> (8 - tfoClientFailShiftLE - tfoClientFailBits) & mask
 	}
 	return b >> tfoClientFailShiftLE & mask
+}
+
+// kernelReportsClientFail: the running kernel (Linux 5.5+) fills
+// tcpi_fastopen_client_fail, so a zero there means it recorded no failure.
+var kernelReportsClientFail = func() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	major, minor, ok := kernelVersion(unix.ByteSliceToString(u.Release[:]))
+	return ok && (major > 5 || major == 5 && minor >= 5)
+}()
+
+// kernelVersion parses the major and minor numbers of a kernel release
+// such as "6.8.0-45-generic".
+func kernelVersion(release string) (major, minor int, ok bool) {
+	ma, rest, found := strings.Cut(release, ".")
+	if !found {
+		return 0, 0, false
+	}
+	mi := rest
+	if i := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		mi = rest[:i]
+	}
+	var err1, err2 error
+	major, err1 = strconv.Atoi(ma)
+	minor, err2 = strconv.Atoi(mi)
+	return major, minor, err1 == nil && err2 == nil
 }
 
 var isBigEndian = func() bool {
@@ -116,9 +146,12 @@ func (c *Conn) info() (Info, error) {
 		inf.Reason = kernelReason(fail)
 	case noData:
 		inf.Reason = ReasonNoData
-	case !c.st.deferred:
-		// The cookie check failed without a recorded reason; on kernels
-		// before 5.5 this is where "no cookie" lands.
+	case !c.st.deferred && !kernelReportsClientFail:
+		// The cookie check at connect failed and the kernel is too old
+		// to say why: on kernels before 5.5 this is where "no cookie"
+		// lands. From 5.5 on the kernel records "no cookie" itself, so a
+		// failed check without a reason means active TFO is paused after
+		// a suspected blackhole: ReasonUnknown (see `fastopen check`).
 		inf.Reason = ReasonNoCookie
 	default:
 		inf.Reason = ReasonUnknown

@@ -25,15 +25,10 @@ type arrival struct {
 // is delivered to the application a second time. Handshake tells the two
 // apart: the original completes its handshake, the replay never does.
 func TestReplayedSYN(t *testing.T) {
-	labtest.NeedRoot(t)
 	const rtt = 20 * time.Millisecond
-	l, err := lab.New(lab.Config{RTT: rtt, Faults: []lab.Rule{{
+	l := labtest.Lab(t, lab.Config{RTT: rtt, Faults: []lab.Rule{{
 		Name: "replay-syn-data", Dir: lab.Up, Match: lab.Match{SYN: true, Payload: true}, Action: lab.Duplicate, Delay: 300 * time.Millisecond,
 	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
 	addr := netip.AddrPortFrom(l.ServerAddr(false), 8000).String()
 	ln := labtest.Listen(t, l.Server, nil, "tcp4", addr)
 	arrivals := make(chan arrival, 8)

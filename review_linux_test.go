@@ -263,6 +263,27 @@ func TestReviewWriteDeadlineBeforeWrite(t *testing.T) {
 	}
 }
 
+// TestReviewReadAfterWriteDeadline: a write deadline that has passed (the
+// caller set one long ago, or set it in the past) concerns writes only: a
+// Read before any Write still starts the handshake and gets the banner,
+// rather than failing and leaving the SYN unsent for good.
+func TestReviewReadAfterWriteDeadline(t *testing.T) {
+	const banner = "220 ready\r\n"
+	h, addr := bannerHost(t, banner)
+	d := fastopen.Dialer{FirstWriteWait: 5 * time.Millisecond}
+	c := labtest.Dial(t, h, &d, "tcp4", addr)
+	c.SetWriteDeadline(time.Now().Add(-time.Second))
+	c.SetReadDeadline(time.Now().Add(bound))
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != banner {
+		t.Fatalf("read with a past write deadline: %q, %v; want the banner", buf[:n], err)
+	}
+	if inf := clientInfo(t, c); inf.State != "ESTABLISHED" || inf.Reason != fastopen.ReasonNoData {
+		t.Fatalf("info %+v, want established with reason no_data", inf)
+	}
+}
+
 // TestReviewCloseWriteBeforeWrite: CloseWrite on a warm lazy connection
 // that never wrote completes the handshake and the peer sees EOF.
 func TestReviewCloseWriteBeforeWrite(t *testing.T) {
@@ -299,6 +320,28 @@ func TestReviewEmptyFirstWrite(t *testing.T) {
 	if inf := clientInfo(t, c); inf.SYNData || inf.SentInSYN || inf.Reason != fastopen.ReasonNoData {
 		t.Fatalf("info %+v, want reason no_data", inf)
 	}
+}
+
+// TestReviewZeroLengthReadBeforeWrite: a zero-length Read before the first
+// Write returns 0, nil at once (as on a *net.TCPConn) without waiting for
+// a Write or starting the handshake: the next Write still rides in the
+// SYN.
+func TestReviewZeroLengthReadBeforeWrite(t *testing.T) {
+	h, addr, _ := warmHost(t)
+	d := fastopen.Dialer{FirstWriteWait: time.Minute}
+	c := labtest.Dial(t, h, &d, "tcp4", addr)
+	type result struct {
+		n   int
+		err error
+	}
+	if r := within(t, "zero-length Read", func() result { n, err := c.Read(nil); return result{n, err} }); r.n != 0 || r.err != nil {
+		t.Fatalf("zero-length read = %d, %v; want 0, nil", r.n, r.err)
+	}
+	if inf := clientInfo(t, c); inf.Reason != fastopen.ReasonPending || inf.State != "SYN_SENT" {
+		t.Fatalf("after a zero-length read: %+v, want the SYN still deferred", inf)
+	}
+	echoOn(t, c, "after a zero-length read")
+	wantSYNData(t, "write after a zero-length read", c)
 }
 
 // TestReviewHugeFirstWrite: a first write of several megabytes arrives
@@ -573,15 +616,8 @@ func TestReviewNoLeaks(t *testing.T) {
 // large for the SYN, and a lazy connection honours its write deadline and
 // Handshake its ctx.
 func TestReviewUnansweredSYN(t *testing.T) {
-	labtest.NeedRoot(t)
 	const blackPort = 9
-	l, err := lab.New(lab.Config{RTT: 20 * time.Millisecond, Faults: []lab.Rule{{
-		Name: "unanswered", Dir: lab.Up, Match: lab.Match{Port: blackPort}, Action: lab.Drop,
-	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := labtest.Lab(t, lab.Config{RTT: 20 * time.Millisecond, Faults: []lab.Rule{lab.DropPort(blackPort)}})
 	ip := l.ServerAddr(false)
 	addr, _ := echoServer(t, l.Server, &fastopen.ListenConfig{}, "tcp4", netip.AddrPortFrom(ip, 8000).String())
 	var warm fastopen.Dialer

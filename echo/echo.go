@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fastopen/fastopen"
@@ -26,8 +27,8 @@ type Server struct {
 	// Stream keeps echoing until the client closes, instead of replying to
 	// the first read and closing.
 	Stream bool
-	// IdleTimeout closes a connection that sends nothing for this long;
-	// zero means 30s.
+	// IdleTimeout closes a connection that sends nothing, or does not
+	// read the echo, for this long; zero means 30s.
 	IdleTimeout time.Duration
 	// Logger receives one line per connection; nil means no logging.
 	Logger *slog.Logger
@@ -57,14 +58,29 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var err error
+	var backoff time.Duration
 	for {
 		c, aerr := ln.Accept()
+		if aerr != nil && ctx.Err() == nil && acceptRetryable(aerr) {
+			// Out of descriptors or memory: wait for connections to end
+			// rather than stop serving (as net/http does).
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			if s.Logger != nil {
+				s.Logger.Warn("accept failed; retrying", slog.String("error", aerr.Error()), slog.Duration("retry_in", backoff))
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			continue
+		}
 		if aerr != nil {
 			if ctx.Err() == nil {
 				err = aerr
 			}
 			break
 		}
+		backoff = 0
 		mu.Lock()
 		conns[c] = struct{}{}
 		mu.Unlock()
@@ -93,6 +109,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
+// acceptRetryable reports whether an Accept error is a passing shortage
+// (descriptors, buffers, memory) after which accepting can go on.
+func acceptRetryable(err error) bool {
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Server) confirm(c net.Conn) error {
 	timeout := s.ConfirmTimeout
 	if timeout == 0 {
@@ -116,7 +143,9 @@ func (s *Server) serveConn(c net.Conn) {
 	var infoErr error
 	var rerr error
 	for first := true; ; first = false {
-		c.SetReadDeadline(time.Now().Add(idle))
+		// The deadline covers the echo's write too: a client that sends
+		// but never reads must not hold the connection forever.
+		c.SetDeadline(time.Now().Add(idle))
 		n, err := c.Read(buf)
 		if first {
 			info, infoErr = fastopen.InfoOf(c)
@@ -233,20 +262,26 @@ func Send(ctx context.Context, d *fastopen.Dialer, req Request) (Result, error) 
 		}
 	} else {
 		c, err = d.DialContext(ctx, req.Network, req.Address)
-		if err == nil {
-			if _, err = c.Write(req.Data); err != nil {
-				c.Close()
-			}
-		}
 	}
 	if err != nil {
 		return res, err
 	}
 	defer c.Close()
+	// ctx bounds everything after the dial too: the lazy dial's Write
+	// (which blocks until the handshake when the data is larger than the
+	// SYN can carry) and the reads.
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if dl, ok := ctx.Deadline(); ok {
-		c.SetReadDeadline(dl)
+		c.SetDeadline(dl)
+	}
+	if req.Mode != Eager {
+		if _, err := c.Write(req.Data); err != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			return res, err
+		}
 	}
 	buf := make([]byte, 32<<10)
 	for {

@@ -1,0 +1,4 @@
+package fastopen
+
+// KernelReportsClientFail exposes kernelReportsClientFail to the tests.
+var KernelReportsClientFail = kernelReportsClientFail
