@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +48,17 @@ var (
 	DefaultClients = []string{ClientLazy, ClientEager, ClientPlain}
 )
 
+// MaxRTT is the longest round-trip time the demo and the bench emulate.
+const MaxRTT = 10 * time.Second
+
+// exchangeTimeout bounds one exchange over a link of round-trip time rtt
+// unless configured: 10 s plus three round trips (two for the handshake
+// and the request, one to spare), so that a long RTT does not time out a
+// run that follows the physics.
+func exchangeTimeout(rtt time.Duration) time.Duration {
+	return 10*time.Second + 3*rtt
+}
+
 // Default run counts.
 const (
 	DefaultRuns   = 20
@@ -78,7 +90,8 @@ type Config struct {
 	// Runs is the number of timed samples per point; Warmup the untimed
 	// exchanges before them (the first fetches the cookie).
 	Runs, Warmup int
-	// Timeout bounds each exchange; zero means 10s.
+	// Timeout bounds each exchange; zero means 10s plus three times the
+	// longest RTT.
 	Timeout time.Duration
 	// Curl and Nginx are the programs' paths; empty means look up in PATH.
 	Curl, Nginx string
@@ -107,8 +120,8 @@ type Result struct {
 	// Runs and Warmup are the samples and warm-up exchanges per point.
 	Runs   int `json:"runs"`
 	Warmup int `json:"warmup"`
-	// MSS is the link's maximum segment size (MTU − 40 bytes of IPv4 and
-	// TCP headers): about the most a SYN can carry.
+	// MSS is the lab link's maximum segment size (MTU − 40 bytes of IPv4
+	// and TCP headers): about the most a SYN can carry (0 on loopback).
 	MSS int `json:"mss"`
 	// SYNPayloadMax is the most request bytes the server saw arrive in one
 	// SYN over the whole run (echo server only): the SYN's payload limit
@@ -240,13 +253,13 @@ func (cfg *Config) check() ([]variant, error) {
 	if cfg.Warmup == 0 {
 		cfg.Warmup = DefaultWarmup
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 10 * time.Second
-	}
 	for _, r := range cfg.RTTs {
-		if r < 0 || (r == 0 && !cfg.Loopback) {
-			return nil, fmt.Errorf("RTT %v: want a positive round-trip time such as 50ms", r)
+		if r < 0 || (r == 0 && !cfg.Loopback) || r > MaxRTT {
+			return nil, fmt.Errorf("RTT %v: want a round-trip time above 0 and up to %v, such as 50ms", r, MaxRTT)
 		}
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = exchangeTimeout(slices.Max(cfg.RTTs))
 	}
 	for _, s := range cfg.Sizes {
 		if s < 1 || s > 1<<20 {
@@ -254,7 +267,7 @@ func (cfg *Config) check() ([]variant, error) {
 		}
 	}
 	for _, l := range cfg.Losses {
-		if l < 0 || l >= 1 {
+		if !validLoss(l) {
 			return nil, fmt.Errorf("loss %v: want a probability from 0 up to (not including) 1, e.g. 0.01", l)
 		}
 	}
@@ -294,7 +307,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Server: cfg.Server, Runs: cfg.Runs, Warmup: cfg.Warmup, MSS: lab.DefaultMTU - 40, Loopback: cfg.Loopback}
+	res := &Result{Server: cfg.Server, Runs: cfg.Runs, Warmup: cfg.Warmup, Loopback: cfg.Loopback}
+	if !cfg.Loopback {
+		res.MSS = lab.DefaultMTU - 40
+	}
 	total := len(cfg.RTTs) * len(cfg.Losses) * len(cfg.Sizes) * len(vs) * (cfg.Runs + cfg.Warmup)
 	done := 0
 	for _, rtt := range cfg.RTTs {
@@ -323,6 +339,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if cfg.Loopback {
 		res.Notes = append(res.Notes, "loopback: there is no round trip to save, the numbers show the per-connection cost only")
+		if n := loopbackModeNote(newLoopbackEnv(cfg.Host)); n != "" {
+			res.Notes = append(res.Notes, n)
+		}
 	}
 	return res, nil
 }
@@ -460,8 +479,12 @@ func runLab(ctx context.Context, cfg *Config, vs []variant, rtt time.Duration, l
 						p.SYNDataRatio++
 					}
 				}
-				if srv.infos != nil && v.client != ClientCurl {
-					p.SYNBytesMax = max(p.SYNBytesMax, srv.drainInfos())
+				if srv.infos != nil {
+					// curl's own request is at least curlRequestBase bytes,
+					// whatever the size: its SYN bytes are not the point's.
+					if m := srv.drainInfos(); v.client != ClientCurl {
+						p.SYNBytesMax = max(p.SYNBytesMax, m)
+					}
 				}
 				tick(label(v))
 			}

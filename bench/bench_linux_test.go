@@ -175,3 +175,23 @@ func TestRate(t *testing.T) {
 		t.Errorf("tfo_gain %v", res.TFOGain)
 	}
 }
+
+// TestBenchLoopbackModeNote: on loopback in a namespace whose TFO is off,
+// nothing rides in the SYN and the result says why, as the demo does; no
+// lab MSS is claimed for loopback.
+func TestBenchLoopbackModeNote(t *testing.T) {
+	h := labtest.Host(t, "benchlo", 0)
+	res, err := Run(context.Background(), Config{Loopback: true, Host: h, Runs: 2, Warmup: 1, Clients: []string{ClientLazy, ClientPlain}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Points) != 2 || res.Points[0].SYNDataRatio != 0 {
+		t.Fatalf("points %+v: want lazy and plain, nothing in the SYN with TFO off", res.Points)
+	}
+	if res.MSS != 0 {
+		t.Errorf("mss %d on loopback, want 0 (there is no lab link)", res.MSS)
+	}
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "net.ipv4.tcp_fastopen is 0 here") {
+		t.Errorf("notes %q: want one saying TFO is off in this namespace", res.Notes)
+	}
+}

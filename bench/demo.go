@@ -44,7 +44,7 @@ type DemoConfig struct {
 	// Curl is the curl program; empty means look it up in PATH. When curl
 	// is missing its runs are left out with a note.
 	Curl string
-	// Timeout bounds each run; zero means 10s.
+	// Timeout bounds each run; zero means 10s plus three RTTs.
 	Timeout time.Duration
 	// Progress receives one line per step ("building lab…"); nil discards.
 	Progress io.Writer
@@ -140,11 +140,11 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 	if cfg.RTT == 0 {
 		cfg.RTT = DefaultDemoRTT
 	}
-	if cfg.RTT < 0 {
-		return nil, fmt.Errorf("RTT %v is negative", cfg.RTT)
+	if cfg.RTT < 0 || cfg.RTT > MaxRTT {
+		return nil, fmt.Errorf("RTT %v: want a round-trip time above 0 and up to %v", cfg.RTT, MaxRTT)
 	}
 	if cfg.Timeout == 0 {
-		cfg.Timeout = 10 * time.Second
+		cfg.Timeout = exchangeTimeout(cfg.RTT)
 	}
 	progress := cfg.Progress
 	if progress == nil {
@@ -161,12 +161,9 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 		say("using loopback (no emulated link: the mechanics show, the saving does not)…")
 		e = newLoopbackEnv(cfg.Host)
 		res.Notes = append(res.Notes, "loopback run: there is no round trip to save, so TFO and plain TCP take about the same time; run without --loopback (as root) to see the saving")
-		e.client(func() error {
-			if m, err := kernel.FastOpenMode(); err == nil && (!m.Client() || !m.Server()) {
-				res.Notes = append(res.Notes, fmt.Sprintf("net.ipv4.tcp_fastopen is %d here (%v): TFO needs both the client (1) and server (2) bits on one machine; set it to 3 (sudo sysctl -w net.ipv4.tcp_fastopen=3, or `fastopen enable`) to see data in the SYN", int(m), m))
-			}
-			return nil
-		})
+		if n := loopbackModeNote(e); n != "" {
+			res.Notes = append(res.Notes, n)
+		}
 	} else {
 		say("building lab: two hosts joined by a link with RTT %v…", cfg.RTT)
 		var err error
@@ -238,6 +235,11 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 	for i, st := range steps {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		// A failed run's connection may have reached the server late: its
+		// info must not be taken for this run's.
+		for len(infos) > 0 {
+			<-infos
 		}
 		say("run %d/%d: %s…", i+1, len(steps), describeStep(st))
 		run := DemoRun{Name: st.name, Client: "fastopen", TFO: st.tfo}
@@ -353,6 +355,20 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// loopbackModeNote says, for a loopback run, when the namespace's
+// net.ipv4.tcp_fastopen lacks the client or the server bit, so that no
+// data can ride in a SYN; it is empty otherwise.
+func loopbackModeNote(e *env) string {
+	var note string
+	e.client(func() error {
+		if m, err := kernel.FastOpenMode(); err == nil && (!m.Client() || !m.Server()) {
+			note = fmt.Sprintf("net.ipv4.tcp_fastopen is %d here (%v): TFO needs both the client (1) and server (2) bits on one machine; set it to 3 (sudo sysctl -w net.ipv4.tcp_fastopen=3, or `fastopen enable`) to see data in the SYN", int(m), m)
+		}
+		return nil
+	})
+	return note
 }
 
 // startEcho listens with TFO (queue length queue) in the server's

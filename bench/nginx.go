@@ -76,8 +76,10 @@ func startNginx(ctx context.Context, nginx string, e *env, addr netip.AddrPort, 
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
+		// Probed from the server's own namespace: no emulated round trip,
+		// however long, and no cookie or metrics cached at the client.
 		var c net.Conn
-		derr := e.client(func() error {
+		derr := e.server(func() error {
 			var d net.Dialer
 			var err error
 			c, err = d.DialContext(ctx, "tcp", addr.String())

@@ -20,7 +20,9 @@ func WriteTable(w io.Writer, res *Result) {
 		if p.RTTMS > 0 {
 			rtt = fmtMS(p.RTTMS)
 		}
-		rtts, saving := "-", ""
+		// "-", not "", where there is nothing to show: every row keeps all
+		// its cells, so the columns stay aligned.
+		rtts, saving := "-", "-"
 		if p.MedianRTTs > 0 {
 			rtts = fmt.Sprintf("%.2f", p.MedianRTTs)
 		}
@@ -46,15 +48,20 @@ func WriteTable(w io.Writer, res *Result) {
 	if res.LinkLatenessP99US > 0 {
 		fmt.Fprintf(w, "\nThe emulated link delivered 99%% of packets within %.0f µs of their due time.\n", res.LinkLatenessP99US)
 	}
-	fmt.Fprintf(w, "MSS %d B (>MSS marks larger requests).", res.MSS)
+	var sizeNote []string
+	if res.MSS > 0 {
+		sizeNote = append(sizeNote, fmt.Sprintf("MSS %d B (>MSS marks larger requests).", res.MSS))
+	}
 	larger := false
 	for _, p := range res.Points {
 		larger = larger || res.SYNPayloadMax > 0 && p.Size > res.SYNPayloadMax
 	}
 	if larger {
-		fmt.Fprintf(w, " The SYN carried at most %d B: the rest of a larger request waits for the handshake, and TFO's saving is gone.", res.SYNPayloadMax)
+		sizeNote = append(sizeNote, fmt.Sprintf("The SYN carried at most %d B: the rest of a larger request waits for the handshake, and TFO's saving is gone.", res.SYNPayloadMax))
 	}
-	fmt.Fprintln(w)
+	if len(sizeNote) > 0 {
+		fmt.Fprintln(w, strings.Join(sizeNote, " "))
+	}
 	for _, p := range res.Points {
 		if p.FirstError != "" {
 			fmt.Fprintf(w, "error at RTT %s, %s, %s: %s\n", fmtMS(p.RTTMS), sizeString(p.Size), variantName(variant{p.Client, p.TFO}), p.FirstError)
@@ -105,15 +112,21 @@ func sizeString(n int) string {
 // printed next starts on a line of its own.
 type Bar struct {
 	w     io.Writer
+	width func() int // columns of w's terminal, 0 if unknown
 	mu    sync.Mutex
 	last  time.Time
 	start time.Time
 	open  bool // a partial line is on screen
 }
 
-// NewBar returns a Bar that draws on w.
+// barColumns is the width a Bar fills when w's is unknown (not a
+// terminal).
+const barColumns = 110
+
+// NewBar returns a Bar that draws on w. On a terminal each redraw fits in
+// one line of it (a line that wrapped could not be redrawn in place).
 func NewBar(w io.Writer) *Bar {
-	return &Bar{w: w, start: time.Now()}
+	return &Bar{w: w, width: func() int { return termWidth(w) }, start: time.Now()}
 }
 
 // Update draws done out of total, with an estimate of the time left and
@@ -132,8 +145,15 @@ func (b *Bar) Update(done, total int, what string) {
 		left := time.Duration(float64(time.Since(b.start)) / float64(done) * float64(total-done))
 		eta = " ~" + left.Round(time.Second).String() + " left"
 	}
-	line := fmt.Sprintf("\r[%s%s] %d/%d%s  %s", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total, eta, what)
-	fmt.Fprintf(b.w, "%-110s", line)
+	line := []rune(fmt.Sprintf("[%s%s] %d/%d%s  %s", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total, eta, what))
+	cols := barColumns
+	if c := b.width(); c > 1 {
+		cols = c - 1 // the last column would wrap on some terminals
+	}
+	if len(line) > cols {
+		line = line[:cols]
+	}
+	fmt.Fprintf(b.w, "\r%s%s", string(line), strings.Repeat(" ", cols-len(line)))
 	b.open = done < total
 	if !b.open {
 		fmt.Fprintln(b.w)

@@ -50,3 +50,42 @@ func TestBarFinish(t *testing.T) {
 		t.Fatalf("Finish after a complete bar added a blank line: %q", b.String())
 	}
 }
+
+// TestTableAligned: the bench table's columns line up, also when only the
+// TFO rows have a saving (a row that ended early used to shift the
+// columns of the rows after it).
+func TestTableAligned(t *testing.T) {
+	res := &Result{MSS: 1460, Points: []Point{
+		{RTTMS: 20, Size: 6, Client: ClientLazy, TFO: true, Runs: 3, MedianMS: 20.3, MedianRTTs: 1.01, SYNDataRatio: 1, Baseline: ClientPlain, SavingMS: 20.1, SavingRTTs: 1},
+		{RTTMS: 20, Size: 6, Client: ClientPlain, Runs: 3, MedianMS: 40.4, MedianRTTs: 2.02},
+		{RTTMS: 20, Size: 1024, Client: ClientLazy, TFO: true, Runs: 3, MedianMS: 20.3, MedianRTTs: 1.01, SYNDataRatio: 1, Baseline: ClientPlain, SavingMS: 20.1, SavingRTTs: 1},
+		{RTTMS: 20, Size: 1024, Client: ClientPlain, Runs: 3, MedianMS: 40.4, MedianRTTs: 2.02},
+	}}
+	var b strings.Builder
+	WriteTable(&b, res)
+	lines := strings.Split(b.String(), "\n")
+	col := strings.Index(lines[0], "saving")
+	for _, l := range lines[1:5] {
+		if len(l) <= col || l[col-1] != ' ' || l[col] == ' ' {
+			t.Errorf("saving column (at %d) misaligned in:\n%s", col, b.String())
+			break
+		}
+	}
+}
+
+// TestBarFitsTerminal: on a narrow terminal every redraw fits in one line
+// (a wrapped line cannot be redrawn with a carriage return).
+func TestBarFitsTerminal(t *testing.T) {
+	var b strings.Builder
+	bar := NewBar(&b)
+	bar.width = func() int { return 60 }
+	bar.Update(3, 10, "warm-up rtt 100ms, 16 KiB, loss 5%, curl --tcp-fastopen")
+	for _, l := range strings.Split(b.String(), "\r")[1:] {
+		if n := len([]rune(strings.TrimSuffix(l, "\n"))); n > 59 {
+			t.Errorf("bar line of %d columns on a 60-column terminal: %q", n, l)
+		}
+	}
+	if !strings.Contains(b.String(), "3/10") {
+		t.Errorf("bar %q lacks the count", b.String())
+	}
+}

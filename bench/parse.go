@@ -12,8 +12,8 @@ func ParseDurations(s string) ([]time.Duration, error) {
 	var out []time.Duration
 	for _, f := range splitList(s) {
 		d, err := time.ParseDuration(f)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("%q is not a positive duration (write e.g. 10ms,50ms,100ms)", f)
+		if err != nil || d <= 0 || d > MaxRTT {
+			return nil, fmt.Errorf("%q is not a positive duration up to %v (write e.g. 10ms,50ms,100ms)", f, MaxRTT)
 		}
 		out = append(out, d)
 	}
@@ -61,7 +61,7 @@ func ParseLosses(s string) ([]float64, error) {
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
 		v /= div
-		if err != nil || v < 0 || v >= 1 {
+		if err != nil || !validLoss(v) {
 			return nil, fmt.Errorf("%q is not a loss rate from 0 to below 1 (write e.g. 0,0.01 or 0,1%%)", f)
 		}
 		out = append(out, v)
@@ -71,6 +71,10 @@ func ParseLosses(s string) ([]float64, error) {
 	}
 	return out, nil
 }
+
+// validLoss reports whether v is a loss probability the bench takes: from
+// 0 up to (not including) 1; NaN is not one.
+func validLoss(v float64) bool { return v >= 0 && v < 1 }
 
 func splitList(s string) []string {
 	var out []string

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"errors"
+	"math"
 	"net/netip"
 	"slices"
 	"testing"
@@ -28,6 +29,12 @@ func TestParse(t *testing.T) {
 		func() error { _, err := ParseSizes("2MiB"); return err },
 		func() error { _, err := ParseLosses("1"); return err },
 		func() error { _, err := ParseLosses("x%"); return err },
+		// NaN passes "< 0" and ">= 1" alike; it used to run the whole
+		// bench and then fail to print the JSON.
+		func() error { _, err := ParseLosses("NaN"); return err },
+		func() error { _, err := ParseLosses("nan%"); return err },
+		func() error { _, err := ParseDurations("11s"); return err },
+		func() error { _, err := ParseDurations("1h"); return err },
 	} {
 		if bad() == nil {
 			t.Error("bad input accepted")
@@ -42,10 +49,21 @@ func TestConfigErrors(t *testing.T) {
 		{Losses: []float64{1.5}},
 		{Sizes: []int{0}},
 		{Runs: -1},
+		{Losses: []float64{math.NaN()}},
+		{RTTs: []time.Duration{MaxRTT + time.Millisecond}},
 	} {
 		if _, err := cfg.validate(); !errors.Is(err, ErrConfig) {
 			t.Errorf("%+v: error %v, want ErrConfig", cfg, err)
 		}
+	}
+	// A long RTT gets a timeout that leaves room for the two round trips
+	// of plain TCP, so its runs do not all fail.
+	cfg := Config{RTTs: []time.Duration{50 * time.Millisecond, 6 * time.Second}}
+	if _, err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Timeout < 3*6*time.Second {
+		t.Errorf("timeout %v at RTT 6s, want at least 3 RTTs", cfg.Timeout)
 	}
 }
 

@@ -108,14 +108,26 @@ func advise(m Mode, r *Report, c Counters) []string {
 	if m.Server() && !r.Support.Listener {
 		a = append(a, "the TCP_FASTOPEN socket option is refused: this kernel cannot do server-side TFO")
 	}
-	if m&ModeClientNoCookie != 0 {
+	// The kernel looks at the modifier bits only when their side's main
+	// bit is set (tcp_fastopen_cookie_check and tcp_sendmsg_fastopen need
+	// the client bit, tcp_try_fastopen and inet_listen the server bit).
+	switch {
+	case m&ModeClientNoCookie != 0 && m.Client():
 		a = append(a, fmt.Sprintf("bit 0x4 sends SYN data without a cookie to every server, which most servers drop; unless all your servers accept cookie-less TFO, run `sysctl -w %s=%d`", SysctlFastOpen, int(m&^ModeClientNoCookie)))
+	case m&ModeClientNoCookie != 0:
+		a = append(a, "bit 0x4 (client-no-cookie) has no effect while the client bit 0x1 is off; it takes effect with `fastopen enable client`")
 	}
-	if m&ModeServerNoCookie != 0 {
+	switch {
+	case m&ModeServerNoCookie != 0 && m.Server():
 		a = append(a, fmt.Sprintf("bit 0x200 accepts SYN data without a cookie: spoofed or replayed SYNs reach the application; only for trusted networks, else run `sysctl -w %s=%d`", SysctlFastOpen, int(m&^ModeServerNoCookie)))
+	case m&ModeServerNoCookie != 0:
+		a = append(a, "bit 0x200 (server-no-cookie) has no effect while the server bit 0x2 is off; it takes effect with `fastopen enable server`")
 	}
-	if m.Server() && m&ModeServerAllListeners != 0 {
+	switch {
+	case m&ModeServerAllListeners != 0 && m.Server():
 		a = append(a, "bit 0x400 turns TFO on for every listener: each application must tolerate a replayed first request (make it idempotent)")
+	case m&ModeServerAllListeners != 0:
+		a = append(a, "bit 0x400 (server-all-listeners) has no effect while the server bit 0x2 is off; it takes effect with `fastopen enable server`")
 	}
 	if m.Server() && r.ServerKey == KeyStateNotSet {
 		a = append(a, "no server key yet: the kernel picks a random one when the first TFO listener starts; servers behind one address must share a key (`fastopen key new`, `fastopen serve --key-file`, or `fastopen key rotate` for a fleet)")

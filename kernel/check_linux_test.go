@@ -21,7 +21,11 @@ func TestCheckFollowsSysctl(t *testing.T) {
 		{1, true, false, []string{"server side off"}, []string{"client side off"}},
 		{2, false, true, []string{"client side off"}, []string{"server side off"}},
 		{3, true, true, nil, []string{"side off", "0x4", "0x200"}},
-		{0x207, true, true, []string{"0x4", "0x200", "sysctl -w net.ipv4.tcp_fastopen=515"}, []string{"side off"}},
+		{0x207, true, true, []string{"0x4", "0x200", "sysctl -w net.ipv4.tcp_fastopen=515"}, []string{"side off", "no effect"}},
+		// Modifier bits without their side's main bit do nothing: say so,
+		// and do not warn about what they would do.
+		{0x604, false, false, []string{"fastopen enable both", "0x4 (client-no-cookie) has no effect", "0x200 (server-no-cookie) has no effect", "0x400 (server-all-listeners) has no effect"},
+			[]string{"sends SYN data without a cookie", "spoofed", "every listener"}},
 	}
 	var seen []string
 	for _, c := range cases {

@@ -43,13 +43,23 @@ func init() {
 				if *asJSON && *asCSV {
 					return cli.Usagef("choose one of --json and --csv")
 				}
+				if *mode != "latency" && *mode != "rate" {
+					return cli.Usagef("--mode %q: want latency or rate", *mode)
+				}
+				// A flag of the other mode would be silently ignored: refuse it.
+				var misplaced string
+				fs.Visit(func(f *flag.Flag) {
+					if _, rateFlag := rateFlags[f.Name]; misplaced == "" && !commonBenchFlags[f.Name] && rateFlag != (*mode == "rate") {
+						misplaced = f.Name
+					}
+				})
+				if misplaced != "" {
+					return cli.Usagef("--%s does not apply to --mode %s", misplaced, *mode)
+				}
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
 				if *mode == "rate" {
 					return runRate(ctx, *duration, *asJSON, *quiet)
-				}
-				if *mode != "latency" {
-					return cli.Usagef("--mode %q: want latency or rate", *mode)
 				}
 				cfg := bench.Config{Runs: *runs, Warmup: *warmup, Server: *server, Loopback: *loopback, Clients: strings.Split(*clients, ",")}
 				var err error
@@ -83,8 +93,8 @@ func init() {
 				if errors.Is(err, bench.ErrConfig) {
 					return cli.Usagef("%v", err)
 				}
-				if res == nil {
-					return err
+				if res == nil || err != nil && len(res.Points) == 0 {
+					return err // nothing measured: no empty table
 				}
 				if *out != "" {
 					files, cerr := bench.WriteCharts(*out, res)
@@ -115,6 +125,13 @@ func init() {
 		},
 	})
 }
+
+// Flags of `fastopen bench` by mode: rateFlags apply to --mode rate only,
+// commonBenchFlags to both; every other flag to --mode latency only.
+var (
+	rateFlags        = map[string]struct{}{"duration": {}}
+	commonBenchFlags = map[string]bool{"mode": true, "json": true, "quiet": true}
+)
 
 // checkOutDir makes sure dir exists (creating it) and takes files.
 func checkOutDir(dir string) error {

@@ -28,8 +28,8 @@ func init() {
 				if len(args) != 0 {
 					return cli.Usagef("demo takes no arguments, got %q", args)
 				}
-				if *rtt <= 0 || *rtt > 10*time.Second {
-					return cli.Usagef("--rtt %v: want a round-trip time between 1ms and 10s, e.g. --rtt 100ms", *rtt)
+				if *rtt < time.Millisecond || *rtt > bench.MaxRTT {
+					return cli.Usagef("--rtt %v: want a round-trip time between 1ms and %v, e.g. --rtt 100ms", *rtt, bench.MaxRTT)
 				}
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 				defer stop()

@@ -51,28 +51,40 @@ func runEnable(on bool, args []string, persist bool, persistFile string, asJSON 
 		}
 		return err
 	}
+	var perr error
 	if persist {
-		if err := kernel.PersistFastOpenMode(persistFile, c.After); err != nil {
-			return fmt.Errorf("%w (the running setting was changed)", err)
+		if perr = kernel.PersistFastOpenMode(persistFile, c.After); perr != nil {
+			// Say what the running setting is: the change above stands.
+			state := fmt.Sprintf("the running setting was changed to %s", c.After)
+			if c.Before == c.After {
+				state = fmt.Sprintf("the running setting is %s, unchanged", c.After)
+			}
+			perr = fmt.Errorf("%w (%s)", perr, state)
 		}
 	}
 	if asJSON {
-		return cli.JSON(os.Stdout, struct {
+		if err := cli.JSON(os.Stdout, struct {
 			kernel.Change
 			Persisted string `json:"persisted,omitempty"`
-		}{c, map[bool]string{true: persistFile}[persist]})
+		}{c, map[bool]string{true: persistFile}[persist && perr == nil]}); err != nil {
+			return err
+		}
+		return perr
 	}
 	if c.Before == c.After {
 		fmt.Printf("%s already %s in %s: nothing to change\n", kernel.SysctlFastOpen, c.After, c.Namespace)
 	} else {
 		fmt.Printf("%s: %s -> %s in %s\n", kernel.SysctlFastOpen, c.Before, c.After, c.Namespace)
 	}
-	if persist {
+	if persist && perr == nil {
 		fmt.Printf("wrote %s (applied at boot", persistFile)
-		if !c.Namespace.Host {
+		switch {
+		case c.Namespace.HostUnknown:
+			fmt.Print(", to the host's namespace")
+		case !c.Namespace.Host:
 			fmt.Print(", to the host's namespace, not this one")
 		}
 		fmt.Println(")")
 	}
-	return nil
+	return perr
 }

@@ -443,6 +443,26 @@ func TestEnableCLIPersist(t *testing.T) {
 	if out, err := h.Command(binary, "disable", "server").CombinedOutput(); err != nil || !strings.Contains(string(out), "0x2 (server) -> 0x0 (off)") {
 		t.Fatalf("disable server: %v\n%s", err, out)
 	}
+	// A sysctl.d directory that does not exist yet is created; one that
+	// cannot be made fails with the reason and the running setting, which
+	// the change printed first already showed.
+	missing := filepath.Join(t.TempDir(), "sysctl.d", "60-fastopen.conf")
+	if out, err := h.Command(binary, "enable", "client", "--persist", "--persist-file", missing).CombinedOutput(); err != nil {
+		t.Fatalf("enable client --persist into a missing sysctl.d: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(missing); err != nil || !strings.Contains(string(b), kernel.SysctlFastOpen+" = 1") {
+		t.Fatalf("persisted file %q (%v), want %s = 1", b, err, kernel.SysctlFastOpen)
+	}
+	unwritable := filepath.Join(t.TempDir(), "no", "such", "60-fastopen.conf")
+	code, msg := exitCode(t, h.Command(binary, "enable", "server", "--persist", "--persist-file", unwritable).CombinedOutput)
+	if code != 1 || !strings.Contains(msg, "0x1 (client) -> 0x3 (client+server)") || !strings.Contains(msg, "cannot write "+unwritable) ||
+		!strings.Contains(msg, "the running setting was changed to 0x3") || strings.Contains(msg, ".tmp") {
+		t.Errorf("enable server --persist into an impossible path: exit %d:\n%s", code, msg)
+	}
+	code, msg = exitCode(t, h.Command(binary, "enable", "server", "--persist", "--persist-file", unwritable).CombinedOutput)
+	if code != 1 || !strings.Contains(msg, "the running setting is 0x3 (client+server), unchanged") {
+		t.Errorf("enable server --persist, nothing to change, impossible path: exit %d:\n%s", code, msg)
+	}
 	if hostAfter, _ := kernel.FastOpenMode(); hostAfter != hostBefore {
 		kernel.SetFastOpenMode(hostBefore)
 		t.Fatalf("the host's %s changed from %#x to %#x (restored)", kernel.SysctlFastOpen, int(hostBefore), int(hostAfter))
@@ -586,5 +606,28 @@ func TestStatsCLI(t *testing.T) {
 	go io.Copy(io.Discard, stdout)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("stats --watch after SIGTERM: %v", err)
+	}
+}
+
+// TestBenchFlagErrors: bench refuses, before measuring anything, values
+// it would fail on only after the run (a NaN loss rate cannot be printed
+// as JSON) and flags that the chosen mode would silently ignore.
+func TestBenchFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bench", "--loss", "NaN", "--json"}, `"NaN" is not a loss rate`},
+		{[]string{"bench", "--rtt", "1h"}, "up to 10s"},
+		{[]string{"bench", "--mode", "rate", "--csv"}, "--csv does not apply to --mode rate"},
+		{[]string{"bench", "--mode", "rate", "--out", t.TempDir()}, "--out does not apply to --mode rate"},
+		{[]string{"bench", "--mode", "rate", "--rtt", "10ms"}, "--rtt does not apply to --mode rate"},
+		{[]string{"bench", "--duration", "1s"}, "--duration does not apply to --mode latency"},
+		{[]string{"demo", "--rtt", "11s"}, "between 1ms and 10s"},
+	} {
+		code, msg := exitCode(t, exec.Command(binary, tc.args...).CombinedOutput)
+		if code != 2 || !strings.Contains(msg, tc.want) {
+			t.Errorf("fastopen %q: exit %d, output %q; want exit 2 mentioning %q", tc.args, code, msg, tc.want)
+		}
 	}
 }

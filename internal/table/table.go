@@ -3,22 +3,38 @@
 package table
 
 import (
-	"fmt"
+	"bufio"
 	"io"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 )
 
 // Write writes rows as columns aligned on the widest cell (in runes) of
-// each, two spaces apart; the first row is usually the header. Cells must
-// not hold tabs or newlines.
+// each, two spaces apart, with no trailing spaces; the first row is
+// usually the header. Rows may have fewer cells than others, and empty
+// cells keep their column's place.
 func Write(w io.Writer, rows [][]string) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var widths []int
 	for _, r := range rows {
-		for len(r) > 0 && r[len(r)-1] == "" {
-			r = r[:len(r)-1] // no padding after the last cell
+		for i, c := range r {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
 		}
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
-	return tw.Flush()
+	bw := bufio.NewWriter(w)
+	var line strings.Builder
+	for _, r := range rows {
+		line.Reset()
+		for i, c := range r {
+			line.WriteString(c)
+			if i < len(r)-1 {
+				line.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+2))
+			}
+		}
+		bw.WriteString(strings.TrimRight(line.String(), " "))
+		bw.WriteByte('\n')
+	}
+	return bw.Flush()
 }

@@ -8,16 +8,20 @@ import (
 func TestWriteAligns(t *testing.T) {
 	var b strings.Builder
 	err := Write(&b, [][]string{
-		{"run", "time", "why"},
-		{"first contact", "200.8 ms", "no cookie"},
-		{"µ", "1 ms", ""},
+		{"run", "time", "why", "saving"},
+		{"first contact", "200.8 ms", "no cookie", "x"},
+		{"µ", "1 ms", "", ""},
+		{"plain", "", "", "100.4 ms"},
+		{"short"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "run            time      why\n" +
-		"first contact  200.8 ms  no cookie\n" +
-		"µ              1 ms\n"
+	want := "run            time      why        saving\n" +
+		"first contact  200.8 ms  no cookie  x\n" +
+		"µ              1 ms\n" +
+		"plain                               100.4 ms\n" +
+		"short\n"
 	if b.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
 	}
