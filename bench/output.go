@@ -109,7 +109,9 @@ func sizeString(n int) string {
 // Bar draws a progress bar on a terminal's standard error: Update is a
 // Config.Progress function, redrawn at most every 100 ms; Finish ends a
 // bar left unfinished, by an error or an interrupt, so that what is
-// printed next starts on a line of its own.
+// printed next starts on a line of its own. Where w is not a terminal (a
+// log file, CI) it writes a plain line at every tenth of the work instead
+// of redrawing.
 type Bar struct {
 	w     io.Writer
 	width func() int // columns of w's terminal, 0 if unknown
@@ -117,6 +119,7 @@ type Bar struct {
 	last  time.Time
 	start time.Time
 	open  bool // a partial line is on screen
+	tenth int  // tenths of the work reported, off a terminal
 }
 
 // barColumns is the width a Bar fills when w's is unknown (not a
@@ -146,8 +149,16 @@ func (b *Bar) Update(done, total int, what string) {
 		eta = " ~" + left.Round(time.Second).String() + " left"
 	}
 	line := []rune(fmt.Sprintf("[%s%s] %d/%d%s  %s", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total, eta, what))
+	c := b.width()
+	if c == 0 {
+		if t := 10 * min(done, total) / max(total, 1); t > b.tenth || done >= total && b.tenth < 10 {
+			b.tenth = max(t, b.tenth)
+			fmt.Fprintln(b.w, string(line))
+		}
+		return
+	}
 	cols := barColumns
-	if c := b.width(); c > 1 {
+	if c > 1 {
 		cols = c - 1 // the last column would wrap on some terminals
 	}
 	if len(line) > cols {

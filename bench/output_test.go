@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCSVHeaderCoversPoint: --csv has a column for every JSON field of a
@@ -24,7 +25,9 @@ func TestCSVHeaderCoversPoint(t *testing.T) {
 
 func TestBarFinish(t *testing.T) {
 	var b strings.Builder
+	terminal := func() int { return 80 }
 	bar := NewBar(&b)
+	bar.width = terminal
 	bar.Update(0, 4, "rtt 10ms")
 	if strings.Contains(b.String(), "\n") {
 		t.Fatalf("an unfinished bar ended its line: %q", b.String())
@@ -41,6 +44,7 @@ func TestBarFinish(t *testing.T) {
 
 	b.Reset()
 	bar = NewBar(&b)
+	bar.width = terminal
 	bar.Update(4, 4, "done")
 	if !strings.HasSuffix(b.String(), "\n") || !strings.Contains(b.String(), "4/4") {
 		t.Fatalf("a finished bar: %q", b.String())
@@ -48,6 +52,22 @@ func TestBarFinish(t *testing.T) {
 	bar.Finish()
 	if strings.HasSuffix(b.String(), "\n\n") {
 		t.Fatalf("Finish after a complete bar added a blank line: %q", b.String())
+	}
+}
+
+// TestBarOffTerminal: written to a log rather than a terminal, the bar
+// prints whole lines, one per tenth of the work, and no carriage returns.
+func TestBarOffTerminal(t *testing.T) {
+	var b strings.Builder
+	bar := NewBar(&b) // a strings.Builder is not a terminal
+	for i := 0; i <= 100; i++ {
+		bar.last = time.Time{} // as if 100 ms had passed
+		bar.Update(i, 100, "rtt 10ms")
+	}
+	bar.Finish()
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if strings.Contains(b.String(), "\r") || len(lines) != 10 || !strings.Contains(lines[9], "100/100") || !strings.Contains(lines[0], "10/100") {
+		t.Errorf("off a terminal, got %d lines:\n%s\nwant 10 lines, 10/100 to 100/100, no carriage return", len(lines), b.String())
 	}
 }
 

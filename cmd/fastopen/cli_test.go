@@ -238,6 +238,9 @@ func TestLabLifecycle(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "has died") || !strings.Contains(stderr, "lab down") {
 		t.Errorf("lab status after kill -9: exit %d, %q", code, stderr)
 	}
+	if _, stderr, code := runCLI(t, env, "lab", "exec", "client", "--", "true"); code != 1 || !strings.Contains(stderr, "has died") || !strings.Contains(stderr, "lab down") {
+		t.Errorf("lab exec after kill -9: exit %d, %q; want exit 1 pointing to lab down", code, stderr)
+	}
 	stdout, stderr, code = runCLI(t, env, "lab", "down", "--json")
 	if code != 0 {
 		t.Fatalf("lab down: exit %d: %s", code, stderr)
@@ -258,6 +261,10 @@ func TestLabLifecycle(t *testing.T) {
 	}
 	if _, _, code := runCLI(t, env, "lab", "exec", "client", "--", "true"); code != 1 {
 		t.Errorf("lab exec without a lab: exit %d, want 1", code)
+	}
+	stdout, _, _ = runCLI(t, env, "lab", "down", "--json")
+	if !strings.Contains(stdout, `"removed_namespaces":[]`) {
+		t.Errorf("lab down --json with nothing to remove: %q, want an empty list, not null", stdout)
 	}
 }
 

@@ -266,7 +266,7 @@ func labExec(host string, argv []string) error {
 	if host != "client" && host != "server" {
 		return cli.Usagef("unknown host %q: want client or server", host)
 	}
-	st, err := lab.ReadState()
+	st, err := runningLab()
 	if err != nil {
 		return err
 	}
@@ -306,15 +306,22 @@ type labStatusJSON struct {
 	Stats *lab.Stats `json:"stats,omitempty"`
 }
 
-func labStatus(asJSON bool) error {
+// runningLab reads the running lab's state; when its process has died it
+// says what is left and how to remove it.
+func runningLab() (*lab.State, error) {
 	st, err := lab.ReadState()
+	if errors.Is(err, lab.ErrNoLab) && st != nil {
+		return nil, fmt.Errorf("no lab is running: the last one (pid %d) has died; run 'fastopen lab down' to remove what it left (namespaces %s, %s)",
+			st.PID, st.Hosts["client"].NS, st.Hosts["server"].NS)
+	}
+	return st, err
+}
+
+func labStatus(asJSON bool) error {
+	st, err := runningLab()
 	if err != nil {
 		if asJSON {
 			cli.JSON(os.Stdout, labStatusJSON{})
-		}
-		if errors.Is(err, lab.ErrNoLab) && st != nil {
-			err = fmt.Errorf("no lab is running: the last one (pid %d) has died; run 'fastopen lab down' to remove what it left (namespaces %s, %s)",
-				st.PID, st.Hosts["client"].NS, st.Hosts["server"].NS)
 		}
 		return &cli.ExitError{Code: 1, Err: err}
 	}
@@ -348,6 +355,9 @@ func labDown(asJSON bool) error {
 		pid := 0
 		if running {
 			pid = st.PID
+		}
+		if removed == nil {
+			removed = []string{} // [] rather than null
 		}
 		return cli.JSON(os.Stdout, map[string]any{"stopped_pid": pid, "removed_namespaces": removed})
 	}
