@@ -15,7 +15,10 @@ import (
 // a cached cookie. Every order of calls works: a Read before any Write
 // starts the handshake without data after FirstWriteWait, deadlines set
 // before the first Write are honoured, and Close before any Write sends
-// nothing and frees everything.
+// nothing and frees everything. As with package net's connections, its
+// methods may be called from several goroutines at once (a reader and a
+// writer, as net/http does). Errors are *net.OpError values as from a
+// *net.TCPConn.
 type Conn struct {
 	tc   *net.TCPConn
 	st   dialState
@@ -266,7 +269,8 @@ func (c *Conn) NetConn() net.Conn { return c.tc }
 // SyscallConn returns the raw connection, for socket options.
 func (c *Conn) SyscallConn() (syscall.RawConn, error) { return c.tc.SyscallConn() }
 
-// Info reports the connection's TCP Fast Open state; see InfoOf.
+// Info reports the connection's TCP Fast Open state; see InfoOf. It fails
+// only if the socket cannot be queried (closed).
 func (c *Conn) Info() (Info, error) { return c.info() }
 
 func (c *Conn) dialError(err error) error {

@@ -14,6 +14,9 @@ import (
 // TFO needs a cookie from the server, obtained on a first connection (the
 // "cold" one, which costs the usual round trip and asks for the cookie).
 // Later connections to the same server IP carry the cookie and the data.
+//
+// A Dialer may be used by several goroutines at once, as long as its
+// fields are not changed meanwhile.
 type Dialer struct {
 	net.Dialer
 
@@ -32,7 +35,7 @@ type Dialer struct {
 
 	// FirstWriteWait is how long a Read on a lazy connection, before any
 	// Write, waits for that Write before starting the handshake without
-	// data. It lets clients that read and write from separate goroutines
+	// data (a time.Duration: e.g. 10 * time.Millisecond). It lets clients that read and write from separate goroutines
 	// (net/http) still put their request in the SYN, while server-speaks-
 	// first protocols (SMTP, SSH) do not hang. Zero means
 	// DefaultFirstWriteWait; negative means do not wait.
@@ -40,7 +43,8 @@ type Dialer struct {
 }
 
 // Dial connects to address on the named network ("tcp", "tcp4", "tcp6")
-// with a zero Dialer; see Dialer.DialContext.
+// with a zero Dialer; see Dialer.DialContext. Other networks fail with a
+// *net.OpError wrapping net.UnknownNetworkError.
 func Dial(network, address string) (net.Conn, error) {
 	var d Dialer
 	return d.DialContext(context.Background(), network, address)
@@ -63,6 +67,10 @@ func (d *Dialer) Dial(network, address string) (net.Conn, error) {
 // Addresses should be IP literals when the dialing goroutine runs in a
 // network namespace other than the process's: name resolution may happen
 // on other threads.
+//
+// Errors are *net.OpError values as from net.Dialer. With Require set, a
+// dial whose SYN could not carry data fails with one wrapping an *Error
+// (errors.Is(err, ErrNotUsed)), and nothing has been sent.
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	c, err := d.dial(ctx, network, address)
 	if err != nil {
@@ -77,6 +85,10 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 // carries no data. Info on the returned connection tells whether the
 // server accepted the data in the SYN; if it did not, the kernel has
 // retransmitted it after the handshake and nothing is lost.
+//
+// ctx, Timeout and Deadline bound the whole call, including a Write of
+// data too large for the SYN. Errors are *net.OpError values with Op
+// "dial"; Require works as for DialContext.
 func (d *Dialer) DialData(ctx context.Context, network, address string, data []byte) (*Conn, error) {
 	ctx, cancel := d.dialContext(ctx)
 	defer cancel()

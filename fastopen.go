@@ -18,6 +18,13 @@
 //
 // InfoOf reports what the kernel knows about a connection: whether data
 // went into the SYN, whether the peer accepted it, and if not, why.
+// Handshake lets a server act on SYN data only once the client has
+// completed the handshake (a guard against replayed SYNs).
+//
+// Dialers, listeners and connections are safe for concurrent use, like
+// their counterparts in package net. Errors from dialing and listening
+// are *net.OpError values as in package net; with Require set, a missing
+// TFO is an *Error that matches ErrNotUsed.
 //
 // TFO is implemented on Linux. Elsewhere dials and listens fall back to
 // plain TCP and Info says so; with Require set they fail with an error
@@ -31,22 +38,25 @@ import (
 )
 
 // DefaultQueueLen is the pending-TFO queue length a ListenConfig uses when
-// QueueLen is zero: how many TFO connections may wait for the end of their
-// handshake at once. Beyond it, SYN data is ignored (plain TCP) — a bound
+// QueueLen is zero: how many connections whose SYN carried data may wait
+// for the end of their handshake at once. Beyond it, SYN data is ignored (plain TCP) — a bound
 // on what a SYN flood with valid cookies can make the server do.
 const DefaultQueueLen = 256
 
 // DefaultFirstWriteWait is how long a Read on a lazy connection that has
 // not yet written waits for the first Write before it starts the handshake
-// without data (see Dialer.FirstWriteWait).
+// without data, when Dialer.FirstWriteWait is zero.
 const DefaultFirstWriteWait = 10 * time.Millisecond
 
-// ErrNotUsed is matched (errors.Is) by errors returned when Require is set
-// and TCP Fast Open could not be used.
+// ErrNotUsed is matched (errors.Is) by the *Error that a dial or listen
+// returns when Dialer.Require or ListenConfig.Require is set and TCP Fast
+// Open could not be used; the *Error's Reason says why.
 var ErrNotUsed = errors.New("TCP Fast Open not used")
 
-// Error reports that TCP Fast Open was required but could not be used. It
-// wraps ErrNotUsed, or errors.ErrUnsupported on platforms without TFO.
+// Error reports that TCP Fast Open was required (Dialer.Require,
+// ListenConfig.Require) but could not be used. It wraps ErrNotUsed, or
+// errors.ErrUnsupported on platforms without TFO. A dial returns it inside
+// a *net.OpError (use errors.As); ListenConfig.Listen returns it as is.
 type Error struct {
 	// Op is "dial" or "listen".
 	Op string
@@ -60,15 +70,21 @@ type Error struct {
 	Err error
 }
 
-// Error describes the operation, the address and why TFO was not used.
+// Error says why TFO was not used. For a listen it also names the network
+// and address; a dial's Error reaches the caller inside a *net.OpError
+// that already names them, so they are not repeated.
 func (e *Error) Error() string {
+	if e.Op == "dial" {
+		return fmt.Sprintf("fastopen: %v: %s", e.Err, e.Reason)
+	}
 	return fmt.Sprintf("fastopen: %s %s %s: %v: %s", e.Op, e.Net, e.Addr, e.Err, e.Reason)
 }
 
 // Unwrap returns e.Err.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Side says which end of a connection an Info describes.
+// Side says which end of a connection an Info describes. The zero value
+// is SideUnknown.
 type Side uint8
 
 // Sides of a connection.
@@ -96,7 +112,8 @@ func (s Side) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (s Side) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// UnmarshalText implements encoding.TextUnmarshaler.
+// UnmarshalText implements encoding.TextUnmarshaler for the words String
+// returns; any other text is an error.
 func (s *Side) UnmarshalText(b []byte) error {
 	for _, v := range []Side{SideUnknown, SideClient, SideServer} {
 		if v.String() == string(b) {
@@ -104,10 +121,13 @@ func (s *Side) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("fastopen: unknown side %q", b)
+	return fmt.Errorf("fastopen: unknown side %q: want client, server or unknown", b)
 }
 
-// Info is what is known about TCP Fast Open on one connection.
+// Info is what is known about TCP Fast Open on one connection, as
+// returned by InfoOf. It is a snapshot: take it again after the handshake
+// or the first reply to see the outcome. The JSON form names fields in
+// snake case and gives durations in nanoseconds.
 type Info struct {
 	// Side is the end of the connection this describes.
 	Side Side `json:"side"`
@@ -123,20 +143,24 @@ type Info struct {
 	// acknowledged the data in the SYN. Server: the connection's first
 	// bytes arrived in the SYN and were accepted.
 	SYNData bool `json:"syn_data"`
-	// SYNBytes (server): how many bytes arrived in the SYN, when it could
-	// be measured exactly at accept time; otherwise 0.
+	// SYNBytes (server): how many payload bytes arrived in the SYN, when
+	// it could be measured exactly at accept time; otherwise 0.
 	SYNBytes int `json:"syn_bytes,omitempty"`
 	// Reason says why SYNData is false; ReasonNone when it is true.
 	Reason Reason `json:"reason"`
-	// State is the TCP state ("ESTABLISHED", "SYN_SENT", ...).
+	// State is the TCP state ("ESTABLISHED", "SYN_SENT", ...), as the
+	// kernel's TCP_INFO reports it.
 	State string `json:"state"`
-	// RTT is the kernel's smoothed round-trip time estimate (tcpi_rtt);
-	// RTTVar its variation.
+	// RTT is the kernel's smoothed round-trip time estimate (tcpi_rtt,
+	// microsecond resolution); RTTVar its variation. Zero before the
+	// kernel has measured a round trip. JSON: nanoseconds.
 	RTT    time.Duration `json:"rtt_ns"`
 	RTTVar time.Duration `json:"rttvar_ns"`
 }
 
-// Reason says why TCP Fast Open did not happen on a connection.
+// Reason says why TCP Fast Open did not happen on a connection. The zero
+// value is ReasonNone. String explains it in words; Code is a stable
+// identifier for logs and JSON.
 type Reason uint8
 
 // Reasons. The client ones from the kernel come from
@@ -195,7 +219,8 @@ var reasonText = [...]struct{ code, text string }{
 	ReasonUnknown:          {"unknown", "the kernel did not use TFO and did not say why (client TFO may be paused after a suspected middlebox blackhole: see `fastopen check`)"},
 }
 
-// String explains the reason in words.
+// String explains the reason in words, with what to do where a user can
+// act (e.g. the sysctl to set for ReasonKernelOff).
 func (r Reason) String() string {
 	if int(r) < len(reasonText) {
 		return reasonText[r].text
@@ -215,7 +240,8 @@ func (r Reason) Code() string {
 // MarshalText implements encoding.TextMarshaler with Code.
 func (r Reason) MarshalText() ([]byte, error) { return []byte(r.Code()), nil }
 
-// UnmarshalText implements encoding.TextUnmarshaler for Code values.
+// UnmarshalText implements encoding.TextUnmarshaler for Code values (the
+// empty text is ReasonNone); any other text is an error.
 func (r *Reason) UnmarshalText(b []byte) error {
 	for i, t := range reasonText {
 		if t.code == string(b) {
@@ -223,5 +249,5 @@ func (r *Reason) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("fastopen: unknown reason %q", b)
+	return fmt.Errorf("fastopen: unknown reason code %q (want one of Reason.Code's values, such as no_cookie)", b)
 }

@@ -13,22 +13,24 @@ import (
 )
 
 // ListenConfig listens with TCP Fast Open enabled. The zero value is ready
-// to use; the embedded net.ListenConfig's fields (Control, KeepAlive, ...)
-// work as in package net.
+// to use (queue length DefaultQueueLen, the namespace's cookie key); the
+// embedded net.ListenConfig's fields (Control, KeepAlive, ...) work as in
+// package net.
 type ListenConfig struct {
 	net.ListenConfig
 
 	// QueueLen is the TFO queue length (the TCP_FASTOPEN value, the
 	// walkthrough's 5): how many connections whose SYN carried data may
 	// await the end of their handshake at once. Zero means
-	// DefaultQueueLen.
+	// DefaultQueueLen; negative is an error.
 	QueueLen int
 
 	// Key, if set, is the listener's cookie key (TCP_FASTOPEN_KEY) instead
 	// of the namespace-wide one. Servers sharing a key accept each other's
 	// cookies. BackupKey is a second key also accepted for incoming
 	// cookies, for rotation: put the new key in Key and the old one in
-	// BackupKey (Linux 5.8+).
+	// BackupKey (Linux 5.8+). Per-listener keys need Linux 5.3+; on older
+	// kernels Listen fails with an error wrapping kernel.ErrUnsupported.
 	Key       *kernel.Key
 	BackupKey *kernel.Key
 
@@ -42,14 +44,18 @@ type ListenConfig struct {
 }
 
 // Listen listens on address ("tcp", "tcp4", "tcp6") with a zero
-// ListenConfig.
+// ListenConfig; see ListenConfig.Listen.
 func Listen(network, address string) (net.Listener, error) {
 	var lc ListenConfig
 	return lc.Listen(context.Background(), network, address)
 }
 
 // Listen announces on the local address. The returned net.Listener is a
-// *Listener whose Accept returns *ServerConn values.
+// *Listener whose Accept returns *ServerConn values. If the kernel's
+// server bit is off or the platform has no TFO, it still listens (plain
+// TCP) and Listener.FastOpen says why, unless Require is set: then it
+// fails with an *Error matching ErrNotUsed or errors.ErrUnsupported.
+// Other errors are *net.OpError values as from net.ListenConfig.
 func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (net.Listener, error) {
 	l, err := lc.listen(ctx, network, address)
 	if err != nil {
@@ -58,7 +64,8 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 	return l, nil
 }
 
-// Listener is a TCP listener with TFO. It is a net.Listener.
+// Listener is a TCP listener with TFO. It is a net.Listener, and like
+// one its methods may be called from several goroutines at once.
 type Listener struct {
 	tl        *net.TCPListener
 	requested bool
@@ -93,7 +100,8 @@ func (l *Listener) SyscallConn() (syscall.RawConn, error) { return l.tl.SyscallC
 // TCPListener returns the underlying *net.TCPListener.
 func (l *Listener) TCPListener() *net.TCPListener { return l.tl }
 
-// FastOpen reports whether TFO is enabled on the listener, and if not why.
+// FastOpen reports whether TFO is enabled on the listener, and if not why
+// (ReasonDisabled, ReasonUnsupported or ReasonKernelOff).
 func (l *Listener) FastOpen() (bool, Reason) {
 	switch {
 	case l.disabled:
@@ -106,11 +114,15 @@ func (l *Listener) FastOpen() (bool, Reason) {
 	return true, ReasonNone
 }
 
-// QueueLen returns the TFO queue length set on the listener.
+// QueueLen returns the TFO queue length set on the listener: the
+// configured one, or DefaultQueueLen; 0 when TFO is disabled or the
+// platform has none.
 func (l *Listener) QueueLen() int { return l.queueLen }
 
 // SetKey replaces the listener's cookie key while it runs; backup (may be
-// nil) is also accepted for incoming cookies. Use it to rotate keys.
+// nil) is also accepted for incoming cookies. Use it to rotate keys. On
+// kernels before 5.3 the error wraps kernel.ErrUnsupported; see
+// kernel.SetListenerKey.
 func (l *Listener) SetKey(primary kernel.Key, backup *kernel.Key) error {
 	rc, err := l.tl.SyscallConn()
 	if err != nil {
@@ -170,6 +182,12 @@ func (s *ServerConn) SetWriteDeadline(t time.Time) error {
 // restores the caller's deadline afterwards (on a plain *net.TCPConn,
 // whose deadline cannot be read back, it clears it). When there is
 // nothing to wait for it leaves the deadline alone.
+//
+// A handshake that fails or is not over when ctx ends gives a
+// *net.OpError with Op "handshake" (wrapping os.ErrDeadlineExceeded,
+// context.Canceled or the socket's error, e.g. ECONNRESET); a lazy
+// connection that has not started returns ctx.Err() when ctx ends. A
+// connection that is not TCP is an error.
 func Handshake(ctx context.Context, c net.Conn) error {
 	var err error
 	switch v := c.(type) {
@@ -210,7 +228,9 @@ func (s *ServerConn) Info() (Info, error) { return s.info() }
 // InfoOf reports what is known about TCP Fast Open on c: a *Conn from a
 // Dialer, a *ServerConn from a Listener, any connection with a NetConn
 // method leading to one (such as *tls.Conn), or any other TCP connection
-// that exposes its socket (syscall.Conn; then Side is SideUnknown).
+// that exposes its socket (syscall.Conn; then Side is SideUnknown). It
+// fails for nil, for a connection that is not TCP, and when the socket
+// cannot be queried (closed).
 func InfoOf(c net.Conn) (Info, error) {
 	switch v := c.(type) {
 	case *Conn:

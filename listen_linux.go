@@ -3,6 +3,7 @@ package fastopen
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"syscall"
@@ -20,7 +21,7 @@ func (lc *ListenConfig) listen(ctx context.Context, network, address string) (*L
 		qlen = DefaultQueueLen
 	}
 	if qlen < 0 {
-		return nil, listenError(network, address, errors.New("fastopen: QueueLen must not be negative"))
+		return nil, listenError(network, address, fmt.Errorf("fastopen: QueueLen %d is negative: use 0 for DefaultQueueLen or a positive queue length", qlen))
 	}
 	l := &Listener{disabled: lc.Disable, queueLen: qlen}
 	if lc.Disable {

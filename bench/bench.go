@@ -61,7 +61,10 @@ func exchangeTimeout(rtt time.Duration) time.Duration {
 
 // Default run counts.
 const (
-	DefaultRuns   = 20
+	// DefaultRuns is Config.Runs when zero: timed samples per point.
+	DefaultRuns = 20
+	// DefaultWarmup is Config.Warmup when zero: untimed exchanges per
+	// point before the samples.
 	DefaultWarmup = 2
 )
 
@@ -215,8 +218,9 @@ func variants(clients []string) ([]variant, error) {
 	return vs, nil
 }
 
-// ErrConfig is wrapped by errors about a bad Config (or bad command-line
-// input that built it).
+// ErrConfig is wrapped by the errors Run and RunRate return for a bad
+// Config or RateConfig, before anything runs; the rest of the message
+// says which field is wrong and what is accepted.
 var ErrConfig = errors.New("bad bench configuration")
 
 // validate checks cfg and fills in defaults.
@@ -300,8 +304,12 @@ func (cfg *Config) check() ([]variant, error) {
 // it builds a lab, starts the server, and for each size runs the warm-up
 // and then Runs rounds in which every client variant runs once (the
 // order rotating from round to round), so drift hits all alike. It
-// always cleans up. Without privileges it fails with an error wrapping
-// ErrNeedRoot.
+// always cleans up, also when ctx is cancelled. A bad cfg gives an error
+// wrapping ErrConfig; without privileges it fails with an error wrapping
+// ErrNeedRoot. A failed exchange is counted in its Point (Errors,
+// FirstError), not returned; an error that stops the sweep (ctx ended,
+// the lab or server could not start) is returned with the points
+// measured so far.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	vs, err := cfg.validate()
 	if err != nil {

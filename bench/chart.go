@@ -15,11 +15,17 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// Chart file names (each written as .svg and .png) and the JSON result's.
+// Chart file names (each written as .svg and .png) and the JSON result's,
+// as WriteCharts writes them into its directory.
 const (
-	ChartLatencyVsRTT  = "latency-vs-rtt"
+	// ChartLatencyVsRTT is the chart of the median time to reply against
+	// the RTT.
+	ChartLatencyVsRTT = "latency-vs-rtt"
+	// ChartLatencyVsSize is the chart of the median time to reply against
+	// the request size.
 	ChartLatencyVsSize = "latency-vs-size"
-	ResultFile         = "bench.json"
+	// ResultFile is the Result as JSON (SCHEMA.md).
+	ResultFile = "bench.json"
 )
 
 // WriteCharts writes into dir (created if needed) the result as JSON and,

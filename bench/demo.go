@@ -135,13 +135,15 @@ type demoStep struct {
 // TFO, captures the handshakes, runs the walkthrough's client three ways
 // and curl two ways, and reports each run. It always cleans up, also when
 // ctx is cancelled. Without privileges it fails with an error wrapping
-// ErrNeedRoot.
+// ErrNeedRoot; an RTT outside 0 to MaxRTT is an error. When a run fails
+// (DemoRun.Error) the others still run, and RunDemo returns the result
+// together with an error naming the first failed run.
 func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 	if cfg.RTT == 0 {
 		cfg.RTT = DefaultDemoRTT
 	}
 	if cfg.RTT < 0 || cfg.RTT > MaxRTT {
-		return nil, fmt.Errorf("RTT %v: want a round-trip time above 0 and up to %v", cfg.RTT, MaxRTT)
+		return nil, fmt.Errorf("demo RTT %v: want a round-trip time above 0 and up to %v (0 means %v)", cfg.RTT, MaxRTT, DefaultDemoRTT)
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = exchangeTimeout(cfg.RTT)

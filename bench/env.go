@@ -2,7 +2,6 @@ package bench
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"os/exec"
 	"time"
@@ -26,7 +25,7 @@ func newLabEnv(cfg lab.Config) (*env, error) {
 	l, err := lab.New(cfg)
 	if err != nil {
 		if errors.Is(err, lab.ErrPrivilege) {
-			return nil, fmt.Errorf("%w: %w", ErrNeedRoot, err)
+			return nil, &needRootError{err}
 		}
 		return nil, err
 	}
@@ -40,8 +39,17 @@ func newLoopbackEnv(h *lab.Host) *env {
 }
 
 // ErrNeedRoot is wrapped by errors from RunDemo and Run when building the
-// lab needs privileges the process lacks.
+// lab needs privileges the process lacks. Such errors also match
+// lab.ErrPrivilege.
 var ErrNeedRoot = errors.New("the two-host lab needs root / CAP_NET_ADMIN (network namespaces and TUN devices)")
+
+// needRootError is a lab error caused by missing privileges. Its text is
+// ErrNeedRoot's alone: the lab's own message would only say the same
+// again about one namespace.
+type needRootError struct{ err error }
+
+func (e *needRootError) Error() string   { return ErrNeedRoot.Error() }
+func (e *needRootError) Unwrap() []error { return []error{ErrNeedRoot, e.err} }
 
 func (e *env) close() error {
 	if e.lab != nil {

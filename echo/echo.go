@@ -2,6 +2,11 @@
 // Open: the server answers the first read with the same bytes and closes
 // (or, in stream mode, echoes until the client closes, as RFC 862); the
 // client sends a request, in the SYN when it can, and times the reply.
+//
+// Server.Serve runs the server on any net.Listener (a fastopen.Listener
+// for TFO); Send performs one exchange with a fastopen.Dialer and returns
+// the reply, its timing and the connection's fastopen.Info. `fastopen
+// serve` and `fastopen send` are built on them.
 package echo
 
 import (
@@ -18,22 +23,30 @@ import (
 	"github.com/fastopen/fastopen"
 )
 
-// BufferSize is the size of the server's read buffer (the walkthrough's
-// recv(2048)).
+// BufferSize is the size in bytes of the server's read buffer (the
+// walkthrough's recv(2048)): in the default mode a request longer than
+// this is answered with its first BufferSize bytes at most.
 const BufferSize = 2048
 
 // Server is an echo server. The zero value replies once and closes.
+// Serve runs each connection on its own goroutine, so the Accepted and
+// Rejected callbacks may be called concurrently. The fields must not be
+// changed while Serve runs.
 type Server struct {
 	// Stream keeps echoing until the client closes, instead of replying to
 	// the first read and closing.
 	Stream bool
 	// IdleTimeout closes a connection that sends nothing, or does not
-	// read the echo, for this long; zero means 30s.
+	// read the echo, for this long (reset by every read); zero means 30s.
 	IdleTimeout time.Duration
-	// Logger receives one line per connection; nil means no logging.
+	// Logger receives one line per connection (remote address, bytes,
+	// syn_data, syn_bytes or reason, duration, error), and a warning when
+	// Accept fails for lack of descriptors or memory; nil means no
+	// logging.
 	Logger *slog.Logger
 	// Accepted, if set, is called for each connection after its first
-	// read, with its TFO info (for metrics).
+	// read, with its TFO info (for metrics); not when the info cannot be
+	// read.
 	Accepted func(c net.Conn, info fastopen.Info)
 	// Confirm guards against replayed SYN data: before answering data that
 	// arrived in the SYN, wait (up to ConfirmTimeout) for the client to
@@ -50,7 +63,10 @@ type Server struct {
 
 // Serve accepts connections on ln until ctx is done or ln fails, serving
 // each on its own goroutine. On return, ln is closed and every connection
-// has finished (or was closed after a grace period of one second).
+// has finished (or was closed after a grace period of one second). It
+// returns nil when ctx ended, and Accept's error when ln failed; running
+// out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) is not a
+// failure: Serve waits, with backoff up to one second, and accepts again.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -202,7 +218,7 @@ func (s *Server) serveConn(c net.Conn) {
 	s.Logger.Info("connection", attrs...)
 }
 
-// Mode says how Send dials.
+// Mode says how Send dials. The zero value is Lazy.
 type Mode int
 
 // Dial modes.
@@ -219,7 +235,8 @@ const (
 type Request struct {
 	// Network and Address to dial ("tcp", "127.0.0.1:8000").
 	Network, Address string
-	// Data is sent first, in the SYN when possible.
+	// Data is sent first, in the SYN when possible (about one MSS of it
+	// fits; the rest follows the handshake).
 	Data []byte
 	// Mode picks the dial call.
 	Mode Mode
@@ -227,7 +244,8 @@ type Request struct {
 	// servers that keep the connection open); otherwise Send reads until
 	// the server closes.
 	ReplySize int
-	// MaxReply bounds how much of the reply is kept (default 1 MiB).
+	// MaxReply bounds how many bytes of the reply are kept in
+	// Result.Reply; zero or negative means 1 MiB. Reading goes on past it.
 	MaxReply int
 }
 
@@ -237,14 +255,21 @@ type Result struct {
 	Reply []byte
 	// Info is the client connection's TFO info, taken after the reply.
 	Info fastopen.Info
-	// Elapsed runs from the start of the dial to the reply's last byte.
+	// Elapsed runs from the start of the dial to the reply's last byte
+	// (to the end of the exchange when there was no reply).
 	Elapsed time.Duration
-	// FirstByte runs from the start of the dial to the reply's first byte.
+	// FirstByte runs from the start of the dial to the reply's first byte;
+	// zero when there was no reply.
 	FirstByte time.Duration
 }
 
 // Send dials with d, sends req.Data, reads the reply and reports the
-// connection's TFO info. It honours ctx for the whole exchange.
+// connection's TFO info. It honours ctx for the whole exchange. A failed
+// dial returns the Dialer's error (a *net.OpError; with Dialer.Require,
+// one matching fastopen.ErrNotUsed when the data could not go in the
+// SYN). After the dial, a failed Write or Read returns the connection's
+// error, or ctx.Err() if ctx ended, with the reply received so far in
+// Result.
 func Send(ctx context.Context, d *fastopen.Dialer, req Request) (Result, error) {
 	var res Result
 	maxReply := req.MaxReply

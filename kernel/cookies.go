@@ -25,12 +25,13 @@ type Cookie struct {
 	// SYNDrops counts SYNs with data that went unanswered (the kernel stops
 	// sending data to this server for a while after them).
 	SYNDrops uint16 `json:"syn_drops,omitempty"`
-	// Age is the time since the entry was last updated.
+	// Age is the time since the entry was last updated (millisecond
+	// resolution). JSON: nanoseconds.
 	Age time.Duration `json:"age_ns"`
 }
 
 func (c *Cookie) fill() { c.CookieHex = hex.EncodeToString(c.Cookie) }
 
-// ErrNoCookie is wrapped by FlushCookies when the kernel holds nothing for
-// the destination.
+// ErrNoCookie is wrapped by the error FlushCookies returns when the kernel
+// holds nothing for the destination (nothing to flush).
 var ErrNoCookie = errors.New("the kernel holds no metrics or cookie for this destination")

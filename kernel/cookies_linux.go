@@ -43,7 +43,8 @@ func tcpMetricsFamily() (uint16, error) {
 
 // Cookies lists the TFO cookies the kernel holds for servers (the TCP
 // metrics cache, as `ip tcp_metrics show` does), in the calling thread's
-// network namespace. Entries without a cookie are left out.
+// network namespace. Entries without a cookie are left out; none is an
+// empty list, not an error. Listing needs no privileges.
 func Cookies() ([]Cookie, error) {
 	id, err := tcpMetricsFamily()
 	if err != nil {
@@ -101,7 +102,9 @@ func Cookies() ([]Cookie, error) {
 // remembered MSS, RTT estimates — for dest, or for every destination when
 // dest is the zero Addr, in the calling thread's namespace. The next
 // connection to a flushed server starts cold: it asks for a cookie and
-// sends no data in the SYN. Needs CAP_NET_ADMIN.
+// sends no data in the SYN. It needs root / CAP_NET_ADMIN: without, the
+// error wraps ErrPrivilege. When the kernel holds nothing for dest the
+// error wraps ErrNoCookie.
 func FlushCookies(dest netip.Addr) error {
 	id, err := tcpMetricsFamily()
 	if err != nil {

@@ -8,9 +8,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SetListenerKey sets the TFO cookie key of one listening socket
+// SetListenerKey sets the TFO cookie key of one listening socket fd
 // (TCP_FASTOPEN_KEY): primary signs new cookies; backup, if not nil, is
-// also accepted when checking incoming cookies (Linux 5.8+).
+// also accepted when checking incoming cookies (Linux 5.8+). On kernels
+// without the option (before 5.3) the error wraps ErrUnsupported; other
+// failures are *os.SyscallError values.
 func SetListenerKey(fd uintptr, primary Key, backup *Key) error {
 	buf := make([]byte, 0, 2*KeySize)
 	buf = append(buf, primary[:]...)

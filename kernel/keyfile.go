@@ -123,13 +123,16 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
 // changes: this sees editors, atomic renames, Kubernetes Secret symlink
 // swaps and Vault agent rewrites without inotify. Reload forces a load
 // (wire it to SIGHUP). A file that fails to load is reported and the
-// previously installed key stays.
+// previously installed key stays. Load and Reload may be called from any
+// goroutine (Reload from a signal handler's), also while Run runs; the
+// fields must be set before the first call and not changed after.
 type KeyWatcher struct {
 	// Path is the key file.
 	Path string
 	// Interval is the polling period; zero means one second.
 	Interval time.Duration
-	// Install puts loaded keys into effect (SetListenerKey, SetSysctlKey).
+	// Install puts loaded keys into effect (SetListenerKey, SetSysctlKey);
+	// its error counts as a failed load. Nil only checks the file.
 	Install func(primary Key, backup *Key) error
 	// OnResult, if set, is called after every load attempt with its error
 	// (nil on success), e.g. to count reloads and failures.
@@ -145,7 +148,8 @@ type KeyWatcher struct {
 }
 
 // Load loads the file and installs its keys. Use it once at start-up:
-// its error means the server has no key from the file.
+// its error (from LoadKeyFile or Install) means the server has no key
+// from the file.
 func (w *KeyWatcher) Load() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -12,6 +12,7 @@ var ErrUnsupported = fmt.Errorf("not supported by this kernel (%w)", errors.ErrU
 // SetSysctlKey sets the namespace-wide server key(s) through
 // net.ipv4.tcp_fastopen_key: listeners without their own key use them.
 // A non-nil backup is accepted for incoming cookies but not issued.
+// Without root / CAP_NET_ADMIN the error wraps ErrPrivilege.
 func SetSysctlKey(primary Key, backup *Key) error {
 	if err := SetSysctl(SysctlFastOpenKey, FormatKeys(primary, backup)); err != nil {
 		return fmt.Errorf("set the namespace's TFO key: %w", err)
@@ -21,7 +22,8 @@ func SetSysctlKey(primary Key, backup *Key) error {
 
 // SysctlKeys reads net.ipv4.tcp_fastopen_key. The kernel prints a zero
 // key when none is set yet (it makes a random one when the first TFO
-// listener starts). Reading needs root.
+// listener starts). Reading needs root; without it the error matches
+// fs.ErrPermission.
 func SysctlKeys() (primary Key, backup *Key, err error) {
 	s, err := Sysctl(SysctlFastOpenKey)
 	if err != nil {
@@ -45,8 +47,12 @@ type Support struct {
 
 // Key states reported by NamespaceKeyState.
 const (
-	KeyStateSet     = "set"
-	KeyStateNotSet  = "not set"
+	// KeyStateSet: the namespace has a server key.
+	KeyStateSet = "set"
+	// KeyStateNotSet: the kernel prints a zero key; it makes a random one
+	// when the first TFO listener starts.
+	KeyStateNotSet = "not set"
+	// KeyStateUnknown: the key could not be read (it needs root).
 	KeyStateUnknown = "unknown (reading it needs root)"
 )
 

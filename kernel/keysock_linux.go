@@ -44,7 +44,8 @@ func getsockoptBytes(fd, level, opt int, buf []byte) (int, error) {
 }
 
 // Probe opens a TCP socket in the calling thread's namespace and reads
-// the TFO socket options on it. It changes nothing.
+// the TFO socket options on it. It changes nothing and needs no
+// privileges; it fails only if no TCP socket can be opened.
 func Probe() (Support, error) {
 	var s Support
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)

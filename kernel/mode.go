@@ -59,17 +59,22 @@ func (m Mode) String() string {
 	return fmt.Sprintf("%#x (%s)", int(m), strings.Join(names, "+"))
 }
 
-// Role selects the client side, the server side, or both, of TFO.
+// Role selects the client side, the server side, or both, of TFO. The
+// zero value selects neither.
 type Role int
 
 // Roles for Mode.Enable and Mode.Disable.
 const (
+	// RoleClient is the client side: ModeClient.
 	RoleClient Role = 1 << iota
+	// RoleServer is the server side: ModeServer.
 	RoleServer
+	// RoleBoth is both sides.
 	RoleBoth = RoleClient | RoleServer
 )
 
-// ParseRole parses "client", "server" or "both".
+// ParseRole parses "client", "server" or "both" (any case); the empty
+// string is RoleBoth. Anything else is an error that lists those.
 func ParseRole(s string) (Role, error) {
 	switch strings.ToLower(s) {
 	case "client":
@@ -118,7 +123,8 @@ func (m Mode) Disable(r Role) Mode {
 	return m
 }
 
-// Change is the result of ChangeRole.
+// Change is the result of ChangeRole; After equals Before when nothing
+// had to change.
 type Change struct {
 	// Namespace is the namespace whose sysctl was changed.
 	Namespace Namespace `json:"namespace"`
@@ -128,8 +134,9 @@ type Change struct {
 }
 
 // ChangeRole turns a role on (Mode.Enable) or off (Mode.Disable) in the
-// calling thread's network namespace and says which namespace it was.
-// Without privileges the error wraps ErrPrivilege.
+// calling thread's network namespace and says which namespace it was. It
+// writes nothing when the mode would not change. Without privileges the
+// error wraps ErrPrivilege and names the namespace; nothing was changed.
 func ChangeRole(r Role, on bool) (Change, error) {
 	var c Change
 	ns, err := CurrentNamespace()
@@ -146,7 +153,7 @@ func ChangeRole(r Role, on bool) (Change, error) {
 	}
 	if c.After != c.Before {
 		if err := SetFastOpenMode(c.After); err != nil {
-			return c, fmt.Errorf("%w (in %s)", err, ns)
+			return c, fmt.Errorf("%s: %w", ns, err)
 		}
 	}
 	return c, nil

@@ -20,7 +20,8 @@ type Counters map[string]uint64
 
 // ReadCounters reads every counter of /proc/net/netstat for the calling
 // thread's network namespace, keyed "Section.Name" (e.g.
-// "TcpExt.TCPFastOpenPassive").
+// "TcpExt.TCPFastOpenPassive"). It needs no privileges. A file that does
+// not parse is an error naming the line.
 func ReadCounters() (Counters, error) {
 	f, err := os.Open(netstatPath)
 	if err != nil {
@@ -72,7 +73,8 @@ func (c Counters) FastOpen() map[string]uint64 {
 	return m
 }
 
-// Sub returns c minus an earlier snapshot, counter by counter.
+// Sub returns c minus an earlier snapshot, counter by counter (a counter
+// missing from earlier counts from 0).
 func (c Counters) Sub(earlier Counters) Counters {
 	d := Counters{}
 	for k, v := range c {
@@ -91,7 +93,8 @@ type CounterFile struct {
 	f  *os.File
 }
 
-// OpenCounters opens the counters of the calling thread's namespace.
+// OpenCounters opens the counters of the calling thread's namespace;
+// Close releases them.
 func OpenCounters() (*CounterFile, error) {
 	f, err := os.Open(netstatPath)
 	if err != nil {

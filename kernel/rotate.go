@@ -39,7 +39,8 @@ type Rotation struct {
 	Interval time.Duration
 }
 
-// Validate checks the secret's length and the interval.
+// Validate checks the secret's length (at least MinSecretSize bytes) and
+// the interval (at least 2s); its errors say how to make a good secret.
 func (r Rotation) Validate() error {
 	if len(r.Secret) < MinSecretSize {
 		return fmt.Errorf("rotation secret has %d bytes, want at least %d: make one with: head -c 32 /dev/urandom | base64 > FILE && chmod 600 FILE", len(r.Secret), MinSecretSize)
@@ -98,7 +99,9 @@ func (r Rotation) NextChange(t time.Time) time.Time {
 // LoadSecretFile reads a rotation secret: the file's bytes with
 // surrounding white space removed. Like a key file it must exist, not be
 // world-readable and not be empty; it must hold at least MinSecretSize
-// bytes.
+// bytes. Its errors say how to make a good secret; a missing, empty or
+// world-readable file gives the same errors as LoadKeyFile
+// (ErrKeyFileMissing, ErrKeyFileEmpty, ErrKeyFilePermissions).
 func LoadSecretFile(path string) ([]byte, error) {
 	data, err := readSecret(path, "head -c 32 /dev/urandom | base64 > "+path)
 	if err != nil {
@@ -122,9 +125,10 @@ func LoadSecretFile(path string) ([]byte, error) {
 // leave the server on stale keys while the rest of the fleet has moved
 // on. Keys are installed only when they differ from the last ones
 // installed; a failed install is passed to onErr (if set) and retried at
-// the next poll. An install failing with ErrPrivilege ends the loop. It
-// returns ctx's error. now is the clock (time.Now in production, a fake
-// one in tests).
+// the next poll. now is the clock (time.Now in production, a fake one in
+// tests). It returns ctx's error when ctx ends, r.Validate's error at
+// once for a bad r, and the install's error when it wraps ErrPrivilege
+// (retrying cannot help).
 func RotateLoop(ctx context.Context, r Rotation, now func() time.Time, poll time.Duration, install func(primary, backup Key) error, onErr func(error)) error {
 	if err := r.Validate(); err != nil {
 		return err

@@ -5,6 +5,14 @@
 // Everything here acts on the network namespace of the calling OS thread;
 // run it inside lab.Host.Run (or a process started in a namespace) to act
 // on another namespace.
+//
+// Check explains the TFO setup and what to change; FastOpenMode,
+// ChangeRole and PersistFastOpenMode read and write the sysctl;
+// ReadCounters and CounterFile read the counters; Key, LoadKeyFile,
+// KeyWatcher, Rotation and SetListenerKey manage server cookie keys;
+// Cookies and FlushCookies the client's cookie cache. Changing anything
+// needs root / CAP_NET_ADMIN: such errors wrap ErrPrivilege. Linux only:
+// elsewhere the functions fail with errors wrapping ErrUnsupported.
 package kernel
 
 import (
@@ -17,7 +25,8 @@ import (
 )
 
 // ErrPrivilege is wrapped by errors from operations that need root or
-// CAP_NET_ADMIN.
+// CAP_NET_ADMIN (writing sysctls, flushing cookies) when the process
+// lacks it. Its text says so and suggests sudo.
 var ErrPrivilege = errors.New("needs root / CAP_NET_ADMIN (run with sudo)")
 
 // SysctlFastOpen is the name of the TFO sysctl.
@@ -33,7 +42,8 @@ const SysctlBlackholeTimeout = "net.ipv4.tcp_fastopen_blackhole_timeout_sec"
 // key(s): "primary" or "primary,backup" in Key's text format.
 const SysctlFastOpenKey = "net.ipv4.tcp_fastopen_key"
 
-// Mode is the value of net.ipv4.tcp_fastopen, a bit set.
+// Mode is the value of net.ipv4.tcp_fastopen, a bit set. The zero value
+// is TFO off for both sides.
 type Mode int
 
 // Bits of net.ipv4.tcp_fastopen, from the kernel's ip-sysctl documentation.
@@ -63,7 +73,9 @@ func SysctlPath(key string) string {
 	return filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
 }
 
-// Sysctl reads a sysctl (dotted name) in the calling thread's namespace.
+// Sysctl reads a sysctl (dotted name) in the calling thread's namespace
+// and returns its value without surrounding white space. The error names
+// the sysctl (a missing one matches fs.ErrNotExist).
 func Sysctl(key string) (string, error) {
 	b, err := os.ReadFile(SysctlPath(key))
 	if err != nil {
@@ -72,7 +84,8 @@ func Sysctl(key string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
-// SetSysctl writes a sysctl (dotted name) in the calling thread's namespace.
+// SetSysctl writes a sysctl (dotted name) in the calling thread's
+// namespace. Without root / CAP_NET_ADMIN the error wraps ErrPrivilege.
 func SetSysctl(key, value string) error {
 	if err := os.WriteFile(SysctlPath(key), []byte(value), 0o644); err != nil {
 		if errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrNotExist) && os.Geteuid() != 0 {
@@ -83,7 +96,8 @@ func SetSysctl(key, value string) error {
 	return nil
 }
 
-// FastOpenMode reads net.ipv4.tcp_fastopen.
+// FastOpenMode reads net.ipv4.tcp_fastopen in the calling thread's
+// namespace. Reading needs no privileges.
 func FastOpenMode() (Mode, error) {
 	s, err := Sysctl(SysctlFastOpen)
 	if err != nil {
@@ -96,7 +110,9 @@ func FastOpenMode() (Mode, error) {
 	return Mode(v), nil
 }
 
-// SetFastOpenMode writes net.ipv4.tcp_fastopen.
+// SetFastOpenMode writes net.ipv4.tcp_fastopen in the calling thread's
+// namespace; see SetSysctl for its errors. ChangeRole changes one side
+// and keeps the other bits.
 func SetFastOpenMode(m Mode) error {
 	return SetSysctl(SysctlFastOpen, strconv.Itoa(int(m)))
 }

@@ -295,7 +295,9 @@ func DropPort(port uint16) Rule {
 const FaultNames = "drop-syn-data, strip-tfo (SYN and SYN-ACK), strip-tfo-syn, strip-tfo-synack, drop-synack-cookie, dup-syn[:DELAY], blackhole[-up|-down]:N"
 
 // ParseFault turns a command-line fault spelling (see FaultNames) into
-// rules.
+// rules: one, or two for strip-tfo and blackhole (one per direction).
+// dup-syn's delay defaults to 10ms. An unknown or malformed spelling is an
+// error that lists what is accepted.
 func ParseFault(s string) ([]Rule, error) {
 	name, arg, hasArg := strings.Cut(strings.TrimSpace(s), ":")
 	noArg := func(r ...Rule) ([]Rule, error) {
@@ -340,8 +342,9 @@ func ParseFault(s string) ([]Rule, error) {
 	return nil, fmt.Errorf("unknown fault %q; known faults: %s", s, FaultNames)
 }
 
-// ErrConfig is wrapped by the errors New and Validate return for a bad
-// configuration (as opposed to a failure to build the lab).
+// ErrConfig is matched (errors.Is) by the errors New and Validate return
+// for a bad configuration (as opposed to a failure to build the lab).
+// Their text says which field is wrong and what is accepted.
 var ErrConfig = errors.New("bad lab configuration")
 
 // configErr is a specific configuration error; it matches ErrConfig.
@@ -366,7 +369,7 @@ func (c Config) Validate() error {
 // validate checks a configuration and fills in defaults.
 func (c *Config) validate() error {
 	if c.RTT < 0 {
-		return configError("RTT %v is negative", c.RTT)
+		return configError("RTT %v is negative: use 0 or more (0 with no Delay set means no delay)", c.RTT)
 	}
 	if c.MTU == 0 {
 		c.MTU = DefaultMTU
@@ -380,37 +383,41 @@ func (c *Config) validate() error {
 	if c.Seed == 0 {
 		c.Seed = uint64(time.Now().UnixNano())
 	}
-	for _, l := range []*LinkConfig{&c.Up, &c.Down} {
+	for i, l := range []*LinkConfig{&c.Up, &c.Down} {
+		dir := [...]string{"up (client → server)", "down (server → client)"}[i]
 		if l.Delay == 0 {
 			l.Delay = c.RTT / 2
 		}
 		if l.Delay < 0 || l.Jitter < 0 || l.DupDelay < 0 {
-			return configError("negative delay, jitter or duplicate delay")
+			return configError("%s: delay %v, jitter %v, duplicate delay %v: none may be negative", dir, l.Delay, l.Jitter, l.DupDelay)
 		}
-		if !(l.Loss >= 0 && l.Loss <= 1) || !(l.Duplicate >= 0 && l.Duplicate <= 1) { // NaN too
-			return configError("loss %v / duplicate %v must be probabilities between 0 and 1", l.Loss, l.Duplicate)
+		if !(l.Loss >= 0 && l.Loss <= 1) { // NaN too
+			return configError("%s: loss %v is not a probability: use 0 to 1, e.g. 0.01 for 1%%", dir, l.Loss)
+		}
+		if !(l.Duplicate >= 0 && l.Duplicate <= 1) {
+			return configError("%s: duplicate %v is not a probability: use 0 to 1, e.g. 0.01 for 1%%", dir, l.Duplicate)
 		}
 		if l.Rate < 0 {
-			return configError("rate %d bit/s is negative", l.Rate)
+			return configError("%s: rate %d bit/s is negative", dir, l.Rate)
 		}
 		if l.QueueLimit == 0 {
 			l.QueueLimit = DefaultQueueLimit
 		}
 		if l.QueueLimit < 0 {
-			return configError("queue limit %d is negative", l.QueueLimit)
+			return configError("%s: queue limit %d is negative", dir, l.QueueLimit)
 		}
 		for _, n := range l.DropNth {
 			if n < 1 {
-				return configError("DropNth %d: packets are numbered from 1", n)
+				return configError("%s: DropNth %d: packets are numbered from 1", dir, n)
 			}
 		}
 	}
 	for i, r := range c.Faults {
 		if r.Action < Drop || r.Action > Blackhole {
-			return configError("fault %d: unknown action %d", i, r.Action)
+			return configError("fault %d (%s): unknown action %d: use Drop, StripFastOpen, Duplicate or Blackhole", i, r.Label(), r.Action)
 		}
 		if r.Dir < Both || r.Dir > Down {
-			return configError("fault %d: unknown direction %d", i, r.Dir)
+			return configError("fault %d (%s): unknown direction %d: use Both, Up or Down", i, r.Label(), r.Dir)
 		}
 		if r.After < 0 || r.Delay < 0 {
 			return configError("fault %q: negative count or delay", r.Label())
@@ -431,7 +438,8 @@ func fastOpenValue(m kernel.Mode) kernel.Mode {
 
 // ParseRate reads a bandwidth in bits per second: a number with an
 // optional k, m or g suffix (decimal), optionally followed by "bit" or
-// "bps": "100mbit", "1g", "250000".
+// "bps": "100mbit", "1g", "250000". Negative rates and rates above 1
+// Tbit/s are errors.
 func ParseRate(s string) (int64, error) {
 	t := strings.ToLower(strings.TrimSpace(s))
 	t = strings.TrimSuffix(strings.TrimSuffix(t, "bit"), "bps")

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -9,12 +10,15 @@ import (
 	"time"
 )
 
-// DaemonEnv is set in the environment of a detached lab process.
+// DaemonEnv is set to "1" in the environment of a detached lab process.
 const DaemonEnv = "FASTOPEN_LAB_DAEMON"
 
 // StartDetached re-runs this program with args as a daemon (its own
-// session, output to LogPath, DaemonEnv=1) and waits until it has
-// written its state file, which it returns.
+// session, output to LogPath, DaemonEnv=1) and waits up to timeout until
+// it has written its state file, which it returns. If the daemon exits
+// first, the error includes its log; if it is not ready in time, it is
+// killed. Creating StateDir needs root (the error then wraps
+// ErrPrivilege).
 func StartDetached(args []string, timeout time.Duration) (*State, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -51,7 +55,7 @@ func StartDetached(args []string, timeout time.Duration) (*State, error) {
 		select {
 		case err := <-exited:
 			out, _ := os.ReadFile(LogPath)
-			return nil, fmt.Errorf("lab: detached lab exited (%v): %s", err, out)
+			return nil, fmt.Errorf("lab: detached lab exited (%w): %s", err, bytes.TrimSpace(out))
 		case <-deadline:
 			cmd.Process.Kill()
 			return nil, fmt.Errorf("lab: detached lab not ready after %v (see %s)", timeout, LogPath)
@@ -64,7 +68,9 @@ func StartDetached(args []string, timeout time.Duration) (*State, error) {
 // to timeout for it to exit, then kills it. A lab whose process is already
 // gone (killed) is not signalled: the processes still running in its
 // namespaces are stopped instead. Stale namespaces are removed afterwards;
-// it returns their names. The state and statistics files are removed.
+// it returns their names. The state and statistics files are removed. s
+// may be nil (no state file): then only what dead labs left is cleaned
+// up.
 func Stop(s *State, timeout time.Duration) ([]string, error) {
 	if s.alive() {
 		if err := syscall.Kill(s.PID, syscall.SIGTERM); err != nil {

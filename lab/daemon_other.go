@@ -4,7 +4,7 @@ package lab
 
 import "time"
 
-// DaemonEnv is set in the environment of a detached lab process.
+// DaemonEnv is set to "1" in the environment of a detached lab process.
 const DaemonEnv = "FASTOPEN_LAB_DAEMON"
 
 // StartDetached fails: the lab needs Linux.

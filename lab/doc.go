@@ -17,5 +17,11 @@
 //
 // Everything the lab creates is removed by Close, and namespaces left by a
 // crashed process are removed by CleanStale. Creating hosts needs root /
-// CAP_NET_ADMIN.
+// CAP_NET_ADMIN; errors then wrap ErrPrivilege.
+//
+// New builds a two-host lab; NewHost and Attach give single hosts (network
+// namespaces) to run code in with Host.Run or processes with Host.Command.
+// `fastopen lab up` keeps a lab running for other processes: State,
+// ReadState and Stop describe and end it. SelfTest measures the
+// forwarder's accuracy against the Target constants.
 package lab

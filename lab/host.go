@@ -26,7 +26,8 @@ const Prefix = "fo-"
 const netnsDir = "/var/run/netns"
 
 // ErrPrivilege is returned (wrapped) when an operation needs root or
-// CAP_NET_ADMIN and the process does not have it.
+// CAP_NET_ADMIN and the process does not have it. It is
+// kernel.ErrPrivilege, so either matches.
 var ErrPrivilege = kernel.ErrPrivilege
 
 // HostConfig describes a host to create.
@@ -35,15 +36,16 @@ type HostConfig struct {
 	// name built from Prefix, this label and a random suffix.
 	Name string
 	// FastOpen is the value written to net.ipv4.tcp_fastopen inside the
-	// host. Zero means the kernel default of a new namespace (1, client only);
-	// use FastOpenSet to force 0.
+	// host (a kernel.Mode bit set). Zero means the kernel default of a new
+	// namespace (1, client only); use FastOpenSet to force 0.
 	FastOpen int
 	// FastOpenSet makes FastOpen authoritative even when it is zero.
 	FastOpenSet bool
 }
 
 // Host is a network namespace with its loopback up: an isolated TCP stack
-// with its own sysctls, TFO counters and cookie cache.
+// with its own sysctls, TFO counters and cookie cache. Its methods may be
+// called from several goroutines at once.
 type Host struct {
 	// Name is the label given in HostConfig.
 	Name string
@@ -58,7 +60,8 @@ type Host struct {
 }
 
 // NewHost creates a network namespace, brings its loopback up and sets
-// net.ipv4.tcp_fastopen as configured. Close removes it.
+// net.ipv4.tcp_fastopen as configured. Close removes it. It needs root /
+// CAP_NET_ADMIN: without, the error wraps ErrPrivilege.
 func NewHost(cfg HostConfig) (*Host, error) {
 	if cfg.Name == "" {
 		cfg.Name = "host"
@@ -98,12 +101,17 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	return h, nil
 }
 
-// Handle returns the namespace handle; it stays valid until Close.
+// Handle returns the namespace handle (an open file descriptor, for
+// netns.Set and setns(2)); it stays valid until Close.
 func (h *Host) Handle() netns.NsHandle { return h.handle }
 
-// Run calls fn on an OS thread that is inside the host's namespace. Sockets
-// created by fn belong to the host and keep working after Run returns.
-// Goroutines started by fn do not inherit the namespace.
+// Run calls fn on an OS thread that is inside the host's namespace, and
+// returns fn's error. Sockets created by fn belong to the host and keep
+// working after Run returns. Goroutines started by fn do not inherit the
+// namespace. Run fails without calling fn after Close, and when the
+// thread cannot enter the namespace (without root / CAP_NET_ADMIN the
+// error wraps ErrPrivilege). Several Runs may proceed at once, each on
+// its own thread.
 func (h *Host) Run(fn func() error) error {
 	h.mu.Lock()
 	if h.closed {
@@ -136,7 +144,8 @@ func (h *Host) Run(fn func() error) error {
 }
 
 // Start starts cmd inside the host: the child process is forked from a
-// thread in the host's namespace and so lives in it.
+// thread in the host's namespace and so lives in it. Wait for it with
+// cmd.Wait as usual.
 func (h *Host) Start(cmd *exec.Cmd) error {
 	return h.Run(cmd.Start)
 }
@@ -184,12 +193,14 @@ func (c *Cmd) CombinedOutput() ([]byte, error) {
 }
 
 // SetSysctl writes a sysctl inside the host; key uses dots or slashes
-// ("net.ipv4.tcp_fastopen").
+// ("net.ipv4.tcp_fastopen"). Without root / CAP_NET_ADMIN the error wraps
+// ErrPrivilege.
 func (h *Host) SetSysctl(key, value string) error {
 	return h.Run(func() error { return kernel.SetSysctl(key, value) })
 }
 
-// Sysctl reads a sysctl inside the host.
+// Sysctl reads a sysctl (dotted name) inside the host, without the
+// trailing newline.
 func (h *Host) Sysctl(key string) (string, error) {
 	var v string
 	err := h.Run(func() (err error) {

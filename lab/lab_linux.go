@@ -20,7 +20,9 @@ import (
 const in6AddrGenModeNone = 1
 
 // Lab is two hosts, Client and Server, joined by an emulated link whose
-// forwarder runs in this process. Close removes everything.
+// forwarder runs in this process (four OS threads, which raise GOMAXPROCS
+// by four while the lab exists). Close removes everything. Stats and the
+// hosts' methods may be called from any goroutine while it runs.
 type Lab struct {
 	// Client and Server are the two hosts (network namespaces). Run code
 	// in them with Run, or processes with Command.
@@ -41,7 +43,9 @@ type Lab struct {
 
 // New creates the hosts, their TUN devices and addresses, and starts the
 // forwarder. It first removes stale lab namespaces of dead processes. It
-// needs root / CAP_NET_ADMIN (errors wrap ErrPrivilege).
+// needs root / CAP_NET_ADMIN (errors wrap ErrPrivilege) and /dev/net/tun.
+// A bad cfg gives an error matching ErrConfig and builds nothing; any
+// other failure removes what was built.
 func New(cfg Config) (*Lab, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -243,6 +247,7 @@ func hostNet(a netip.Addr) *net.IPNet {
 }
 
 // Stats returns the link's counters: per direction, and per fault rule.
+// It may be called at any time, also after Close (the final counts).
 func (l *Lab) Stats() Stats {
 	s := Stats{Seed: l.cfg.Seed}
 	if l.pipes[0] != nil {

@@ -77,10 +77,12 @@ func StateOf(l *Lab) *State {
 	return s
 }
 
-// ErrNoLab is returned by ReadState when no lab is running.
+// ErrNoLab is returned by ReadState when no lab is running. Its text tells
+// how to start one.
 var ErrNoLab = errors.New("no lab is running (start one with `fastopen lab up`)")
 
-// WriteState records s in StatePath, atomically.
+// WriteState records s in StatePath, atomically, creating StateDir if
+// needed (which needs root: the error then wraps ErrPrivilege).
 func WriteState(s *State) error {
 	if err := os.MkdirAll(StateDir, 0o755); err != nil {
 		if errors.Is(err, os.ErrPermission) {
@@ -94,13 +96,16 @@ func WriteState(s *State) error {
 	}
 	tmp := StatePath + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("lab: write state: %w", err)
+		return fmt.Errorf("lab: write state file: %w", err)
 	}
 	return os.Rename(tmp, StatePath)
 }
 
 // ReadState reads the running lab's state. It returns ErrNoLab when there
-// is no state file or its process is gone.
+// is no state file (and a nil State), or when the process that wrote it
+// is gone: then it also returns that State, so that the caller can name
+// what the dead lab left behind (Stop removes it). A state file that does
+// not parse is an error that says to run `fastopen lab down`.
 func ReadState() (*State, error) {
 	b, err := os.ReadFile(StatePath)
 	if errors.Is(err, os.ErrNotExist) {
@@ -111,7 +116,7 @@ func ReadState() (*State, error) {
 	}
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("lab: %s is corrupt (%v); run `fastopen lab down` to clean up", StatePath, err)
+		return nil, fmt.Errorf("lab: %s is corrupt (%w); run `fastopen lab down` to clean up", StatePath, err)
 	}
 	if !s.alive() {
 		return &s, ErrNoLab
@@ -136,7 +141,8 @@ func (s *State) alive() bool {
 	return true
 }
 
-// RemoveState deletes the state file if it belongs to pid (0: any).
+// RemoveState deletes the state file if it belongs to pid (0: any). A
+// missing or unreadable state file is not an error.
 func RemoveState(pid int) error {
 	if pid != 0 {
 		b, err := os.ReadFile(StatePath)
@@ -158,7 +164,8 @@ func RemoveState(pid int) error {
 // second by the process that runs it.
 var StatsPath = filepath.Join(StateDir, "stats.json")
 
-// WriteStats records s in StatsPath, atomically.
+// WriteStats records s in StatsPath, atomically. StateDir must exist
+// (WriteState creates it).
 func WriteStats(s Stats) error {
 	b, err := json.Marshal(s)
 	if err != nil {
@@ -171,7 +178,9 @@ func WriteStats(s Stats) error {
 	return os.Rename(tmp, StatsPath)
 }
 
-// ReadStats reads the statistics last written by the running lab.
+// ReadStats reads the statistics last written by the running lab. It
+// fails (with an error matching fs.ErrNotExist) when no lab has written
+// any: none runs, or it started less than a second ago.
 func ReadStats() (Stats, error) {
 	var s Stats
 	b, err := os.ReadFile(StatsPath)

@@ -1,7 +1,12 @@
 // Package metrics exposes a TFO server's state to Prometheus: connections
 // accepted with and without data in the SYN, bytes that arrived in SYNs,
-// SYN data left unanswered by the replay guard, cookie key reloads, and the kernel's TcpExt TCPFastOpen* counters of the
-// server's network namespace.
+// SYN data left unanswered by the replay guard, cookie key reloads, and
+// the kernel's TcpExt TCPFastOpen* counters of the server's network
+// namespace. `fastopen serve --metrics ADDR` serves them.
+//
+// New creates a Server; the server's code records events with Accepted,
+// Unconfirmed and KeyLoad, and Handler serves /metrics. KernelCollector
+// alone adds the kernel counters to any registry.
 //
 // The kernel counters are per network namespace, while Prometheus scrapes
 // run in HTTP handler goroutines on arbitrary OS threads. New therefore
@@ -19,7 +24,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Server holds the metrics of one TFO server.
+// Server holds the metrics of one TFO server: the counters
+// fastopen_server_connections_total{syn_data},
+// fastopen_server_syn_data_bytes_total, fastopen_key_loads_total{result},
+// fastopen_server_syn_data_unconfirmed_total and
+// fastopen_kernel_tcpext_total{counter}. Its methods are safe for
+// concurrent use.
 type Server struct {
 	reg      *prometheus.Registry
 	accepted *prometheus.CounterVec
@@ -30,7 +40,8 @@ type Server struct {
 }
 
 // New creates the metrics of a server whose listener lives in the calling
-// thread's network namespace.
+// thread's network namespace. It fails when the kernel counters cannot be
+// opened (/proc/thread-self/net/netstat, Linux only). Close releases them.
 func New() (*Server, error) {
 	cf, err := kernel.OpenCounters()
 	if err != nil {
@@ -66,7 +77,8 @@ func New() (*Server, error) {
 }
 
 // Accepted records one accepted connection: whether its first bytes came
-// in the SYN and, if known (> 0), how many.
+// in the SYN and, if known (> 0), how many bytes (fastopen.Info's SYNData
+// and SYNBytes).
 func (s *Server) Accepted(synData bool, synBytes int) {
 	if synData {
 		s.accepted.WithLabelValues("true").Inc()
@@ -82,7 +94,9 @@ func (s *Server) Accepted(synData bool, synBytes int) {
 // its handshake never completed (see fastopen.Handshake).
 func (s *Server) Unconfirmed() { s.replays.Inc() }
 
-// KeyLoad records the result of loading the cookie key file.
+// KeyLoad records the result of loading the cookie key file: nil counts as
+// result="ok", any error as result="error" (kernel.KeyWatcher.OnResult
+// fits).
 func (s *Server) KeyLoad(err error) {
 	if err != nil {
 		s.keyLoads.WithLabelValues("error").Inc()
@@ -100,7 +114,8 @@ func (s *Server) Handler() http.Handler {
 	return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// Close releases the kernel counter file.
+// Close releases the kernel counter file; scrapes after it report the
+// kernel counters as an error.
 func (s *Server) Close() error { return s.counters.Close() }
 
 // kernelDesc describes the kernel counters.
@@ -109,12 +124,15 @@ var kernelDesc = prometheus.NewDesc("fastopen_kernel_tcpext_total",
 	[]string{"counter"}, nil)
 
 // KernelCollector is a Prometheus collector that reads the TFO counters
-// of one namespace at scrape time.
+// of one namespace at scrape time, as fastopen_kernel_tcpext_total with
+// the counter's name as label. A failed read is reported to Prometheus as
+// an invalid metric. It is safe for concurrent scrapes.
 type KernelCollector struct {
 	cf *kernel.CounterFile
 }
 
-// NewKernelCollector reads counters from cf, which fixes the namespace.
+// NewKernelCollector reads counters from cf, which fixes the namespace
+// (see kernel.OpenCounters). The caller keeps ownership of cf.
 func NewKernelCollector(cf *kernel.CounterFile) *KernelCollector {
 	return &KernelCollector{cf: cf}
 }

@@ -15,27 +15,34 @@ import (
 // Options configures a live capture.
 type Options struct {
 	// Interface is the network interface to capture on ("lo", a veth, a
-	// TUN device). It is looked up in the network namespace of the thread
-	// that calls Start: to capture inside a lab host, call Start from
-	// Host.Run.
+	// TUN device); required. It is looked up in the network namespace of
+	// the thread that calls Start: to capture inside a lab host, call
+	// Start from Host.Run.
 	Interface string
-	// Port, when non-zero, keeps only segments to or from this TCP port.
+	// Port, when non-zero, keeps only segments to or from this TCP port
+	// (0 to 65535).
 	Port int
 	// Host, when valid, keeps only segments to or from this address.
 	Host netip.Addr
-	// Snaplen is the most bytes kept per packet (DefaultSnaplen if zero).
+	// Snaplen is the most bytes kept per packet (DefaultSnaplen if zero;
+	// negative is an error). Payload lengths stay right when packets are
+	// cut.
 	Snaplen int
 	// RTT, when positive, is the known round-trip time used to express
 	// delays in RTTs; zero estimates it per connection from the handshake.
 	RTT time.Duration
-	// Count, when positive, ends the capture after this many segments.
+	// Count, when positive, ends the capture after this many segments
+	// (undecodable frames included); Done is then closed.
 	Count int
-	// Pcap, when set, receives every kept packet as a capture file.
+	// Pcap, when set, receives every kept packet as a capture file; it is
+	// flushed when the capture ends, and a write error ends the capture
+	// (Stop returns it).
 	Pcap io.Writer
 	// Format is the format written to Pcap.
 	Format Format
 	// OnEvent, when set, is called from the capture goroutine for every
-	// event as it is decoded. It must not block for long.
+	// event as it is decoded. It must not block for long: the kernel drops
+	// packets (Stats.Dropped) while the ring is full.
 	OnEvent func(Event)
 	// DiscardEvents stops the capture from keeping events in memory
 	// (Events then returns none); use it for long captures that consume
@@ -97,10 +104,12 @@ type Capture struct {
 }
 
 // Start opens a capture on opts.Interface in the calling thread's network
-// namespace and begins decoding in a goroutine. Only TCP segments matching
-// the port and host filter are copied out of the kernel. It fails with an
-// error wrapping kernel.ErrPrivilege without root / CAP_NET_RAW, and with a
-// clear message for an interface that does not exist.
+// namespace and begins decoding in a goroutine; end it with Stop. Only TCP
+// segments matching the port and host filter are copied out of the
+// kernel. It fails with an error wrapping kernel.ErrPrivilege without
+// root / CAP_NET_RAW, with a message saying what to do for an interface
+// that does not exist or is down, and for invalid Options. Off Linux it
+// fails with an error matching errors.ErrUnsupported.
 func Start(opts Options) (*Capture, error) {
 	if opts.Interface == "" {
 		return nil, errors.New("trace: no interface given (e.g. lo)")
@@ -143,7 +152,8 @@ func (c *Capture) LinkType() layers.LinkType { return c.linkType }
 func (c *Capture) Filter() Filter { return c.filter }
 
 // Done is closed when the capture has ended: Count was reached, reading
-// failed, or Stop was called.
+// or writing the capture file failed, or Stop was called. Call Stop to
+// learn the error.
 func (c *Capture) Done() <-chan struct{} { return c.done }
 
 // Events returns the events decoded so far (none with DiscardEvents).
@@ -168,8 +178,10 @@ func (c *Capture) Stats() Stats {
 }
 
 // Stop ends the capture after decoding the packets the kernel already
-// captured, closes the socket, flushes the capture file, and returns the
-// per-connection summaries. It may be called more than once.
+// captured (for at most half a second), closes the socket, flushes the
+// capture file, and returns the per-connection summaries. The error is the
+// first failure to read packets or to write the capture file, if any. It
+// may be called more than once.
 func (c *Capture) Stop() ([]Flow, error) {
 	c.stopOnce.Do(func() { close(c.stop) })
 	<-c.done

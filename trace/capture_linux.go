@@ -33,7 +33,7 @@ type privilegeError struct {
 	cause error
 }
 
-func (e *privilegeError) Error() string   { return e.op + " needs root or CAP_NET_RAW (run with sudo)" }
+func (e *privilegeError) Error() string   { return e.op + " needs root / CAP_NET_RAW (run with sudo)" }
 func (e *privilegeError) Unwrap() []error { return []error{kernel.ErrPrivilege, e.cause} }
 
 type ringSource struct{ tp *afpacket.TPacket }

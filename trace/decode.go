@@ -10,7 +10,12 @@
 // The pieces can be used on their own: Decode turns one frame into a
 // Packet; a Tracker follows connections and turns packets into annotated
 // Events and per-connection Flow summaries; Start runs a live Capture;
-// ReadFile decodes a saved capture the same way.
+// ReadFile decodes a saved capture the same way; Printer writes events and
+// summaries for people, Writer writes capture files. `fastopen trace` is
+// built on them.
+//
+// Live capture is Linux only and needs root / CAP_NET_RAW (the error then
+// wraps kernel.ErrPrivilege); reading saved captures needs neither.
 package trace
 
 import (
@@ -215,7 +220,7 @@ func Decode(frame []byte, lt layers.LinkType) (Packet, error) {
 	case 4:
 		var v4 layers.IPv4
 		if err := v4.DecodeFromBytes(ip, gopacket.NilDecodeFeedback); err != nil {
-			return Packet{}, fmt.Errorf("decode IPv4 header: %v", err)
+			return Packet{}, fmt.Errorf("decode IPv4 header: %w", err)
 		}
 		if v4.Protocol != layers.IPProtocolTCP {
 			return Packet{}, fmt.Errorf("IPv4 protocol %v: %w", v4.Protocol, ErrNotTCP)
@@ -232,7 +237,7 @@ func Decode(frame []byte, lt layers.LinkType) (Packet, error) {
 	case 6:
 		var v6 layers.IPv6
 		if err := v6.DecodeFromBytes(ip, gopacket.NilDecodeFeedback); err != nil {
-			return Packet{}, fmt.Errorf("decode IPv6 header: %v", err)
+			return Packet{}, fmt.Errorf("decode IPv6 header: %w", err)
 		}
 		if v6.NextHeader != layers.IPProtocolTCP {
 			return Packet{}, fmt.Errorf("IPv6 next header %v: %w", v6.NextHeader, ErrNotTCP)
@@ -248,7 +253,7 @@ func Decode(frame []byte, lt layers.LinkType) (Packet, error) {
 	}
 	var tcp layers.TCP
 	if err := tcp.DecodeFromBytes(seg, gopacket.NilDecodeFeedback); err != nil {
-		return Packet{}, fmt.Errorf("decode TCP header: %v", err)
+		return Packet{}, fmt.Errorf("decode TCP header: %w", err)
 	}
 	hdrLen := int(tcp.DataOffset) * 4
 	p.Src = netip.AddrPortFrom(src, uint16(tcp.SrcPort))
@@ -277,13 +282,13 @@ func networkLayer(frame []byte, lt layers.LinkType) ([]byte, error) {
 	case layers.LinkTypeEthernet:
 		var eth layers.Ethernet
 		if err := eth.DecodeFromBytes(frame, gopacket.NilDecodeFeedback); err != nil {
-			return nil, fmt.Errorf("decode Ethernet header: %v", err)
+			return nil, fmt.Errorf("decode Ethernet header: %w", err)
 		}
 		et, payload := eth.EthernetType, eth.Payload
 		for et == layers.EthernetTypeDot1Q || et == layers.EthernetTypeQinQ {
 			var tag layers.Dot1Q
 			if err := tag.DecodeFromBytes(payload, gopacket.NilDecodeFeedback); err != nil {
-				return nil, fmt.Errorf("decode VLAN tag: %v", err)
+				return nil, fmt.Errorf("decode VLAN tag: %w", err)
 			}
 			et, payload = tag.Type, tag.Payload
 		}
@@ -291,13 +296,13 @@ func networkLayer(frame []byte, lt layers.LinkType) ([]byte, error) {
 	case layers.LinkTypeLinuxSLL:
 		var sll layers.LinuxSLL
 		if err := sll.DecodeFromBytes(frame, gopacket.NilDecodeFeedback); err != nil {
-			return nil, fmt.Errorf("decode Linux cooked header: %v", err)
+			return nil, fmt.Errorf("decode Linux cooked header: %w", err)
 		}
 		return ipPayload(sll.EthernetType, sll.Payload)
 	case layers.LinkTypeNull, layers.LinkTypeLoop:
 		var lo layers.Loopback
 		if err := lo.DecodeFromBytes(frame, gopacket.NilDecodeFeedback); err != nil {
-			return nil, fmt.Errorf("loopback header: %v", err)
+			return nil, fmt.Errorf("decode loopback header: %w", err)
 		}
 		return lo.Payload, nil
 	}

@@ -22,7 +22,8 @@ const (
 	ToClient
 )
 
-// String renders the direction as an arrow between roles.
+// String renders the direction as an arrow between roles ("client →
+// server"), or "?" for Unknown.
 func (d Direction) String() string {
 	switch d {
 	case ToServer:
@@ -55,7 +56,8 @@ type Event struct {
 	Flow int `json:"flow"`
 	// Dir is the segment's direction within the connection.
 	Dir Direction `json:"dir"`
-	// Since is the time since the connection's first SYN.
+	// Since is the time since the connection's first SYN; zero when Flow
+	// is 0.
 	Since time.Duration `json:"since_syn_ns"`
 	// Note explains the segment, e.g. "SYN-ACK acks the SYN data (TFO
 	// accepted)".
@@ -65,7 +67,8 @@ type Event struct {
 	Packet
 }
 
-// String renders the event as one line: endpoints, flags and the note.
+// String renders the event as one line: endpoints and the note (which
+// names the flags).
 func (e Event) String() string {
 	return fmt.Sprintf("%s → %s  %s", e.Src, e.Dst, e.Note)
 }
@@ -230,7 +233,9 @@ func NewTracker(rtt time.Duration) *Tracker {
 }
 
 // Add places a decoded segment captured at ts in its connection and
-// returns the annotated event.
+// returns the annotated event. A SYN without ACK starts a new connection
+// (also on a reused 4-tuple); a segment of a connection whose SYN was not
+// seen gets Flow 0 and Dir Unknown.
 func (t *Tracker) Add(ts time.Time, p Packet) Event {
 	ev := Event{Time: ts, Packet: p}
 	fs, dir := t.lookup(p)

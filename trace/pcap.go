@@ -46,7 +46,7 @@ func FormatForPath(path string) Format {
 const DefaultSnaplen = 65535
 
 // Writer writes captured frames to a pcap or pcapng stream that tshark and
-// Wireshark read.
+// Wireshark read. It is not safe for concurrent use.
 type Writer struct {
 	pcap *pcapgo.Writer
 	ng   *pcapgo.NgWriter
@@ -54,7 +54,9 @@ type Writer struct {
 
 // NewWriter starts a capture file on w for frames of link type lt
 // (layers.LinkTypeEthernet for lo and veth, layers.LinkTypeRaw for a TUN
-// device) and writes its header.
+// device) and writes its header. snaplen, the most bytes kept per frame,
+// is DefaultSnaplen when zero or negative. The error is the header's
+// write error.
 func NewWriter(w io.Writer, format Format, lt layers.LinkType, snaplen int) (*Writer, error) {
 	if snaplen <= 0 {
 		snaplen = DefaultSnaplen
@@ -76,7 +78,8 @@ func NewWriter(w io.Writer, format Format, lt layers.LinkType, snaplen int) (*Wr
 	return &Writer{pcap: pw}, nil
 }
 
-// WritePacket appends one frame.
+// WritePacket appends one frame, stamped with ci.Timestamp; ci.CaptureLength
+// and ci.Length must describe frame as gopacket's writers require.
 func (w *Writer) WritePacket(ci gopacket.CaptureInfo, frame []byte) error {
 	if w.ng != nil {
 		// The file has one interface, id 0; a live capture's
@@ -106,7 +109,8 @@ type ReadOptions struct {
 	// DiscardEvents stops Read from keeping events (it then returns
 	// none); use it with OnEvent for large files.
 	DiscardEvents bool
-	// MaxFlows bounds the connections kept (see Tracker.MaxFlows).
+	// MaxFlows bounds the connections kept (see Tracker.MaxFlows;
+	// DefaultMaxFlows if zero).
 	MaxFlows int
 }
 
@@ -114,13 +118,16 @@ type ReadOptions struct {
 // capture file there is (a pcapng section header block is longer).
 const pcapHeaderLen = 24
 
-// ErrFormat is returned (wrapped) when a file is neither pcap nor pcapng.
+// ErrFormat is returned (wrapped) by Read when a stream is neither pcap
+// nor pcapng, or is too short to be either; the message says which.
 var ErrFormat = errors.New("not a pcap or pcapng capture")
 
 // Read decodes a pcap or pcapng stream the way a live capture is decoded
 // and returns the events and the per-connection summaries. Frames that are
 // not TCP are skipped; frames that do not decode become events with Err
-// set.
+// set. A stream that is not a capture gives an error wrapping ErrFormat;
+// one cut short (a truncated file) gives the events and flows decoded
+// until then, with an error naming the packet.
 func Read(r io.Reader, opts ReadOptions) ([]Event, []Flow, error) {
 	br := bufio.NewReader(r)
 	hdr, err := br.Peek(pcapHeaderLen)
@@ -142,13 +149,13 @@ func Read(r io.Reader, opts ReadOptions) ([]Event, []Flow, error) {
 	if bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
 		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %v", ErrFormat, err)
+			return nil, nil, fmt.Errorf("%w: %w", ErrFormat, err)
 		}
 		src, lt = ng, ng.LinkType()
 	} else {
 		pr, err := pcapgo.NewReader(br)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %v", ErrFormat, err)
+			return nil, nil, fmt.Errorf("%w: %w", ErrFormat, err)
 		}
 		src, lt = pr, pr.LinkType()
 	}
@@ -198,7 +205,8 @@ func decodeEvent(tr *Tracker, f Filter, ts time.Time, frame []byte, lt layers.Li
 	return tr.Add(ts, p), true
 }
 
-// ReadFile decodes a saved pcap or pcapng file; see Read.
+// ReadFile decodes a saved pcap or pcapng file; see Read. Errors name the
+// file.
 func ReadFile(path string) ([]Event, []Flow, error) {
 	return ReadFileOptions(path, ReadOptions{})
 }
@@ -207,7 +215,7 @@ func ReadFile(path string) ([]Event, []Flow, error) {
 func ReadFileOptions(path string, opts ReadOptions) ([]Event, []Flow, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open capture file: %w", err)
+		return nil, nil, fmt.Errorf("capture file: %w", err)
 	}
 	defer f.Close()
 	ev, fl, err := Read(f, opts)

@@ -11,6 +11,7 @@ import (
 
 // Printer writes events and connection summaries for people: one line per
 // segment, grouped under a heading per connection, and a summary table.
+// It is not safe for concurrent use, and it ignores write errors.
 type Printer struct {
 	w    io.Writer
 	seen map[int]bool

@@ -91,7 +91,8 @@ func init() {
 					return fmt.Errorf("%w\nrun it as root, or add --loopback to measure on loopback here (no RTT, so no saving)", err)
 				}
 				if errors.Is(err, bench.ErrConfig) {
-					return cli.Usagef("%v", err)
+					// "usage error: " already says what "bad bench configuration: " would.
+					return cli.Usagef("%s", strings.TrimPrefix(err.Error(), bench.ErrConfig.Error()+": "))
 				}
 				if res == nil || err != nil && len(res.Points) == 0 {
 					return err // nothing measured: no empty table

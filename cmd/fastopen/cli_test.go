@@ -58,7 +58,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"bench", "--client", "foo"}, `unknown client "foo"`},
 		{[]string{"lab"}, "missing subcommand"},
 		{[]string{"lab", "bogus"}, `unknown subcommand "bogus"`},
-		{[]string{"lab", "up", "--loss", "2"}, "must be probabilities between 0 and 1"},
+		{[]string{"lab", "up", "--loss", "2"}, "loss 2 is not a probability"},
 		{[]string{"lab", "up", "--loss", "1x"}, "want a number"},
 		{[]string{"lab", "up", "--rtt", "-1s"}, "RTT -1s is negative"},
 		{[]string{"lab", "up", "--detach", "--mtu", "10"}, "MTU 10 out of range"},
@@ -392,7 +392,7 @@ func TestUnprivileged(t *testing.T) {
 		"lab up --detach --rtt 10ms": "needs root / CAP_NET_ADMIN",
 		"lab up --rtt 10ms":          "needs root / CAP_NET_ADMIN",
 		"demo --rtt 10ms --quiet":    "needs root / CAP_NET_ADMIN",
-		"trace -i lo --count 1":      "needs root or CAP_NET_RAW",
+		"trace -i lo --count 1":      "needs root / CAP_NET_RAW",
 	} {
 		// A state directory of its own: a lab running beside is not seen.
 		cmd := exec.Command(su, "nobody", "-s", "/bin/sh", "-c", lab.StateDirEnv+"="+filepath.Join(dir, "state")+" "+bin+" "+args)

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/fastopen/fastopen"
@@ -91,7 +93,7 @@ func init() {
 					res, err := echo.Send(ctx, &d, req)
 					cancel()
 					if err != nil {
-						return fmt.Errorf("connection %d to %s: %w", i, addr, err)
+						return fmt.Errorf("connection %d to %s: %w%s", i, addr, err, sendHint(err, *timeout))
 					}
 					inf := res.Info
 					rec := sendRecord{
@@ -154,4 +156,16 @@ func readDataFile(name string) ([]byte, error) {
 		return nil, fmt.Errorf("--data-file: %w", err)
 	}
 	return b, nil
+}
+
+// sendHint says what to do about a failed exchange where the user can
+// act: nothing listening, or no answer in time.
+func sendHint(err error, timeout time.Duration) string {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return " (is a server listening there? start one with 'fastopen serve --addr HOST:PORT')"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Sprintf(" (no complete reply within --timeout %v)", timeout)
+	}
+	return ""
 }

@@ -143,7 +143,7 @@ func checkHostPort(addr string, wildcard bool) error {
 func listenErr(addr string, err error) error {
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
-		return fmt.Errorf("%s is already in use (another server running? stop it or pick another --addr): %w", addr, err)
+		return fmt.Errorf("%s is already in use (another server running? stop it or pick another address): %w", addr, err)
 	case errors.Is(err, syscall.EACCES):
 		return fmt.Errorf("no permission to listen on %s (ports below 1024 need root or CAP_NET_BIND_SERVICE): %w", addr, err)
 	case errors.Is(err, syscall.EADDRNOTAVAIL):

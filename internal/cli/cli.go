@@ -262,10 +262,13 @@ func Table(w io.Writer, rows [][]string) error { return table.Write(w, rows) }
 // ExitError makes main exit with Code, printing Err if it is not nil. It
 // is for commands whose exit status carries meaning (e.g. `check`).
 type ExitError struct {
+	// Code is the process's exit status.
 	Code int
-	Err  error
+	// Err is printed after the command's name; nil prints nothing.
+	Err error
 }
 
+// Error returns Err's text, or "exit status N" when Err is nil.
 func (e *ExitError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("exit status %d", e.Code)
@@ -273,4 +276,5 @@ func (e *ExitError) Error() string {
 	return e.Err.Error()
 }
 
+// Unwrap returns Err.
 func (e *ExitError) Unwrap() error { return e.Err }
