@@ -18,7 +18,7 @@ func Attach(label, ns string) (*Host, error) {
 	if err != nil {
 		switch {
 		case errors.Is(err, os.ErrNotExist):
-			return nil, fmt.Errorf("lab: namespace %s: %w (is the lab still up? see `fastopen lab status`)", ns, os.ErrNotExist)
+			return nil, fmt.Errorf("lab: namespace %s: %w (is the lab still up? see `%s`)", ns, os.ErrNotExist, Command("status"))
 		case errors.Is(err, os.ErrPermission):
 			return nil, fmt.Errorf("lab: open namespace %s: %w", ns, ErrPrivilege)
 		}

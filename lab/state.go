@@ -28,6 +28,17 @@ func stateDir() string {
 	return DefaultStateDir
 }
 
+// Command returns the shell command `fastopen lab ARGS` for messages that
+// tell a person what to run next, with FASTOPEN_LAB_DIR in front when
+// StateDir is not the default, so that the command acts on this lab and
+// not on another one running beside it.
+func Command(args string) string {
+	if StateDir != DefaultStateDir {
+		return StateDirEnv + "=" + StateDir + " fastopen lab " + args
+	}
+	return "fastopen lab " + args
+}
+
 // StatePath is the state file: which process runs the lab and its hosts.
 var StatePath = filepath.Join(StateDir, "state.json")
 
@@ -116,7 +127,7 @@ func ReadState() (*State, error) {
 	}
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("lab: %s is corrupt (%w); run `fastopen lab down` to clean up", StatePath, err)
+		return nil, fmt.Errorf("lab: %s is corrupt (%w); run `%s` to clean up", StatePath, err, Command("down"))
 	}
 	if !s.alive() {
 		return &s, ErrNoLab

@@ -178,8 +178,10 @@ func TestLabLifecycle(t *testing.T) {
 	if code != 0 || status["running"] != true || status["pid"] != float64(st.PID) {
 		t.Fatalf("lab status --json: exit %d, %v", code, status)
 	}
-	if _, stderr, code := runCLI(t, env, "lab", "up", "--detach", "--rtt", "10ms"); code != 1 || !strings.Contains(stderr, "already running") {
-		t.Errorf("second lab up: exit %d, %q", code, stderr)
+	// The hint names this lab's state directory: run as printed, it acts
+	// on this lab, not on one running beside it.
+	if _, stderr, code := runCLI(t, env, "lab", "up", "--detach", "--rtt", "10ms"); code != 1 || !strings.Contains(stderr, "already running") || !strings.Contains(stderr, env[0]+" fastopen lab down") {
+		t.Errorf("second lab up: exit %d, %q; want 'already running' and '%s fastopen lab down'", code, stderr, env[0])
 	}
 
 	// A server in the lab, and a client whose own flags follow the command

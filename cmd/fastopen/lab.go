@@ -142,7 +142,7 @@ func tfoMode(v int) kernel.Mode {
 func labUp(cfg lab.Config, asJSON bool) error {
 	daemon := os.Getenv(lab.DaemonEnv) == "1"
 	if s, err := lab.ReadState(); err == nil {
-		return fmt.Errorf("a lab is already running (pid %d); stop it with 'fastopen lab down'", s.PID)
+		return fmt.Errorf("a lab is already running (pid %d); stop it with '%s'", s.PID, lab.Command("down"))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
@@ -195,7 +195,7 @@ wait:
 // labDetach starts the same command in the background without --detach.
 func labDetach(asJSON bool) error {
 	if s, err := lab.ReadState(); err == nil {
-		return fmt.Errorf("a lab is already running (pid %d); stop it with 'fastopen lab down'", s.PID)
+		return fmt.Errorf("a lab is already running (pid %d); stop it with '%s'", s.PID, lab.Command("down"))
 	}
 	var args []string
 	for _, a := range os.Args[1:] {
@@ -212,7 +212,7 @@ func labDetach(asJSON bool) error {
 		return cli.JSON(os.Stdout, st)
 	}
 	printLab(os.Stdout, st, false)
-	fmt.Printf("running in the background as pid %d (log: %s); stop it with: fastopen lab down\n", st.PID, lab.LogPath)
+	fmt.Printf("running in the background as pid %d (log: %s); stop it with: %s\n", st.PID, lab.LogPath, lab.Command("down"))
 	return nil
 }
 
@@ -230,11 +230,11 @@ func printLab(w io.Writer, st *lab.State, foreground bool) {
 	cli.Table(w, rows)
 	srv := st.Hosts["server"]
 	fmt.Fprintf(w, "\nrun commands in a host:\n")
-	fmt.Fprintf(w, "  fastopen lab exec server -- python3 -m http.server 8080 --bind %s\n", srv.IPv4)
-	fmt.Fprintf(w, "  fastopen lab exec client -- curl http://%s:8080/\n", srv.IPv4)
+	fmt.Fprintf(w, "  %s\n", lab.Command("exec server -- python3 -m http.server 8080 --bind "+srv.IPv4))
+	fmt.Fprintf(w, "  %s\n", lab.Command("exec client -- curl http://"+srv.IPv4+":8080/"))
 	fmt.Fprintf(w, "  ip netns exec %s CMD...   (same thing with iproute2)\n", srv.NS)
 	if foreground {
-		fmt.Fprintf(w, "\nthe lab stays up until Ctrl-C (or 'fastopen lab down')\n")
+		fmt.Fprintf(w, "\nthe lab stays up until Ctrl-C (or '%s')\n", lab.Command("down"))
 	}
 }
 
@@ -311,8 +311,8 @@ type labStatusJSON struct {
 func runningLab() (*lab.State, error) {
 	st, err := lab.ReadState()
 	if errors.Is(err, lab.ErrNoLab) && st != nil {
-		return nil, fmt.Errorf("no lab is running: the last one (pid %d) has died; run 'fastopen lab down' to remove what it left (namespaces %s, %s)",
-			st.PID, st.Hosts["client"].NS, st.Hosts["server"].NS)
+		return nil, fmt.Errorf("no lab is running: the last one (pid %d) has died; run '%s' to remove what it left (namespaces %s, %s)",
+			st.PID, lab.Command("down"), st.Hosts["client"].NS, st.Hosts["server"].NS)
 	}
 	return st, err
 }

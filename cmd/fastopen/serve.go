@@ -39,7 +39,7 @@ func init() {
 	cli.Register(&cli.Command{
 		Name:    "serve",
 		Summary: "run the TFO echo server (replies to the first read with the same bytes and closes, like the walkthrough's)",
-		Usage:   "[--addr 0.0.0.0:8000] [--backlog 5] [--stream] [--confirm] [--plain] [--log-json]",
+		Usage:   "[--addr 0.0.0.0:8000] [--backlog 5] [--stream] [--confirm] [--plain] [--require] [--key-file F] [--metrics ADDR] [--log-json]",
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			addr := fs.String("addr", "0.0.0.0:8000", "address to listen on (host:port; [::]:8000 for IPv6)")
 			backlog := fs.Int("backlog", 5, "TFO queue length: connections with SYN data awaiting the end of their handshake (TCP_FASTOPEN value)")
