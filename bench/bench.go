@@ -223,13 +223,18 @@ func variants(clients []string) ([]variant, error) {
 // says which field is wrong and what is accepted.
 var ErrConfig = errors.New("bad bench configuration")
 
+// ErrMissingTool is wrapped by the error Run returns, before anything
+// runs, when a client or server the Config names (curl, nginx) is not
+// installed; the message says how to install it.
+var ErrMissingTool = errors.New("not installed")
+
 // validate checks cfg and fills in defaults.
 func (cfg *Config) validate() ([]variant, error) {
 	vs, err := cfg.check()
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrMissingTool) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	return vs, nil
+	return vs, err
 }
 
 func (cfg *Config) check() ([]variant, error) {
@@ -288,13 +293,13 @@ func (cfg *Config) check() ([]variant, error) {
 	for _, v := range vs {
 		if v.client == ClientCurl && cfg.Curl == "" {
 			if cfg.Curl, err = exec.LookPath("curl"); err != nil {
-				return nil, errors.New("--client curl: curl is not installed (apt-get install curl)")
+				return nil, fmt.Errorf("client curl: curl is %w (apt-get install curl)", ErrMissingTool)
 			}
 		}
 	}
 	if cfg.Server == ServerNginx && cfg.Nginx == "" {
 		if cfg.Nginx, err = exec.LookPath("nginx"); err != nil {
-			return nil, errors.New("--server nginx: nginx is not installed (apt-get install nginx-light)")
+			return nil, fmt.Errorf("server nginx: nginx is %w (apt-get install nginx-light)", ErrMissingTool)
 		}
 	}
 	return vs, nil

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -64,6 +65,15 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if cfg.Timeout < 3*6*time.Second {
 		t.Errorf("timeout %v at RTT 6s, want at least 3 RTTs", cfg.Timeout)
+	}
+	// A missing peer program is not a configuration mistake: it says how
+	// to install it.
+	t.Setenv("PATH", t.TempDir())
+	for _, cfg := range []Config{{Clients: []string{ClientCurl}}, {Server: ServerNginx}} {
+		_, err := cfg.validate()
+		if !errors.Is(err, ErrMissingTool) || errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "apt-get install") {
+			t.Errorf("%+v without curl or nginx: %v, want ErrMissingTool (not ErrConfig) saying how to install it", cfg, err)
+		}
 	}
 }
 
