@@ -16,15 +16,19 @@ import (
 )
 
 // Errors wrapped by LoadKeyFile and LoadSecretFile, one per problem, so
-// that callers and tests can tell them apart (errors.Is). ErrKeyLength and
+// that callers and tests can tell them apart (errors.Is); the messages
+// around them say "key file" or "secret file". ErrKeyLength and
 // ErrKeyNotHex cover the content of a key file.
 var (
 	// ErrKeyFileMissing: the file does not exist.
-	ErrKeyFileMissing = errors.New("key file does not exist")
+	ErrKeyFileMissing = errors.New("does not exist")
+	// ErrKeyFileNotRegular: the path names a directory or another
+	// non-file.
+	ErrKeyFileNotRegular = errors.New("is not a regular file")
 	// ErrKeyFilePermissions: the file can be read by every user.
-	ErrKeyFilePermissions = errors.New("key file is world-readable")
+	ErrKeyFilePermissions = errors.New("is world-readable")
 	// ErrKeyFileEmpty: the file holds no key.
-	ErrKeyFileEmpty = errors.New("key file is empty")
+	ErrKeyFileEmpty = errors.New("is empty")
 )
 
 // LoadKeyFile reads a server key file: one key in Key's text format
@@ -32,10 +36,11 @@ var (
 // a comma or on the next line, as net.ipv4.tcp_fastopen_key takes them.
 // Blank lines and lines starting with # are ignored. The file must not be
 // world-readable. Each problem gets its own error (ErrKeyFileMissing,
-// ErrKeyFilePermissions, ErrKeyFileEmpty, ErrKeyLength, ErrKeyNotHex),
+// ErrKeyFileNotRegular, ErrKeyFilePermissions, ErrKeyFileEmpty,
+// ErrKeyLength, ErrKeyNotHex),
 // which says how to fix it and never contains key material.
 func LoadKeyFile(path string) (primary Key, backup *Key, err error) {
-	data, err := readSecret(path, "fastopen key new > "+path)
+	data, err := readSecret(path, "key file", "fastopen key new > "+path)
 	if err != nil {
 		return primary, nil, err
 	}
@@ -47,7 +52,7 @@ func LoadKeyFile(path string) (primary Key, backup *Key, err error) {
 		}
 	}
 	if len(lines) == 0 {
-		return primary, nil, fmt.Errorf("%s: %w: put a key in it, e.g. fastopen key new > %s", path, ErrKeyFileEmpty, path)
+		return primary, nil, fmt.Errorf("%s: key file %w: put a key in it, e.g. fastopen key new > %s", path, ErrKeyFileEmpty, path)
 	}
 	primary, backup, err = ParseKeys(strings.Join(lines, ","))
 	if err != nil {
@@ -56,30 +61,47 @@ func LoadKeyFile(path string) (primary Key, backup *Key, err error) {
 	return primary, backup, nil
 }
 
-// readSecret reads a file that holds secret material after checking that
-// it exists and is not world-readable.
-func readSecret(path, create string) ([]byte, error) {
+// readSecret reads a file that holds secret material (what names it in
+// errors: "key file", "secret file") after checking that it exists, is a
+// regular file and is not world-readable; create is the command that makes
+// a good one.
+func readSecret(path, what, create string) ([]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w: create it with: %s && chmod 600 %s", path, ErrKeyFileMissing, create, path)
+			return nil, fmt.Errorf("%s: %s %w: create it with: %s && chmod 600 %s", path, what, ErrKeyFileMissing, create, path)
 		}
-		return nil, fmt.Errorf("key file: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s: %w: it is a directory, give the path of the file inside", path, ErrKeyFileMissing)
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %s %w (%s): give the path of the file itself", path, what, ErrKeyFileNotRegular, fileKind(st.Mode()))
 	}
 	if perm := st.Mode().Perm(); perm&0o004 != 0 {
-		return nil, fmt.Errorf("%s: %w (mode %04o): anyone on the machine could forge cookies; run chmod 600 %s (Kubernetes: defaultMode 0400 on the Secret volume)", path, ErrKeyFilePermissions, perm, path)
+		return nil, fmt.Errorf("%s: %s %w (mode %04o): anyone on the machine could forge cookies; run chmod 600 %s (Kubernetes: defaultMode 0400 on the Secret volume)", path, what, ErrKeyFilePermissions, perm, path)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) {
-			return nil, fmt.Errorf("%s: cannot read the key file: %w (run as its owner or root)", path, err)
+			return nil, fmt.Errorf("%s: cannot read the %s: %w (run as its owner or root)", path, what, err)
 		}
-		return nil, fmt.Errorf("key file: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return data, nil
+}
+
+// fileKind names what a non-regular file is.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a regular file"
 }
 
 // WriteKeyFile writes keys in LoadKeyFile's format with mode 0600,

@@ -24,13 +24,14 @@ func TestLoadKeyFileErrors(t *testing.T) {
 		os.Chmod(p, mode)
 		return p
 	}
-	all := []error{kernel.ErrKeyFileMissing, kernel.ErrKeyFilePermissions, kernel.ErrKeyFileEmpty, kernel.ErrKeyLength, kernel.ErrKeyNotHex}
+	all := []error{kernel.ErrKeyFileMissing, kernel.ErrKeyFileNotRegular, kernel.ErrKeyFilePermissions, kernel.ErrKeyFileEmpty, kernel.ErrKeyLength, kernel.ErrKeyNotHex}
 	cases := []struct {
 		name, path string
 		want       error
 		hint       string
 	}{
 		{"missing", filepath.Join(dir, "nope"), kernel.ErrKeyFileMissing, "fastopen key new"},
+		{"directory", dir, kernel.ErrKeyFileNotRegular, "key file is not a regular file (a directory)"},
 		{"world-readable", write("wr", k.String(), 0o644), kernel.ErrKeyFilePermissions, "chmod 600"},
 		{"empty", write("empty", "# only a comment\n\n", 0o600), kernel.ErrKeyFileEmpty, "fastopen key new"},
 		{"short", write("short", k.String()[:30], 0o600), kernel.ErrKeyLength, "group 4"},

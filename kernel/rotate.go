@@ -100,16 +100,17 @@ func (r Rotation) NextChange(t time.Time) time.Time {
 // surrounding white space removed. Like a key file it must exist, not be
 // world-readable and not be empty; it must hold at least MinSecretSize
 // bytes. Its errors say how to make a good secret; a missing, empty or
-// world-readable file gives the same errors as LoadKeyFile
-// (ErrKeyFileMissing, ErrKeyFileEmpty, ErrKeyFilePermissions).
+// world-readable file, or a path that is not a regular file, gives the same
+// errors as LoadKeyFile (ErrKeyFileMissing, ErrKeyFileEmpty,
+// ErrKeyFilePermissions, ErrKeyFileNotRegular).
 func LoadSecretFile(path string) ([]byte, error) {
-	data, err := readSecret(path, "head -c 32 /dev/urandom | base64 > "+path)
+	data, err := readSecret(path, "secret file", "head -c 32 /dev/urandom | base64 > "+path)
 	if err != nil {
 		return nil, err
 	}
 	s := []byte(strings.TrimSpace(string(data)))
 	if len(s) == 0 {
-		return nil, fmt.Errorf("%s: %w: put a secret in it: head -c 32 /dev/urandom | base64 > %s", path, ErrKeyFileEmpty, path)
+		return nil, fmt.Errorf("%s: secret file %w: put a secret in it: head -c 32 /dev/urandom | base64 > %s", path, ErrKeyFileEmpty, path)
 	}
 	if len(s) < MinSecretSize {
 		return nil, fmt.Errorf("%s: secret has %d bytes, want at least %d: head -c 32 /dev/urandom | base64 > %s", path, len(s), MinSecretSize, path)
