@@ -20,7 +20,7 @@ import (
 func init() {
 	serveHooks = append(serveHooks, func(fs *flag.FlagSet) serveHook {
 		h := &opsHook{}
-		fs.StringVar(&h.keyFile, "key-file", "", "cookie key `FILE` (made by: fastopen key new; optional backup key on a second line), reloaded on SIGHUP and on change")
+		fs.StringVar(&h.keyFile, "key-file", "", "cookie key `FILE` (made by: fastopen key new; an optional backup key after a comma or on a second line), reloaded on SIGHUP and on change")
 		// Checked while parsing, so that a bad address is a usage error
 		// (exit 2) reported before the server starts listening.
 		fs.Func("metrics", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9100; port 0 picks one and logs it)", func(s string) error {
@@ -39,6 +39,7 @@ type opsHook struct {
 	keyFile     string
 	metricsAddr string
 	metrics     *metrics.Server
+	hup         chan os.Signal // SIGHUP, caught from Configure on
 }
 
 // Configure puts the key file's keys on the listener before it listens,
@@ -48,6 +49,11 @@ func (h *opsHook) Configure(lc *fastopen.ListenConfig) error {
 	if h.keyFile == "" {
 		return nil
 	}
+	// Caught from here on, so that a SIGHUP sent while the server starts
+	// reloads the key once it runs instead of ending the process (the
+	// signal's default action).
+	h.hup = make(chan os.Signal, 1)
+	signal.Notify(h.hup, syscall.SIGHUP)
 	primary, backup, err := kernel.LoadKeyFile(h.keyFile)
 	if err != nil {
 		return fmt.Errorf("--key-file: %w", err)
@@ -116,8 +122,7 @@ func (h *opsHook) Listen(ctx context.Context, ln net.Listener, log *slog.Logger)
 	// error, printed once.
 	w.Log = log
 	log.Info("TFO key loaded", "file", h.keyFile, "backup", backup)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+	hup := h.hup
 	go func() {
 		defer signal.Stop(hup)
 		for {
