@@ -29,6 +29,7 @@ type Conn struct {
 	sentData     bool          // the first write had data and the SYN was deferred
 	noData       bool          // the handshake started without data
 	firstWrite   chan struct{} // closed when started becomes true
+	synOut       chan struct{} // closed once data may follow the SYN (see startWithoutData)
 	closed       chan struct{}
 	closeOnce    sync.Once
 	readDeadline time.Time
@@ -51,10 +52,11 @@ func newConn(tc *net.TCPConn, st dialState, wait time.Duration) *Conn {
 	if wait == 0 {
 		wait = DefaultFirstWriteWait
 	}
-	c := &Conn{tc: tc, st: st, wait: wait, firstWrite: make(chan struct{}), closed: make(chan struct{}), rdChanged: make(chan struct{})}
+	c := &Conn{tc: tc, st: st, wait: wait, firstWrite: make(chan struct{}), synOut: make(chan struct{}), closed: make(chan struct{}), rdChanged: make(chan struct{})}
 	if !st.deferred {
 		c.started = true
 		close(c.firstWrite)
+		close(c.synOut)
 	}
 	return c
 }
@@ -70,7 +72,22 @@ func (c *Conn) start(withData bool) bool {
 	c.sentData = withData
 	c.noData = !withData
 	close(c.firstWrite)
+	if withData {
+		close(c.synOut) // the caller's write sends the SYN: others may write
+	}
 	return true
+}
+
+// startWithoutData starts the handshake without data if nothing started
+// it yet. Until its data-less SYN is out, writes that find the handshake
+// started wait (on synOut): one that reached the socket first would put
+// its data in the SYN that this call reported as empty.
+func (c *Conn) startWithoutData() error {
+	if !c.start(false) {
+		return nil
+	}
+	defer close(c.synOut)
+	return c.trigger()
 }
 
 // Write writes b. On a lazy connection the first Write sends the SYN with
@@ -80,6 +97,7 @@ func (c *Conn) start(withData bool) bool {
 func (c *Conn) Write(b []byte) (int, error) {
 	select {
 	case <-c.firstWrite:
+		<-c.synOut
 		return c.write(b)
 	default:
 	}
@@ -92,11 +110,14 @@ func (c *Conn) Write(b []byte) (int, error) {
 		}
 		return 0, c.opError("write", os.ErrDeadlineExceeded)
 	}
-	if c.start(len(b) > 0) && len(b) == 0 {
-		if err := c.trigger(); err != nil {
+	if len(b) == 0 {
+		if err := c.startWithoutData(); err != nil {
 			return 0, c.opError("write", err)
 		}
 		return 0, nil
+	}
+	if !c.start(true) {
+		<-c.synOut // started meanwhile, perhaps without data
 	}
 	return c.write(b)
 }
@@ -172,10 +193,8 @@ func (c *Conn) awaitFirstWrite() error {
 		}
 		t.Stop()
 	}
-	if c.start(false) {
-		if err := c.trigger(); err != nil {
-			return c.opError("read", err)
-		}
+	if err := c.startWithoutData(); err != nil {
+		return c.opError("read", err)
 	}
 	return nil
 }
@@ -207,10 +226,8 @@ func (c *Conn) Close() error {
 // kernel would abort a connection shut down in SYN_SENT, and the peer
 // must see an orderly FIN.
 func (c *Conn) CloseWrite() error {
-	if c.start(false) {
-		if err := c.trigger(); err != nil {
-			return c.opError("close", err)
-		}
+	if err := c.startWithoutData(); err != nil {
+		return c.opError("close", err)
 	}
 	if err := c.waitEstablished(context.Background()); err != nil {
 		return c.opError("close", err)
