@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/fastopen/fastopen/kernel"
 	"os"
 	"os/exec"
 	"runtime"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/fastopen/fastopen/kernel"
 )
 
 // Prefix starts the name of every network namespace the lab creates, so that
@@ -76,7 +77,7 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	handle, err := newNamedNS(nsName)
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
-			return nil, fmt.Errorf("lab: create namespace %s: %w", nsName, ErrPrivilege)
+			return nil, fmt.Errorf("lab: create namespace %s: %v: %w", nsName, err, ErrPrivilege)
 		}
 		return nil, fmt.Errorf("lab: create namespace %s: %w", nsName, err)
 	}

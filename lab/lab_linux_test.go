@@ -730,7 +730,7 @@ func TestCleanStaleRemovesUnmountedLeftovers(t *testing.T) {
 }
 
 func init() {
-	if os.Getenv(labtest.UserNSEnv) == "TestNewHostInUserNamespace" {
+	if strings.HasPrefix(os.Getenv(labtest.UserNSEnv), "TestNewHost") {
 		// Keep the main thread for the main goroutine: the runtime cannot
 		// end the main thread (it parks it for good), so a locked
 		// goroutine's thread left in another namespace must be another
@@ -739,18 +739,32 @@ func init() {
 	}
 }
 
-// TestNewHostInUserNamespace runs NewHost where creating a network
-// namespace works but naming it (a bind mount) is not allowed: as root of
-// a new user namespace, like `unshare -U -r fastopen lab up`. It must fail
-// with ErrPrivilege, leave no file under /var/run/netns and leave no
-// thread of the process in the half-made namespace.
+// TestNewHostInUserNamespace runs NewHost as root of a new user
+// namespace, like `unshare -U -r fastopen lab up`: it may create network
+// namespaces but not mount in the host's mount namespace, so it fails
+// making /var/run/netns shared, before creating anything. It must fail
+// with ErrPrivilege and leave nothing behind.
 func TestNewHostInUserNamespace(t *testing.T) {
-	if labtest.InUserNamespace(t) {
-		newHostInUserNamespace(t)
+	if labtest.InUserNamespace(t, 0) {
+		newHostInUserNamespace(t, "")
 	}
 }
 
-func newHostInUserNamespace(t *testing.T) {
+// TestNewHostStrandedThread runs NewHost as root of a new user namespace
+// with a mount namespace of its own: the network namespace is created and
+// named, but the creating thread cannot go back to the original network
+// namespace (owned by the host's user namespace). NewHost must fail with
+// ErrPrivilege, remove the name it made, and leave no thread of the
+// process in the new namespace (the runtime must end that thread).
+func TestNewHostStrandedThread(t *testing.T) {
+	if labtest.InUserNamespace(t, unix.CLONE_NEWNS) {
+		newHostInUserNamespace(t, "return to the original namespace")
+	}
+}
+
+// newHostInUserNamespace is the child's side of the two tests above; want
+// is a text NewHost's error must hold, showing how far creation went.
+func newHostInUserNamespace(t *testing.T, want string) {
 	netNS := func(task string) string {
 		s, err := os.Readlink("/proc/self/task/" + task + "/ns/net")
 		if err != nil {
@@ -765,8 +779,8 @@ func newHostInUserNamespace(t *testing.T) {
 		h.Close()
 		t.Skip("NewHost works in a user namespace here: nothing to check")
 	}
-	if !errors.Is(err, lab.ErrPrivilege) {
-		t.Errorf("NewHost: %v, want an error wrapping ErrPrivilege", err)
+	if !errors.Is(err, lab.ErrPrivilege) || !strings.Contains(err.Error(), want) {
+		t.Errorf("NewHost: %v, want an error wrapping ErrPrivilege and saying %q", err, want)
 	}
 	t.Logf("NewHost: %v", err)
 	entries, _ := os.ReadDir("/var/run/netns")

@@ -15,7 +15,7 @@ import (
 func TestStartWithoutPrivilege(t *testing.T) {
 	// In a user namespace the test holds no capability over the host's
 	// network namespace.
-	if labtest.InUserNamespace(t) {
+	if labtest.InUserNamespace(t, 0) {
 		_, err := trace.Start(trace.Options{Interface: "lo"})
 		if err == nil {
 			t.Skip("capture allowed in a user namespace here")

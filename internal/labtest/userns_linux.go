@@ -20,7 +20,9 @@ const UserNSEnv = "FASTOPEN_TEST_IN_USERNS"
 // caller is that child and must now do the test's work; in the parent it
 // waits for the child, fails the test if the child failed, and returns
 // false. It skips the test where user namespaces cannot be created.
-func InUserNamespace(t *testing.T) bool {
+// extraFlags adds namespaces to the child's (e.g. unix.CLONE_NEWNS: a
+// mount namespace of its own, where the child may mount).
+func InUserNamespace(t *testing.T, extraFlags uintptr) bool {
 	if os.Getenv(UserNSEnv) == t.Name() {
 		return true
 	}
@@ -28,7 +30,7 @@ func InUserNamespace(t *testing.T) bool {
 	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), UserNSEnv+"="+t.Name())
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  unix.CLONE_NEWUSER,
+		Cloneflags:  unix.CLONE_NEWUSER | extraFlags,
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
 	}
