@@ -3,12 +3,13 @@ package bench
 import (
 	"encoding/csv"
 	"fmt"
-	"github.com/fastopen/fastopen/internal/table"
 	"io"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fastopen/fastopen/internal/table"
 )
 
 // WriteTable writes the points as a table for people, then a line per

@@ -295,11 +295,13 @@ func Send(ctx context.Context, d *fastopen.Dialer, req Request) (Result, error) 
 	// ctx bounds everything after the dial too: the lazy dial's Write
 	// (which blocks until the handshake when the data is larger than the
 	// SYN can carry) and the reads.
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	// The deadline first: a cancellation in between must not be
+	// overwritten by it.
 	if dl, ok := ctx.Deadline(); ok {
 		c.SetDeadline(dl)
 	}
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	if req.Mode != Eager {
 		if _, err := c.Write(req.Data); err != nil {
 			if ctx.Err() != nil {

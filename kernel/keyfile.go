@@ -232,6 +232,10 @@ func (w *KeyWatcher) fingerprint() [sha256.Size]byte {
 	st, err := os.Stat(w.Path)
 	if err != nil {
 		fmt.Fprintf(h, "stat error %v", err)
+	} else if !st.Mode().IsRegular() {
+		// Never read a pipe or a device: it could block or never end.
+		// LoadKeyFile reports it (ErrKeyFileNotRegular).
+		fmt.Fprintf(h, "mode %v\n", st.Mode())
 	} else {
 		fmt.Fprintf(h, "mode %v\n", st.Mode())
 		data, err := os.ReadFile(w.Path)

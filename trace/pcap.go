@@ -169,7 +169,7 @@ func Read(r io.Reader, opts ReadOptions) ([]Event, []Flow, error) {
 			break
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return events, tr.Flows(), fmt.Errorf("packet %d is cut short: the file is truncated", n+1)
+			return events, tr.Flows(), &truncatedError{packet: n + 1, err: err}
 		}
 		if err != nil {
 			return events, tr.Flows(), fmt.Errorf("read packet %d: %w", n+1, err)
@@ -224,3 +224,16 @@ func ReadFileOptions(path string, opts ReadOptions) ([]Event, []Flow, error) {
 	}
 	return ev, fl, nil
 }
+
+// truncatedError is Read's error for a file cut short in a packet: its
+// text says so in words, and it still matches io.ErrUnexpectedEOF.
+type truncatedError struct {
+	packet int
+	err    error
+}
+
+func (e *truncatedError) Error() string {
+	return fmt.Sprintf("packet %d is cut short: the file is truncated", e.packet)
+}
+
+func (e *truncatedError) Unwrap() error { return e.err }

@@ -3,6 +3,7 @@ package trace
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,7 +48,7 @@ func TestReadErrorMessages(t *testing.T) {
 	}
 	// A truncated file still yields what came before the cut.
 	evs, _, err := Read(bytes.NewReader(golden[:len(golden)-10]), ReadOptions{})
-	if err == nil || len(evs) != 17 {
-		t.Errorf("truncated file: %d events (want 17, all but the last), error %v", len(evs), err)
+	if err == nil || len(evs) != 17 || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("truncated file: %d events (want 17, all but the last), error %v (want one matching io.ErrUnexpectedEOF)", len(evs), err)
 	}
 }

@@ -8,12 +8,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/fastopen/fastopen/internal/table"
 	"io"
 	"os"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/fastopen/fastopen/internal/table"
 )
 
 // Command is one `fastopen NAME` subcommand.
