@@ -2,6 +2,7 @@ package fastopen
 
 import (
 	"context"
+	"errors"
 	"net"
 	"time"
 )
@@ -124,6 +125,17 @@ func (d *Dialer) dialContext(ctx context.Context) (context.Context, context.Canc
 		return context.WithCancel(ctx)
 	}
 	return context.WithDeadline(ctx, deadline)
+}
+
+// tcpConn returns nc as a *net.TCPConn, or closes it and fails: a Dialer
+// whose embedded net.Dialer was made to return something else.
+func tcpConn(nc net.Conn, network string) (*net.TCPConn, error) {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		nc.Close()
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("fastopen: dialer returned a non-TCP connection")}
+	}
+	return tc, nil
 }
 
 func checkNetwork(op, network, address string) error {

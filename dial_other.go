@@ -22,10 +22,9 @@ func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, erro
 	if err != nil {
 		return nil, err
 	}
-	tc, ok := nc.(*net.TCPConn)
-	if !ok {
-		nc.Close()
-		return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("fastopen: dialer returned a non-TCP connection")}
+	tc, err := tcpConn(nc, network)
+	if err != nil {
+		return nil, err
 	}
 	st := dialState{network: network, address: address, disabled: d.Disable, unsupported: !d.Disable}
 	return newConn(tc, st, d.FirstWriteWait), nil

@@ -247,6 +247,16 @@ func InfoOf(c net.Conn) (Info, error) {
 	return Info{}, fmt.Errorf("fastopen: InfoOf: %T is not a TCP connection", c)
 }
 
+// tcpListener returns nl as a *net.TCPListener, or closes it and fails.
+func tcpListener(nl net.Listener, network, address string) (*net.TCPListener, error) {
+	tl, ok := nl.(*net.TCPListener)
+	if !ok {
+		nl.Close()
+		return nil, listenError(network, address, errors.New("fastopen: not a TCP listener"))
+	}
+	return tl, nil
+}
+
 func listenError(network, address string, err error) error {
 	return &net.OpError{Op: "listen", Net: network, Err: err, Addr: nil, Source: nil}
 }

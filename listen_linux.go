@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"syscall"
 
@@ -74,10 +73,9 @@ func (lc *ListenConfig) listen(ctx context.Context, network, address string) (*L
 	if err != nil {
 		return nil, err
 	}
-	tl, ok := nl.(*net.TCPListener)
-	if !ok {
-		nl.Close()
-		return nil, listenError(network, address, errors.New("fastopen: not a TCP listener"))
+	tl, err := tcpListener(nl, network, address)
+	if err != nil {
+		return nil, err
 	}
 	l.tl = tl
 	if !lc.Disable && !l.requested && lc.Require {

@@ -5,7 +5,6 @@ package fastopen
 import (
 	"context"
 	"errors"
-	"net"
 )
 
 func (lc *ListenConfig) listen(ctx context.Context, network, address string) (*Listener, error) {
@@ -19,10 +18,9 @@ func (lc *ListenConfig) listen(ctx context.Context, network, address string) (*L
 	if err != nil {
 		return nil, err
 	}
-	tl, ok := nl.(*net.TCPListener)
-	if !ok {
-		nl.Close()
-		return nil, listenError(network, address, errors.New("fastopen: not a TCP listener"))
+	tl, err := tcpListener(nl, network, address)
+	if err != nil {
+		return nil, err
 	}
 	return &Listener{tl: tl, disabled: lc.Disable}, nil
 }

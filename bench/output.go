@@ -123,10 +123,6 @@ type Bar struct {
 	tenth int  // tenths of the work reported, off a terminal
 }
 
-// barColumns is the width a Bar fills when w's is unknown (not a
-// terminal).
-const barColumns = 110
-
 // NewBar returns a Bar that draws on w. On a terminal each redraw fits in
 // one line of it (a line that wrapped could not be redrawn in place).
 func NewBar(w io.Writer) *Bar {
@@ -158,10 +154,7 @@ func (b *Bar) Update(done, total int, what string) {
 		}
 		return
 	}
-	cols := barColumns
-	if c > 1 {
-		cols = c - 1 // the last column would wrap on some terminals
-	}
+	cols := max(c-1, 1) // the last column would wrap on some terminals
 	if len(line) > cols {
 		line = line[:cols]
 	}

@@ -232,17 +232,17 @@ func (w *KeyWatcher) fingerprint() [sha256.Size]byte {
 	st, err := os.Stat(w.Path)
 	if err != nil {
 		fmt.Fprintf(h, "stat error %v", err)
-	} else if !st.Mode().IsRegular() {
-		// Never read a pipe or a device: it could block or never end.
-		// LoadKeyFile reports it (ErrKeyFileNotRegular).
-		fmt.Fprintf(h, "mode %v\n", st.Mode())
 	} else {
 		fmt.Fprintf(h, "mode %v\n", st.Mode())
-		data, err := os.ReadFile(w.Path)
-		if err != nil {
-			fmt.Fprintf(h, "read error %v", err)
+		// Never read a pipe or a device: it could block or never end.
+		// LoadKeyFile reports it (ErrKeyFileNotRegular).
+		if st.Mode().IsRegular() {
+			data, err := os.ReadFile(w.Path)
+			if err != nil {
+				fmt.Fprintf(h, "read error %v", err)
+			}
+			h.Write(data)
 		}
-		h.Write(data)
 	}
 	var fp [sha256.Size]byte
 	copy(fp[:], h.Sum(nil))

@@ -174,7 +174,9 @@ func (c *Capture) Flows() []Flow {
 func (c *Capture) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.stats
+	st := c.stats
+	st.FlowsForgotten = c.tracker.Forgotten()
+	return st
 }
 
 // Stop ends the capture after decoding the packets the kernel already
@@ -238,7 +240,6 @@ func (c *Capture) handle(frame []byte, ci gopacket.CaptureInfo) bool {
 		c.mu.Unlock()
 		return false
 	}
-	c.stats.FlowsForgotten = c.tracker.Forgotten()
 	if ev.Err != "" {
 		c.stats.Undecodable++
 	} else {
