@@ -87,8 +87,15 @@ func (c *Conn) startWithoutData() error {
 		return nil
 	}
 	defer close(c.synOut)
+	if testHookBeforeTrigger != nil {
+		testHookBeforeTrigger()
+	}
 	return c.trigger()
 }
+
+// testHookBeforeTrigger, set by tests, runs between marking the handshake
+// started and sending its data-less SYN: it widens that window.
+var testHookBeforeTrigger func()
 
 // Write writes b. On a lazy connection the first Write sends the SYN with
 // (up to about one MSS of) b in it; the rest follows after the handshake.

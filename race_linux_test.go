@@ -56,6 +56,46 @@ func TestReadWriteRaceInfo(t *testing.T) {
 	t.Logf("%d connections with data in the SYN, %d started by the Read", withData, without)
 }
 
+// TestWriteWaitsForReadersSYN makes the race of TestReadWriteRaceInfo
+// certain: a Read starts the handshake without data and, before its SYN
+// leaves, a Write arrives. The Write must wait for that SYN, so the SYN
+// carries no data, as the client's Info says and the server sees.
+func TestWriteWaitsForReadersSYN(t *testing.T) {
+	h, addr, infos := warmHost(t)
+	inWindow := make(chan struct{})
+	fastopen.SetTestHookBeforeTrigger(func() {
+		close(inWindow)
+		time.Sleep(50 * time.Millisecond) // the Write below comes now
+	})
+	defer fastopen.SetTestHookBeforeTrigger(nil)
+	d := fastopen.Dialer{FirstWriteWait: time.Microsecond}
+	c := labtest.Dial(t, h, &d, "tcp4", addr)
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	const msg = "after the SYN"
+	read := make(chan error, 1)
+	go func() {
+		buf := make([]byte, len(msg))
+		_, err := io.ReadFull(c, buf)
+		read <- err
+	}()
+	<-inWindow
+	if _, err := c.Write([]byte(msg)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if err := <-read; err != nil {
+		t.Fatalf("read the echo: %v", err)
+	}
+	ci, err := fastopen.InfoOf(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	si := recv(t, infos)
+	if ci.SentInSYN || ci.SYNData || si.SYNData {
+		t.Fatalf("client sent_in_syn=%v syn_data=%v, server syn_data=%v (%d bytes): want the Read's SYN without data, the Write after it",
+			ci.SentInSYN, ci.SYNData, si.SYNData, si.SYNBytes)
+	}
+}
+
 // spin busy-waits for d without yielding the thread (a sleep would last
 // far longer than d).
 func spin(d time.Duration) {
