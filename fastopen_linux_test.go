@@ -19,6 +19,7 @@ import (
 	"github.com/fastopen/fastopen/internal/labtest"
 	"github.com/fastopen/fastopen/kernel"
 	"github.com/fastopen/fastopen/lab"
+	"github.com/fastopen/fastopen/sysctl"
 )
 
 // echoServer listens with lc inside h and echoes what each connection
@@ -157,7 +158,7 @@ func TestServerWithoutTFO(t *testing.T) {
 // TestKernelClientOff: with the client bit off dials still work, plain, and
 // Info says why; Require turns that into an error.
 func TestKernelClientOff(t *testing.T) {
-	h := labtest.Host(t, "core", int(kernel.ModeServer))
+	h := labtest.Host(t, "core", int(sysctl.ModeServer))
 	addr, _ := echoServer(t, h, &fastopen.ListenConfig{}, "tcp4", "127.0.0.1:0")
 	var d fastopen.Dialer
 	if inf := exchange(t, h, &d, "tcp4", addr, "x"); inf.Requested || inf.Reason != fastopen.ReasonKernelOff {
@@ -180,7 +181,7 @@ func TestKernelClientOff(t *testing.T) {
 // TestListenerKernelOff: the server bit off is reported by the listener and
 // by accepted connections; Require refuses to listen.
 func TestListenerKernelOff(t *testing.T) {
-	h := labtest.Host(t, "core", int(kernel.ModeClient))
+	h := labtest.Host(t, "core", int(sysctl.ModeClient))
 	ln := labtest.Listen(t, h, nil, "tcp", "127.0.0.1:0")
 	if ok, why := ln.(*fastopen.Listener).FastOpen(); ok || why != fastopen.ReasonKernelOff {
 		t.Fatalf("FastOpen() = %v, %v; want false, kernel_off", ok, why)
@@ -351,7 +352,7 @@ func TestBlackholePause(t *testing.T) {
 	const blackPort = 9
 	l := labtest.Lab(t, lab.Config{RTT: 10 * time.Millisecond, Faults: []lab.Rule{lab.DropPort(blackPort)}})
 	// Off by default since Linux 5.14; an hour, in the client namespace.
-	if err := l.Client.SetSysctl(kernel.SysctlBlackholeTimeout, "3600"); err != nil {
+	if err := l.Client.SetSysctl(sysctl.BlackholeTimeout, "3600"); err != nil {
 		t.Fatal(err)
 	}
 	ip := l.ServerAddr(false)

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/fastopen/fastopen/kernel"
 )
 
 // ListenConfig listens with TCP Fast Open enabled. The zero value is ready
@@ -30,9 +28,9 @@ type ListenConfig struct {
 	// cookies. BackupKey is a second key also accepted for incoming
 	// cookies, for rotation: put the new key in Key and the old one in
 	// BackupKey (Linux 5.8+). Per-listener keys need Linux 5.3+; on older
-	// kernels Listen fails with an error wrapping kernel.ErrUnsupported.
-	Key       *kernel.Key
-	BackupKey *kernel.Key
+	// kernels Listen fails with an error wrapping errors.ErrUnsupported.
+	Key       *Key
+	BackupKey *Key
 
 	// Disable listens without TFO.
 	Disable bool
@@ -121,15 +119,15 @@ func (l *Listener) QueueLen() int { return l.queueLen }
 
 // SetKey replaces the listener's cookie key while it runs; backup (may be
 // nil) is also accepted for incoming cookies. Use it to rotate keys. On
-// kernels before 5.3 the error wraps kernel.ErrUnsupported; see
-// kernel.SetListenerKey.
-func (l *Listener) SetKey(primary kernel.Key, backup *kernel.Key) error {
+// kernels before 5.3 the error wraps errors.ErrUnsupported; see
+// SetListenerKey.
+func (l *Listener) SetKey(primary Key, backup *Key) error {
 	rc, err := l.tl.SyscallConn()
 	if err != nil {
 		return err
 	}
 	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = kernel.SetListenerKey(fd, primary, backup) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { serr = SetListenerKey(fd, primary, backup) }); err != nil {
 		return err
 	}
 	return serr

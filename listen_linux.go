@@ -7,7 +7,7 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/sysctl"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,11 +28,11 @@ func (lc *ListenConfig) listen(ctx context.Context, network, address string) (*L
 	}
 	if !lc.Disable {
 		// Read the server bit before listening, in the caller's namespace.
-		mode, err := kernel.FastOpenMode()
+		mode, err := sysctl.FastOpenMode()
 		if err != nil {
 			return nil, listenError(network, address, err)
 		}
-		l.kernelOff = !mode.Server() && mode&kernel.ModeServerAllListeners == 0
+		l.kernelOff = !mode.Server() && mode&sysctl.ModeServerAllListeners == 0
 		if l.kernelOff && lc.Require {
 			return nil, &Error{Op: "listen", Net: network, Addr: address, Reason: ReasonKernelOff, Err: ErrNotUsed}
 		}
@@ -55,7 +55,7 @@ func (lc *ListenConfig) listen(ctx context.Context, network, address string) (*L
 				return
 			}
 			if lc.Key != nil {
-				serr = kernel.SetListenerKey(fd, *lc.Key, lc.BackupKey)
+				serr = SetListenerKey(fd, *lc.Key, lc.BackupKey)
 			}
 		}); err != nil {
 			return err

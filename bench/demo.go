@@ -12,8 +12,8 @@ import (
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/echo"
 	"github.com/fastopen/fastopen/internal/table"
-	"github.com/fastopen/fastopen/kernel"
 	"github.com/fastopen/fastopen/lab"
+	"github.com/fastopen/fastopen/sysctl"
 	"github.com/fastopen/fastopen/trace"
 )
 
@@ -365,7 +365,7 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 func loopbackModeNote(e *env) string {
 	var note string
 	e.client(func() error {
-		if m, err := kernel.FastOpenMode(); err == nil && (!m.Client() || !m.Server()) {
+		if m, err := sysctl.FastOpenMode(); err == nil && (!m.Client() || !m.Server()) {
 			note = fmt.Sprintf("net.ipv4.tcp_fastopen is %d here (%v): TFO needs both the client (1) and server (2) bits on one machine; set it to 3 (sudo sysctl -w net.ipv4.tcp_fastopen=3, or `fastopen enable`) to see data in the SYN", int(m), m)
 		}
 		return nil

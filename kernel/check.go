@@ -3,6 +3,8 @@ package kernel
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/fastopen/fastopen/sysctl"
 )
 
 // Report is the result of Check: what the kernel does with TFO in one
@@ -15,7 +17,7 @@ type Report struct {
 	// Mode describes Sysctl in words, e.g. "0x3 (client+server)".
 	Mode string `json:"mode"`
 	// Bits explains every bit of Sysctl.
-	Bits []Bit `json:"bits"`
+	Bits []sysctl.Bit `json:"bits"`
 	// Client: outgoing connections can carry data in the SYN (client bit
 	// set and TCP_FASTOPEN_CONNECT available).
 	Client bool `json:"client"`
@@ -51,7 +53,7 @@ type Report struct {
 // changes nothing. Only failing to read net.ipv4.tcp_fastopen is an
 // error; other gaps are listed in Report.Problems.
 func Check() (*Report, error) {
-	m, err := FastOpenMode()
+	m, err := sysctl.FastOpenMode()
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +69,7 @@ func Check() (*Report, error) {
 		r.Problems = append(r.Problems, err.Error())
 	}
 	r.ServerKey = NamespaceKeyState()
-	if s, err := Sysctl(SysctlBlackholeTimeout); err == nil {
+	if s, err := sysctl.Read(sysctl.BlackholeTimeout); err == nil {
 		if v, err := strconv.Atoi(s); err == nil {
 			r.BlackholeTimeoutSec = v
 		}
@@ -88,7 +90,7 @@ func Check() (*Report, error) {
 }
 
 // advise turns a report into next steps.
-func advise(m Mode, r *Report, c Counters) []string {
+func advise(m sysctl.Mode, r *Report, c Counters) []string {
 	var a []string
 	where := "in this namespace"
 	if r.Namespace.Host {
@@ -112,28 +114,28 @@ func advise(m Mode, r *Report, c Counters) []string {
 	// bit is set (tcp_fastopen_cookie_check and tcp_sendmsg_fastopen need
 	// the client bit, tcp_try_fastopen and inet_listen the server bit).
 	switch {
-	case m&ModeClientNoCookie != 0 && m.Client():
-		a = append(a, fmt.Sprintf("bit 0x4 sends SYN data without a cookie to every server, which most servers drop; unless all your servers accept cookie-less TFO, run `sysctl -w %s=%d`", SysctlFastOpen, int(m&^ModeClientNoCookie)))
-	case m&ModeClientNoCookie != 0:
+	case m&sysctl.ModeClientNoCookie != 0 && m.Client():
+		a = append(a, fmt.Sprintf("bit 0x4 sends SYN data without a cookie to every server, which most servers drop; unless all your servers accept cookie-less TFO, run `sysctl -w %s=%d`", sysctl.FastOpen, int(m&^sysctl.ModeClientNoCookie)))
+	case m&sysctl.ModeClientNoCookie != 0:
 		a = append(a, "bit 0x4 (client-no-cookie) has no effect while the client bit 0x1 is off; it takes effect with `fastopen enable client`")
 	}
 	switch {
-	case m&ModeServerNoCookie != 0 && m.Server():
-		a = append(a, fmt.Sprintf("bit 0x200 accepts SYN data without a cookie: spoofed or replayed SYNs reach the application; only for trusted networks, else run `sysctl -w %s=%d`", SysctlFastOpen, int(m&^ModeServerNoCookie)))
-	case m&ModeServerNoCookie != 0:
+	case m&sysctl.ModeServerNoCookie != 0 && m.Server():
+		a = append(a, fmt.Sprintf("bit 0x200 accepts SYN data without a cookie: spoofed or replayed SYNs reach the application; only for trusted networks, else run `sysctl -w %s=%d`", sysctl.FastOpen, int(m&^sysctl.ModeServerNoCookie)))
+	case m&sysctl.ModeServerNoCookie != 0:
 		a = append(a, "bit 0x200 (server-no-cookie) has no effect while the server bit 0x2 is off; it takes effect with `fastopen enable server`")
 	}
 	switch {
-	case m&ModeServerAllListeners != 0 && m.Server():
+	case m&sysctl.ModeServerAllListeners != 0 && m.Server():
 		a = append(a, "bit 0x400 turns TFO on for every listener: each application must tolerate a replayed first request (make it idempotent)")
-	case m&ModeServerAllListeners != 0:
+	case m&sysctl.ModeServerAllListeners != 0:
 		a = append(a, "bit 0x400 (server-all-listeners) has no effect while the server bit 0x2 is off; it takes effect with `fastopen enable server`")
 	}
 	if m.Server() && r.ServerKey == KeyStateNotSet {
 		a = append(a, "no server key yet: the kernel picks a random one when the first TFO listener starts; servers behind one address must share a key (`fastopen key new`, `fastopen serve --key-file`, or `fastopen key rotate` for a fleet)")
 	}
 	if r.ClientMaybePaused {
-		a = append(a, fmt.Sprintf("the kernel detected %d TFO blackhole(s) (a middlebox dropping SYN data): after each it sends SYNs without data for %ds, doubling per event up to 64x; find the middlebox, or set %s=0 to stop the pausing", r.BlackholeEvents, r.BlackholeTimeoutSec, SysctlBlackholeTimeout))
+		a = append(a, fmt.Sprintf("the kernel detected %d TFO blackhole(s) (a middlebox dropping SYN data): after each it sends SYNs without data for %ds, doubling per event up to 64x; find the middlebox, or set %s=0 to stop the pausing", r.BlackholeEvents, r.BlackholeTimeoutSec, sysctl.BlackholeTimeout))
 	}
 	if fail := c["TcpExt.TCPFastOpenPassiveFail"]; fail > 0 {
 		a = append(a, fmt.Sprintf("%d SYNs carried cookies this server did not accept: if several servers share an address, give them the same key (`fastopen serve --key-file`, `fastopen key rotate`)", fail))

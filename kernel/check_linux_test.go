@@ -6,8 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/labtest"
 	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/sysctl"
 )
 
 func TestCheckFollowsSysctl(t *testing.T) {
@@ -82,7 +84,7 @@ func TestCheckSeesKeyAndRefusedCookies(t *testing.T) {
 	if r := check(); r.ServerKey != kernel.KeyStateNotSet || !strings.Contains(strings.Join(r.Advice, " "), "no server key") {
 		t.Fatalf("fresh namespace: server key %q, advice %q; want not set and advice about it", r.ServerKey, r.Advice)
 	}
-	key, _ := kernel.NewKey()
+	key, _ := fastopen.NewKey()
 	labtest.Run(t, h, func() error { return kernel.SetSysctlKey(key, nil) })
 	r := check()
 	if r.ServerKey != kernel.KeyStateSet || strings.Contains(strings.Join(r.Advice, " "), "no server key") {
@@ -96,29 +98,29 @@ func TestCheckSeesKeyAndRefusedCookies(t *testing.T) {
 // TestChangeRoleOnlyThatNamespace: enabling and disabling act on the
 // calling thread's namespace and leave the host's sysctl alone.
 func TestChangeRoleOnlyThatNamespace(t *testing.T) {
-	hostBefore, err := kernel.FastOpenMode()
+	hostBefore, err := sysctl.FastOpenMode()
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := labtest.Host(t, "enable", 0)
 	var c kernel.Change
-	labtest.Run(t, h, func() (err error) { c, err = kernel.ChangeRole(kernel.RoleServer, true); return err })
-	if c.Before != 0 || c.After != kernel.ModeServer || c.Namespace.Name != h.NS || c.Namespace.Host {
+	labtest.Run(t, h, func() (err error) { c, err = kernel.ChangeRole(sysctl.RoleServer, true); return err })
+	if c.Before != 0 || c.After != sysctl.ModeServer || c.Namespace.Name != h.NS || c.Namespace.Host {
 		t.Fatalf("enable server: %+v, want 0 -> 0x2 in %s", c, h.NS)
 	}
-	if v, _ := h.Sysctl(kernel.SysctlFastOpen); v != "2" {
+	if v, _ := h.Sysctl(sysctl.FastOpen); v != "2" {
 		t.Fatalf("namespace sysctl %s, want 2", v)
 	}
-	labtest.Run(t, h, func() (err error) { c, err = kernel.ChangeRole(kernel.RoleClient, true); return err })
+	labtest.Run(t, h, func() (err error) { c, err = kernel.ChangeRole(sysctl.RoleClient, true); return err })
 	if c.After != 3 {
 		t.Fatalf("enable client after server: %#x, want 0x3", int(c.After))
 	}
-	labtest.Run(t, h, func() error { return kernel.SetFastOpenMode(0x607) })
-	labtest.Run(t, h, func() (err error) { c, err = kernel.ChangeRole(kernel.RoleServer, false); return err })
-	if c.After != kernel.ModeClient|kernel.ModeClientNoCookie {
+	labtest.Run(t, h, func() error { return sysctl.SetFastOpenMode(0x607) })
+	labtest.Run(t, h, func() (err error) { c, err = kernel.ChangeRole(sysctl.RoleServer, false); return err })
+	if c.After != sysctl.ModeClient|sysctl.ModeClientNoCookie {
 		t.Fatalf("disable server of 0x607: %#x, want 0x5", int(c.After))
 	}
-	if hostAfter, _ := kernel.FastOpenMode(); hostAfter != hostBefore {
+	if hostAfter, _ := sysctl.FastOpenMode(); hostAfter != hostBefore {
 		t.Fatalf("the host's sysctl changed from %#x to %#x", int(hostBefore), int(hostAfter))
 	}
 	if ns, err := kernel.CurrentNamespace(); err != nil || ns.Inode == c.Namespace.Inode {
@@ -130,9 +132,9 @@ func TestChangeRoleOnlyThatNamespace(t *testing.T) {
 // the Key the socket option reads back (and so what SetListenerKey takes).
 func TestKeyByteOrder(t *testing.T) {
 	h := labtest.Host(t, "order", 3)
-	k, _ := kernel.ParseKey("00112233-44556677-8899aabb-ccddeeff")
-	b, _ := kernel.NewKey()
-	want := kernel.Key{0x33, 0x22, 0x11, 0x00, 0x77, 0x66, 0x55, 0x44, 0xbb, 0xaa, 0x99, 0x88, 0xff, 0xee, 0xdd, 0xcc}
+	k, _ := fastopen.ParseKey("00112233-44556677-8899aabb-ccddeeff")
+	b, _ := fastopen.NewKey()
+	want := fastopen.Key{0x33, 0x22, 0x11, 0x00, 0x77, 0x66, 0x55, 0x44, 0xbb, 0xaa, 0x99, 0x88, 0xff, 0xee, 0xdd, 0xcc}
 	if k != want {
 		t.Fatalf("ParseKey bytes % x, want % x (little-endian words)", k[:], want[:])
 	}
@@ -140,11 +142,11 @@ func TestKeyByteOrder(t *testing.T) {
 		if err := kernel.SetSysctlKey(k, &b); err != nil {
 			return err
 		}
-		text, err := kernel.Sysctl(kernel.SysctlFastOpenKey)
+		text, err := sysctl.Read(sysctl.FastOpenKey)
 		if err != nil {
 			return err
 		}
-		if text != kernel.FormatKeys(k, &b) {
+		if text != fastopen.FormatKeys(k, &b) {
 			t.Errorf("sysctl reads back %d characters differing from what was written", len(text))
 		}
 		fd, err := sock()
@@ -155,7 +157,7 @@ func TestKeyByteOrder(t *testing.T) {
 		if keys, err := kernel.SocketKeys(fd); err != nil || len(keys) != 0 {
 			t.Errorf("fresh socket: %d own keys (%v), want none", len(keys), err)
 		}
-		if err := kernel.SetListenerKey(uintptr(fd), k, &b); err != nil {
+		if err := fastopen.SetListenerKey(uintptr(fd), k, &b); err != nil {
 			return err
 		}
 		keys, err := kernel.SocketKeys(fd)

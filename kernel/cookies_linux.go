@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/fastopen/fastopen/sysctl"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
@@ -103,7 +104,7 @@ func Cookies() ([]Cookie, error) {
 // dest is the zero Addr, in the calling thread's namespace. The next
 // connection to a flushed server starts cold: it asks for a cookie and
 // sends no data in the SYN. It needs root / CAP_NET_ADMIN: without, the
-// error wraps ErrPrivilege. When the kernel holds nothing for dest the
+// error wraps sysctl.ErrPrivilege. When the kernel holds nothing for dest the
 // error wraps ErrNoCookie.
 func FlushCookies(dest netip.Addr) error {
 	id, err := tcpMetricsFamily()
@@ -127,7 +128,7 @@ func FlushCookies(dest netip.Addr) error {
 	if _, err := req.Execute(unix.NETLINK_GENERIC, 0); err != nil {
 		switch {
 		case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
-			return fmt.Errorf("flush TCP metrics of %s: %w", what, ErrPrivilege)
+			return fmt.Errorf("flush TCP metrics of %s: %w", what, sysctl.ErrPrivilege)
 		case errors.Is(err, unix.ESRCH), errors.Is(err, unix.ENOENT):
 			return fmt.Errorf("flush TCP metrics of %s: %w", what, ErrNoCookie)
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/labtest"
 	"github.com/fastopen/fastopen/kernel"
 )
@@ -15,7 +16,7 @@ import (
 // Key's text form (sysctl) and its bytes (setsockopt) are the same key.
 func TestFleetSharedKey(t *testing.T) {
 	f := newFleet(t)
-	key, _ := kernel.NewKey()
+	key, _ := fastopen.NewKey()
 	s0 := listen(t, f.srv[0], &key, nil)
 	labtest.Run(t, f.srv[1], func() error { return kernel.SetSysctlKey(key, nil) })
 	s1 := listen(t, f.srv[1], nil, nil)
@@ -56,8 +57,8 @@ func TestFleetSharedKey(t *testing.T) {
 // handshake) and then holds a cookie valid on server 1.
 func TestFleetDifferentKeys(t *testing.T) {
 	f := newFleet(t)
-	k0, _ := kernel.NewKey()
-	k1, _ := kernel.NewKey()
+	k0, _ := fastopen.NewKey()
+	k1, _ := fastopen.NewKey()
 	listen(t, f.srv[0], &k0, nil)
 	s1 := listen(t, f.srv[1], &k1, nil)
 
@@ -83,8 +84,8 @@ func TestFleetDifferentKeys(t *testing.T) {
 // key file leaves the listener on its previous key.
 func TestKeyWatcherOnListener(t *testing.T) {
 	h := labtest.Host(t, "watch", 3)
-	k1, _ := kernel.NewKey()
-	k2, _ := kernel.NewKey()
+	k1, _ := fastopen.NewKey()
+	k2, _ := fastopen.NewKey()
 	path := t.TempDir() + "/tfo.key"
 	if err := kernel.WriteKeyFile(path, k1, nil); err != nil {
 		t.Fatal(err)
@@ -94,8 +95,8 @@ func TestKeyWatcherOnListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := func() []kernel.Key {
-		var ks []kernel.Key
+	keys := func() []fastopen.Key {
+		var ks []fastopen.Key
 		var kerr error
 		rc.Control(func(fd uintptr) { ks, kerr = kernel.SocketKeys(int(fd)) })
 		if kerr != nil {
@@ -103,9 +104,9 @@ func TestKeyWatcherOnListener(t *testing.T) {
 		}
 		return ks
 	}
-	w := &kernel.KeyWatcher{Path: path, Install: func(p kernel.Key, b *kernel.Key) error {
+	w := &kernel.KeyWatcher{Path: path, Install: func(p fastopen.Key, b *fastopen.Key) error {
 		var serr error
-		rc.Control(func(fd uintptr) { serr = kernel.SetListenerKey(fd, p, b) })
+		rc.Control(func(fd uintptr) { serr = fastopen.SetListenerKey(fd, p, b) })
 		return serr
 	}}
 	if err := w.Load(); err != nil {
@@ -117,7 +118,7 @@ func TestKeyWatcherOnListener(t *testing.T) {
 	if err := writeFile(path, "0123"); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Load(); !errors.Is(err, kernel.ErrKeyLength) {
+	if err := w.Load(); !errors.Is(err, fastopen.ErrKeyLength) {
 		t.Fatalf("bad file: %v, want ErrKeyLength", err)
 	}
 	if ks := keys(); len(ks) != 1 || ks[0] != k1 {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/labtest"
-	"github.com/fastopen/fastopen/kernel"
 	"github.com/fastopen/fastopen/lab"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -89,8 +89,8 @@ type server struct {
 }
 
 // listen starts a TFO server inside h; keyed sets its own key with
-// kernel.SetListenerKey.
-func listen(t *testing.T, h *lab.Host, key *kernel.Key, backup *kernel.Key) *server {
+// fastopen.SetListenerKey.
+func listen(t *testing.T, h *lab.Host, key *fastopen.Key, backup *fastopen.Key) *server {
 	t.Helper()
 	s := &server{synData: make(chan bool, 16)}
 	lc := &net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
@@ -98,7 +98,7 @@ func listen(t *testing.T, h *lab.Host, key *kernel.Key, backup *kernel.Key) *ser
 		err := c.Control(func(fd uintptr) {
 			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN, 16)
 			if serr == nil && key != nil {
-				serr = kernel.SetListenerKey(fd, *key, backup)
+				serr = fastopen.SetListenerKey(fd, *key, backup)
 			}
 		})
 		return errors.Join(err, serr)

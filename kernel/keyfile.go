@@ -9,16 +9,18 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/internal/atomicfile"
 )
 
 // Errors wrapped by LoadKeyFile and LoadSecretFile, one per problem, so
 // that callers and tests can tell them apart (errors.Is); the messages
-// around them say "key file" or "secret file". ErrKeyLength and
-// ErrKeyNotHex cover the content of a key file.
+// around them say "key file" or "secret file". fastopen.ErrKeyLength and
+// fastopen.ErrKeyNotHex cover the content of a key file.
 var (
 	// ErrKeyFileMissing: the file does not exist.
 	ErrKeyFileMissing = errors.New("does not exist")
@@ -31,15 +33,15 @@ var (
 	ErrKeyFileEmpty = errors.New("is empty")
 )
 
-// LoadKeyFile reads a server key file: one key in Key's text format
+// LoadKeyFile reads a server key file: one key in fastopen.Key's text format
 // (`fastopen key new` output), optionally followed by a backup key after
 // a comma or on the next line, as net.ipv4.tcp_fastopen_key takes them.
 // Blank lines and lines starting with # are ignored. The file must not be
 // world-readable. Each problem gets its own error (ErrKeyFileMissing,
 // ErrKeyFileNotRegular, ErrKeyFilePermissions, ErrKeyFileEmpty,
-// ErrKeyLength, ErrKeyNotHex),
+// fastopen.ErrKeyLength, fastopen.ErrKeyNotHex),
 // which says how to fix it and never contains key material.
-func LoadKeyFile(path string) (primary Key, backup *Key, err error) {
+func LoadKeyFile(path string) (primary fastopen.Key, backup *fastopen.Key, err error) {
 	data, err := readSecret(path, "key file", "fastopen key new > "+path)
 	if err != nil {
 		return primary, nil, err
@@ -54,7 +56,7 @@ func LoadKeyFile(path string) (primary Key, backup *Key, err error) {
 	if len(lines) == 0 {
 		return primary, nil, fmt.Errorf("%s: key file %w: put a key in it, e.g. fastopen key new > %s", path, ErrKeyFileEmpty, path)
 	}
-	primary, backup, err = ParseKeys(strings.Join(lines, ","))
+	primary, backup, err = fastopen.ParseKeys(strings.Join(lines, ","))
 	if err != nil {
 		return primary, nil, fmt.Errorf("%s: %w (a key looks like 0123abcd-4567ef01-89abcdef-01234567; make one with fastopen key new)", path, err)
 	}
@@ -107,37 +109,8 @@ func fileKind(m fs.FileMode) string {
 // WriteKeyFile writes keys in LoadKeyFile's format with mode 0600,
 // atomically (a temporary file renamed over path), so that a watcher
 // never sees a half-written file.
-func WriteKeyFile(path string, primary Key, backup *Key) error {
-	return writeFileAtomic(path, []byte(FormatKeys(primary, backup)+"\n"), 0o600)
-}
-
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// On disk before the rename, or a crash could leave an empty key file.
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+func WriteKeyFile(path string, primary fastopen.Key, backup *fastopen.Key) error {
+	return atomicfile.Write(path, []byte(fastopen.FormatKeys(primary, backup)+"\n"), 0o600)
 }
 
 // KeyWatcher keeps a server's key in step with a key file. It polls the
@@ -153,9 +126,9 @@ type KeyWatcher struct {
 	Path string
 	// Interval is the polling period; zero means one second.
 	Interval time.Duration
-	// Install puts loaded keys into effect (SetListenerKey, SetSysctlKey);
+	// Install puts loaded keys into effect (fastopen.SetListenerKey, SetSysctlKey);
 	// its error counts as a failed load. Nil only checks the file.
-	Install func(primary Key, backup *Key) error
+	Install func(primary fastopen.Key, backup *fastopen.Key) error
 	// OnResult, if set, is called after every load attempt with its error
 	// (nil on success), e.g. to count reloads and failures.
 	OnResult func(err error)

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/kernel"
 )
 
@@ -23,7 +24,7 @@ func TestKeyWatcherNamedPipe(t *testing.T) {
 		t.Fatalf("LoadKeyFile on a named pipe: %v, want ErrKeyFileNotRegular", err)
 	}
 	done := make(chan error, 1)
-	w := &kernel.KeyWatcher{Path: path, Install: func(kernel.Key, *kernel.Key) error { return nil }}
+	w := &kernel.KeyWatcher{Path: path, Install: func(fastopen.Key, *fastopen.Key) error { return nil }}
 	go func() { done <- w.Load() }()
 	select {
 	case err := <-done:

@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/kernel"
 )
 
 func TestLoadKeyFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	k, _ := kernel.NewKey()
-	b, _ := kernel.NewKey()
+	k, _ := fastopen.NewKey()
+	b, _ := fastopen.NewKey()
 	write := func(name, content string, mode os.FileMode) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(content), mode); err != nil {
@@ -24,7 +25,7 @@ func TestLoadKeyFileErrors(t *testing.T) {
 		os.Chmod(p, mode)
 		return p
 	}
-	all := []error{kernel.ErrKeyFileMissing, kernel.ErrKeyFileNotRegular, kernel.ErrKeyFilePermissions, kernel.ErrKeyFileEmpty, kernel.ErrKeyLength, kernel.ErrKeyNotHex}
+	all := []error{kernel.ErrKeyFileMissing, kernel.ErrKeyFileNotRegular, kernel.ErrKeyFilePermissions, kernel.ErrKeyFileEmpty, fastopen.ErrKeyLength, fastopen.ErrKeyNotHex}
 	cases := []struct {
 		name, path string
 		want       error
@@ -34,10 +35,10 @@ func TestLoadKeyFileErrors(t *testing.T) {
 		{"directory", dir, kernel.ErrKeyFileNotRegular, "key file is not a regular file (a directory)"},
 		{"world-readable", write("wr", k.String(), 0o644), kernel.ErrKeyFilePermissions, "chmod 600"},
 		{"empty", write("empty", "# only a comment\n\n", 0o600), kernel.ErrKeyFileEmpty, "fastopen key new"},
-		{"short", write("short", k.String()[:30], 0o600), kernel.ErrKeyLength, "group 4"},
-		{"not hex", write("nothex", strings.Replace(k.String(), k.String()[:1], "g", 1), 0o600), kernel.ErrKeyNotHex, "group 1"},
-		{"three keys", write("three", k.String()+","+b.String()+","+k.String(), 0o600), kernel.ErrKeyLength, "at most one backup"},
-		{"bad backup", write("badbackup", k.String()+"\nzz", 0o600), kernel.ErrKeyLength, "backup key"},
+		{"short", write("short", k.String()[:30], 0o600), fastopen.ErrKeyLength, "group 4"},
+		{"not hex", write("nothex", strings.Replace(k.String(), k.String()[:1], "g", 1), 0o600), fastopen.ErrKeyNotHex, "group 1"},
+		{"three keys", write("three", k.String()+","+b.String()+","+k.String(), 0o600), fastopen.ErrKeyLength, "at most one backup"},
+		{"bad backup", write("badbackup", k.String()+"\nzz", 0o600), fastopen.ErrKeyLength, "backup key"},
 	}
 	for _, c := range cases {
 		_, _, err := kernel.LoadKeyFile(c.path)
@@ -70,56 +71,21 @@ func TestLoadKeyFileErrors(t *testing.T) {
 	}
 }
 
-func TestParseKeyForms(t *testing.T) {
-	k, _ := kernel.NewKey()
-	for _, s := range []string{k.String(), strings.ReplaceAll(k.String(), "-", ""), strings.ToUpper(k.String()), " " + k.String() + "\n"} {
-		got, err := kernel.ParseKey(s)
-		if err != nil || got != k {
-			t.Errorf("ParseKey of a %d-character form: %v", len(s), err)
-		}
-	}
-	if _, _, err := kernel.ParseKeys(k.String() + "," + k.String()); err != nil {
-		t.Errorf("ParseKeys primary,backup: %v", err)
-	}
-}
-
-func TestModeWords(t *testing.T) {
-	if got := kernel.Mode(0x207).String(); got != "0x207 (client+server+client-no-cookie+server-no-cookie)" {
-		t.Errorf("0x207 = %q", got)
-	}
-	if got := kernel.Mode(0).String(); got != "0x0 (off)" {
-		t.Errorf("0 = %q", got)
-	}
-	bits := kernel.Mode(0x1001).Bits()
-	if last := bits[len(bits)-1]; last.Mask != 0x1000 || !last.Set || !strings.HasPrefix(last.Name, "unknown") {
-		t.Errorf("undocumented bit 0x1000 not reported: %+v", last)
-	}
-	if m := kernel.Mode(0x607).Disable(kernel.RoleServer); m != 0x5 {
-		t.Errorf("0x607 without server = %#x, want 0x5", int(m))
-	}
-	if m := kernel.Mode(0x5).Disable(kernel.RoleClient).Enable(kernel.RoleServer); m != 0x2 {
-		t.Errorf("got %#x, want 0x2", int(m))
-	}
-	if _, err := kernel.ParseRole("servr"); err == nil {
-		t.Error("ParseRole accepted a typo")
-	}
-}
-
 // TestKeyWatcherKeepsPreviousKey: a watcher installs the file's key,
 // reports a bad rewrite without installing anything, and installs the
 // next good one.
 func TestKeyWatcherKeepsPreviousKey(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tfo.key")
-	k1, _ := kernel.NewKey()
-	k2, _ := kernel.NewKey()
+	k1, _ := fastopen.NewKey()
+	k2, _ := fastopen.NewKey()
 	if err := kernel.WriteKeyFile(path, k1, nil); err != nil {
 		t.Fatal(err)
 	}
-	installed := make(chan kernel.Key, 8)
+	installed := make(chan fastopen.Key, 8)
 	results := make(chan error, 8)
 	w := &kernel.KeyWatcher{Path: path, Interval: 10 * time.Millisecond,
-		Install:  func(p kernel.Key, b *kernel.Key) error { installed <- p; return nil },
+		Install:  func(p fastopen.Key, b *fastopen.Key) error { installed <- p; return nil },
 		OnResult: func(err error) { results <- err }}
 	if err := w.Load(); err != nil {
 		t.Fatal(err)
@@ -140,7 +106,7 @@ func TestKeyWatcherKeepsPreviousKey(t *testing.T) {
 		}
 	}
 	os.WriteFile(path, []byte("not a key\n"), 0o600)
-	if err := next(); !errors.Is(err, kernel.ErrKeyLength) {
+	if err := next(); !errors.Is(err, fastopen.ErrKeyLength) {
 		t.Fatalf("bad rewrite: %v, want ErrKeyLength", err)
 	}
 	os.Chmod(path, 0o644)

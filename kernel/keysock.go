@@ -1,20 +1,18 @@
 package kernel
 
 import (
-	"errors"
 	"fmt"
-)
 
-// ErrUnsupported is wrapped by errors from features this kernel or
-// operating system does not have.
-var ErrUnsupported = fmt.Errorf("not supported by this kernel (%w)", errors.ErrUnsupported)
+	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/sysctl"
+)
 
 // SetSysctlKey sets the namespace-wide server key(s) through
 // net.ipv4.tcp_fastopen_key: listeners without their own key use them.
 // A non-nil backup is accepted for incoming cookies but not issued.
-// Without root / CAP_NET_ADMIN the error wraps ErrPrivilege.
-func SetSysctlKey(primary Key, backup *Key) error {
-	if err := SetSysctl(SysctlFastOpenKey, FormatKeys(primary, backup)); err != nil {
+// Without root / CAP_NET_ADMIN the error wraps sysctl.ErrPrivilege.
+func SetSysctlKey(primary fastopen.Key, backup *fastopen.Key) error {
+	if err := sysctl.Write(sysctl.FastOpenKey, fastopen.FormatKeys(primary, backup)); err != nil {
 		return fmt.Errorf("set the namespace's TFO key: %w", err)
 	}
 	return nil
@@ -24,12 +22,12 @@ func SetSysctlKey(primary Key, backup *Key) error {
 // key when none is set yet (it makes a random one when the first TFO
 // listener starts). Reading needs root; without it the error matches
 // fs.ErrPermission.
-func SysctlKeys() (primary Key, backup *Key, err error) {
-	s, err := Sysctl(SysctlFastOpenKey)
+func SysctlKeys() (primary fastopen.Key, backup *fastopen.Key, err error) {
+	s, err := sysctl.Read(sysctl.FastOpenKey)
 	if err != nil {
 		return primary, nil, err
 	}
-	return ParseKeys(s)
+	return fastopen.ParseKeys(s)
 }
 
 // Support is what a probe socket tells about the kernel's TFO options.

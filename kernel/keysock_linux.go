@@ -5,25 +5,27 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/sysctl"
 	"golang.org/x/sys/unix"
 )
 
-// SocketKeys returns the socket's own keys (SetListenerKey), primary
+// SocketKeys returns the socket's own keys (fastopen.SetListenerKey), primary
 // first; it is empty for a socket using the namespace's key (the kernel
 // does not show that one through sockets). This reads secret material:
 // never log it.
-func SocketKeys(fd int) ([]Key, error) {
-	buf := make([]byte, 2*KeySize)
+func SocketKeys(fd int) ([]fastopen.Key, error) {
+	buf := make([]byte, 2*fastopen.KeySize)
 	n, err := getsockoptBytes(fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN_KEY, buf)
 	if err != nil {
 		if errors.Is(err, unix.ENOPROTOOPT) {
-			return nil, fmt.Errorf("read TFO key: TCP_FASTOPEN_KEY %w", ErrUnsupported)
+			return nil, fmt.Errorf("read TFO key: TCP_FASTOPEN_KEY %w", sysctl.ErrUnsupported)
 		}
 		return nil, fmt.Errorf("read TFO key: %w", err)
 	}
-	var keys []Key
-	for off := 0; off+KeySize <= n; off += KeySize {
-		var k Key
+	var keys []fastopen.Key
+	for off := 0; off+fastopen.KeySize <= n; off += fastopen.KeySize {
+		var k fastopen.Key
 		copy(k[:], buf[off:])
 		keys = append(keys, k)
 	}

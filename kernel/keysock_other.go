@@ -2,15 +2,20 @@
 
 package kernel
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/sysctl"
+)
 
 // SocketKeys returns the keys a socket's cookies are checked against;
 // only Linux has TCP_FASTOPEN_KEY.
-func SocketKeys(fd int) ([]Key, error) {
-	return nil, fmt.Errorf("read TFO key: %w", ErrUnsupported)
+func SocketKeys(fd int) ([]fastopen.Key, error) {
+	return nil, fmt.Errorf("read TFO key: %w", sysctl.ErrUnsupported)
 }
 
 // Probe reports no TFO support outside Linux.
 func Probe() (Support, error) {
-	return Support{}, fmt.Errorf("probe TFO: %w", ErrUnsupported)
+	return Support{}, fmt.Errorf("probe TFO: %w", sysctl.ErrUnsupported)
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/sysctl"
 	"golang.org/x/crypto/hkdf"
 )
 
@@ -63,11 +65,11 @@ func (r Rotation) Number(t time.Time) int64 {
 }
 
 // KeyOf derives the key of interval n.
-func (r Rotation) KeyOf(n int64) Key {
+func (r Rotation) KeyOf(n int64) fastopen.Key {
 	info := make([]byte, len(rotationInfo)+8)
 	copy(info, rotationInfo)
 	binary.BigEndian.PutUint64(info[len(rotationInfo):], uint64(n))
-	var k Key
+	var k fastopen.Key
 	// HKDF-SHA256 yields up to 255*32 bytes, so reading 16 cannot fail.
 	_, _ = io.ReadFull(hkdf.New(sha256.New, r.Secret, nil, info), k[:])
 	return k
@@ -76,7 +78,7 @@ func (r Rotation) KeyOf(n int64) Key {
 // Keys returns the keys to install at time t: the current interval's key
 // as primary and, as backup, the previous one in the first half of the
 // interval and the next one in the second half.
-func (r Rotation) Keys(t time.Time) (primary, backup Key) {
+func (r Rotation) Keys(t time.Time) (primary, backup fastopen.Key) {
 	n := r.Number(t)
 	start := time.Unix(0, n*r.Interval.Nanoseconds())
 	if t.Sub(start) < r.Interval/2 {
@@ -128,31 +130,31 @@ func LoadSecretFile(path string) ([]byte, error) {
 // installed; a failed install is passed to onErr (if set) and retried at
 // the next poll. now is the clock (time.Now in production, a fake one in
 // tests). It returns ctx's error when ctx ends, r.Validate's error at
-// once for a bad r, and the install's error when it wraps ErrPrivilege
+// once for a bad r, and the install's error when it wraps sysctl.ErrPrivilege
 // (retrying cannot help).
-func RotateLoop(ctx context.Context, r Rotation, now func() time.Time, poll time.Duration, install func(primary, backup Key) error, onErr func(error)) error {
+func RotateLoop(ctx context.Context, r Rotation, now func() time.Time, poll time.Duration, install func(primary, backup fastopen.Key) error, onErr func(error)) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
 	if poll <= 0 {
 		poll = time.Minute
 	}
-	var last [2]Key
+	var last [2]fastopen.Key
 	installed := false
 	for {
 		t := now()
 		p, b := r.Keys(t)
-		if !installed || last != [2]Key{p, b} {
+		if !installed || last != [2]fastopen.Key{p, b} {
 			if err := install(p, b); err != nil {
 				if onErr != nil {
 					onErr(err)
 				}
-				if errors.Is(err, ErrPrivilege) {
+				if errors.Is(err, sysctl.ErrPrivilege) {
 					return err
 				}
 				installed = false
 			} else {
-				last, installed = [2]Key{p, b}, true
+				last, installed = [2]fastopen.Key{p, b}, true
 			}
 		}
 		wait := min(r.NextChange(t).Sub(t), poll)

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/labtest"
 	"github.com/fastopen/fastopen/kernel"
 )
@@ -17,7 +18,7 @@ import (
 func TestRotationAcrossBoundary(t *testing.T) {
 	r := kernel.Rotation{Secret: []byte("a fleet secret of enough bytes"), Interval: 24 * time.Hour}
 	boundary := time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC)
-	keysAt := func(at time.Time) (kernel.Key, *kernel.Key) {
+	keysAt := func(at time.Time) (fastopen.Key, *fastopen.Key) {
 		p, b := r.Keys(at)
 		return p, &b
 	}
@@ -63,13 +64,13 @@ func TestRotationAcrossBoundary(t *testing.T) {
 	s0.accepted(t)
 }
 
-func setKey(s *server, p kernel.Key, b *kernel.Key) error {
+func setKey(s *server, p fastopen.Key, b *fastopen.Key) error {
 	rc, err := s.ln.SyscallConn()
 	if err != nil {
 		return err
 	}
 	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = kernel.SetListenerKey(fd, p, b) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { serr = fastopen.SetListenerKey(fd, p, b) }); err != nil {
 		return err
 	}
 	return serr

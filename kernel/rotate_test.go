@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/kernel"
 )
 
@@ -53,9 +54,9 @@ func TestRotateLoopInstallsCurrentKeys(t *testing.T) {
 	r := kernel.Rotation{Secret: []byte("0123456789abcdef0123"), Interval: time.Hour}
 	now := time.Date(2031, 5, 6, 7, 59, 0, 0, time.UTC)
 	ctx, cancel := context.WithCancel(context.Background())
-	var got [][2]kernel.Key
-	err := kernel.RotateLoop(ctx, r, func() time.Time { return now }, 0, func(p, b kernel.Key) error {
-		got = append(got, [2]kernel.Key{p, b})
+	var got [][2]fastopen.Key
+	err := kernel.RotateLoop(ctx, r, func() time.Time { return now }, 0, func(p, b fastopen.Key) error {
+		got = append(got, [2]fastopen.Key{p, b})
 		cancel()
 		return nil
 	}, nil)
@@ -63,7 +64,7 @@ func TestRotateLoopInstallsCurrentKeys(t *testing.T) {
 		t.Fatalf("RotateLoop returned %v, want context.Canceled", err)
 	}
 	p, b := r.Keys(now)
-	if len(got) != 1 || got[0] != [2]kernel.Key{p, b} {
+	if len(got) != 1 || got[0] != [2]fastopen.Key{p, b} {
 		t.Fatalf("installed %d key pairs, want exactly Keys(now)", len(got))
 	}
 }
@@ -77,27 +78,27 @@ func TestRotateLoopFollowsClockSteps(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2031, 5, 6, 7, 1, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	installs := make(chan [2]kernel.Key, 16)
+	installs := make(chan [2]fastopen.Key, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- kernel.RotateLoop(ctx, r, clock, 5*time.Millisecond, func(p, b kernel.Key) error {
-			installs <- [2]kernel.Key{p, b}
+		done <- kernel.RotateLoop(ctx, r, clock, 5*time.Millisecond, func(p, b fastopen.Key) error {
+			installs <- [2]fastopen.Key{p, b}
 			return nil
 		}, nil)
 	}()
-	next := func(what string) [2]kernel.Key {
+	next := func(what string) [2]fastopen.Key {
 		t.Helper()
 		select {
 		case k := <-installs:
 			return k
 		case <-time.After(2 * time.Second):
 			t.Fatalf("%s: no keys installed", what)
-			return [2]kernel.Key{}
+			return [2]fastopen.Key{}
 		}
 	}
 	p, b := r.Keys(now)
-	if got := next("start"); got != [2]kernel.Key{p, b} {
+	if got := next("start"); got != [2]fastopen.Key{p, b} {
 		t.Fatal("first install is not Keys(now)")
 	}
 	time.Sleep(50 * time.Millisecond) // ten polls, same time
@@ -108,7 +109,7 @@ func TestRotateLoopFollowsClockSteps(t *testing.T) {
 	now = now.Add(2*time.Hour + 40*time.Minute) // second half, two intervals on
 	p, b = r.Keys(now)
 	mu.Unlock()
-	if got := next("after the clock step"); got != [2]kernel.Key{p, b} {
+	if got := next("after the clock step"); got != [2]fastopen.Key{p, b} {
 		t.Fatal("after the clock step the loop installed other keys than Keys(now)")
 	}
 	cancel()

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/sysctl"
 )
 
 // Dir is a direction on the link between the client and the server.
@@ -50,11 +50,11 @@ func (d *Dir) UnmarshalText(b []byte) error {
 
 // FastOpenOff is a Config.ClientFastOpen / ServerFastOpen value that
 // writes 0 to net.ipv4.tcp_fastopen (zero means the lab default, 3).
-const FastOpenOff kernel.Mode = -1
+const FastOpenOff sysctl.Mode = -1
 
 // DefaultFastOpen is the net.ipv4.tcp_fastopen value of lab hosts unless
 // configured otherwise: client and server enabled.
-const DefaultFastOpen = kernel.ModeClient | kernel.ModeServer
+const DefaultFastOpen = sysctl.ModeClient | sysctl.ModeServer
 
 // DefaultMTU is the MTU of the link's TUN devices unless configured.
 const DefaultMTU = 1500
@@ -96,7 +96,7 @@ type Config struct {
 	Faults []Rule
 	// ClientFastOpen and ServerFastOpen are written to net.ipv4.tcp_fastopen
 	// in each host. Zero means DefaultFastOpen (3); FastOpenOff means 0.
-	ClientFastOpen, ServerFastOpen kernel.Mode
+	ClientFastOpen, ServerFastOpen sysctl.Mode
 	// MTU of both TUN devices; zero means DefaultMTU. At most MaxMTU.
 	MTU int
 	// Seed seeds the random loss, jitter and duplication; zero picks one
@@ -426,7 +426,7 @@ func (c *Config) validate() error {
 	return nil
 }
 
-func fastOpenValue(m kernel.Mode) kernel.Mode {
+func fastOpenValue(m sysctl.Mode) sysctl.Mode {
 	switch m {
 	case 0:
 		return DefaultFastOpen

@@ -12,10 +12,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/fastopen/fastopen/sysctl"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-
-	"github.com/fastopen/fastopen/kernel"
 )
 
 // Prefix starts the name of every network namespace the lab creates, so that
@@ -28,8 +27,8 @@ const netnsDir = "/var/run/netns"
 
 // ErrPrivilege is returned (wrapped) when an operation needs root or
 // CAP_NET_ADMIN and the process does not have it. It is
-// kernel.ErrPrivilege, so either matches.
-var ErrPrivilege = kernel.ErrPrivilege
+// sysctl.ErrPrivilege, so either matches.
+var ErrPrivilege = sysctl.ErrPrivilege
 
 // HostConfig describes a host to create.
 type HostConfig struct {
@@ -37,7 +36,7 @@ type HostConfig struct {
 	// name built from Prefix, this label and a random suffix.
 	Name string
 	// FastOpen is the value written to net.ipv4.tcp_fastopen inside the
-	// host (a kernel.Mode bit set). Zero means the kernel default of a new
+	// host (a sysctl.Mode bit set). Zero means the kernel default of a new
 	// namespace (1, client only); use FastOpenSet to force 0.
 	FastOpen int
 	// FastOpenSet makes FastOpen authoritative even when it is zero.
@@ -91,7 +90,7 @@ func NewHost(cfg HostConfig) (*Host, error) {
 			return fmt.Errorf("bring loopback up: %w", err)
 		}
 		if cfg.FastOpen != 0 || cfg.FastOpenSet {
-			return kernel.SetFastOpenMode(kernel.Mode(cfg.FastOpen))
+			return sysctl.SetFastOpenMode(sysctl.Mode(cfg.FastOpen))
 		}
 		return nil
 	})
@@ -197,7 +196,7 @@ func (c *Cmd) CombinedOutput() ([]byte, error) {
 // ("net.ipv4.tcp_fastopen"). Without root / CAP_NET_ADMIN the error wraps
 // ErrPrivilege.
 func (h *Host) SetSysctl(key, value string) error {
-	return h.Run(func() error { return kernel.SetSysctl(key, value) })
+	return h.Run(func() error { return sysctl.Write(key, value) })
 }
 
 // Sysctl reads a sysctl (dotted name) inside the host, without the
@@ -205,7 +204,7 @@ func (h *Host) SetSysctl(key, value string) error {
 func (h *Host) Sysctl(key string) (string, error) {
 	var v string
 	err := h.Run(func() (err error) {
-		v, err = kernel.Sysctl(key)
+		v, err = sysctl.Read(key)
 		return err
 	})
 	return v, err

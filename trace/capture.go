@@ -106,7 +106,7 @@ type Capture struct {
 // Start opens a capture on opts.Interface in the calling thread's network
 // namespace and begins decoding in a goroutine; end it with Stop. Only TCP
 // segments matching the port and host filter are copied out of the
-// kernel. It fails with an error wrapping kernel.ErrPrivilege without
+// kernel. It fails with an error wrapping sysctl.ErrPrivilege without
 // root / CAP_NET_RAW, with a message saying what to do for an interface
 // that does not exist or is down, and for invalid Options. Off Linux it
 // fails with an error matching errors.ErrUnsupported.

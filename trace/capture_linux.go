@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/sysctl"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
@@ -26,7 +26,7 @@ const (
 )
 
 // privilegeError says that an operation needs CAP_NET_RAW (not the
-// CAP_NET_ADMIN kernel.ErrPrivilege names); it matches kernel.ErrPrivilege
+// CAP_NET_ADMIN sysctl.ErrPrivilege names); it matches sysctl.ErrPrivilege
 // and the system's error.
 type privilegeError struct {
 	op    string
@@ -34,7 +34,7 @@ type privilegeError struct {
 }
 
 func (e *privilegeError) Error() string   { return e.op + " needs root / CAP_NET_RAW (run with sudo)" }
-func (e *privilegeError) Unwrap() []error { return []error{kernel.ErrPrivilege, e.cause} }
+func (e *privilegeError) Unwrap() []error { return []error{sysctl.ErrPrivilege, e.cause} }
 
 type ringSource struct{ tp *afpacket.TPacket }
 

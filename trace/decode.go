@@ -15,7 +15,7 @@
 // built on them.
 //
 // Live capture is Linux only and needs root / CAP_NET_RAW (the error then
-// wraps kernel.ErrPrivilege); reading saved captures needs neither.
+// wraps sysctl.ErrPrivilege); reading saved captures needs neither.
 package trace
 
 import (

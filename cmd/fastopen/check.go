@@ -8,6 +8,7 @@ import (
 
 	"github.com/fastopen/fastopen/internal/cli"
 	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/sysctl"
 )
 
 // Exit statuses of `fastopen check` (1 and 2 keep their usual meaning:
@@ -64,7 +65,7 @@ func yesNo(b bool) string {
 
 func printCheck(r *kernel.Report) {
 	fmt.Printf("namespace:  %s\n", r.Namespace)
-	fmt.Printf("%s = %d = %s\n", kernel.SysctlFastOpen, r.Sysctl, r.Mode)
+	fmt.Printf("%s = %d = %s\n", sysctl.FastOpen, r.Sysctl, r.Mode)
 	rows := [][]string{{"  ", "BIT", "NAME", "MEANING"}}
 	for _, b := range r.Bits {
 		mark := "[ ]"
@@ -79,9 +80,9 @@ func printCheck(r *kernel.Report) {
 		yesNo(r.Support.Connect), yesNo(r.Support.Listener), yesNo(r.Support.KeyOption))
 	switch {
 	case r.BlackholeTimeoutSec < 0:
-		fmt.Printf("blackhole:  %s unreadable\n", kernel.SysctlBlackholeTimeout)
+		fmt.Printf("blackhole:  %s unreadable\n", sysctl.BlackholeTimeout)
 	case r.BlackholeTimeoutSec == 0:
-		fmt.Printf("blackhole:  detection off (%s = 0); %d past detections\n", kernel.SysctlBlackholeTimeout, r.BlackholeEvents)
+		fmt.Printf("blackhole:  detection off (%s = 0); %d past detections\n", sysctl.BlackholeTimeout, r.BlackholeEvents)
 	default:
 		state := "client TFO active"
 		if r.ClientMaybePaused {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fastopen/fastopen/internal/cli"
 	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/sysctl"
 )
 
 func init() {
@@ -21,8 +22,8 @@ func init() {
 			Summary: verb + " (net.ipv4.tcp_fastopen) for the client side, the server side or both, in this network namespace",
 			Usage:   "[client|server|both] [--persist] [--json]",
 			Setup: func(fs *flag.FlagSet) func([]string) error {
-				persist := fs.Bool("persist", false, "also write "+kernel.PersistPath+" so the setting survives a reboot (host namespace)")
-				persistFile := fs.String("persist-file", kernel.PersistPath, "file written by --persist")
+				persist := fs.Bool("persist", false, "also write "+sysctl.PersistPath+" so the setting survives a reboot (host namespace)")
+				persistFile := fs.String("persist-file", sysctl.PersistPath, "file written by --persist")
 				asJSON := fs.Bool("json", false, "print the change as JSON")
 				return func(args []string) error {
 					return runEnable(on, args, *persist, *persistFile, *asJSON)
@@ -36,9 +37,9 @@ func runEnable(on bool, args []string, persist bool, persistFile string, asJSON 
 	if len(args) > 1 {
 		return cli.Usagef("one role at most (client, server or both), got %d arguments", len(args))
 	}
-	role := kernel.RoleBoth
+	role := sysctl.RoleBoth
 	if len(args) == 1 {
-		r, err := kernel.ParseRole(args[0])
+		r, err := sysctl.ParseRole(args[0])
 		if err != nil {
 			return cli.Usagef("%v", err)
 		}
@@ -46,14 +47,14 @@ func runEnable(on bool, args []string, persist bool, persistFile string, asJSON 
 	}
 	c, err := kernel.ChangeRole(role, on)
 	if err != nil {
-		if errors.Is(err, kernel.ErrPrivilege) {
+		if errors.Is(err, sysctl.ErrPrivilege) {
 			return fmt.Errorf("%w; nothing was changed", err)
 		}
 		return err
 	}
 	var perr error
 	if persist {
-		if perr = kernel.PersistFastOpenMode(persistFile, c.After); perr != nil {
+		if perr = sysctl.PersistFastOpenMode(persistFile, c.After); perr != nil {
 			// Say what the running setting is: the change above stands.
 			state := fmt.Sprintf("the running setting was changed to %s", c.After)
 			if c.Before == c.After {
@@ -72,9 +73,9 @@ func runEnable(on bool, args []string, persist bool, persistFile string, asJSON 
 		return perr
 	}
 	if c.Before == c.After {
-		fmt.Printf("%s already %s in %s: nothing to change\n", kernel.SysctlFastOpen, c.After, c.Namespace)
+		fmt.Printf("%s already %s in %s: nothing to change\n", sysctl.FastOpen, c.After, c.Namespace)
 	} else {
-		fmt.Printf("%s: %s -> %s in %s\n", kernel.SysctlFastOpen, c.Before, c.After, c.Namespace)
+		fmt.Printf("%s: %s -> %s in %s\n", sysctl.FastOpen, c.Before, c.After, c.Namespace)
 	}
 	if persist && perr == nil {
 		fmt.Printf("wrote %s (applied at boot", persistFile)

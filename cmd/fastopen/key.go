@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/cli"
 	"github.com/fastopen/fastopen/kernel"
 )
@@ -40,7 +41,7 @@ func init() {
 					if len(args) > 1 {
 						return cli.Usagef("key new takes no arguments")
 					}
-					k, err := kernel.NewKey()
+					k, err := fastopen.NewKey()
 					if err != nil {
 						return err
 					}
@@ -84,7 +85,7 @@ func runRotate(secretFile string, interval time.Duration, toSysctl bool, keyFile
 		return cli.Usagef("%v", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	install := func(p, b kernel.Key) error {
+	install := func(p, b fastopen.Key) error {
 		now := time.Now()
 		if toSysctl {
 			if err := kernel.SetSysctlKey(p, &b); err != nil {

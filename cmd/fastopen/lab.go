@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/fastopen/fastopen/internal/cli"
-	"github.com/fastopen/fastopen/kernel"
 	"github.com/fastopen/fastopen/lab"
+	"github.com/fastopen/fastopen/sysctl"
 )
 
 func init() {
@@ -131,11 +131,11 @@ func setupLab(fs *flag.FlagSet) func([]string) error {
 	}
 }
 
-func tfoMode(v int) kernel.Mode {
+func tfoMode(v int) sysctl.Mode {
 	if v == 0 {
 		return lab.FastOpenOff
 	}
-	return kernel.Mode(v)
+	return sysctl.Mode(v)
 }
 
 // labUp runs a lab in the foreground until a signal.

@@ -17,9 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/labtest"
 	"github.com/fastopen/fastopen/kernel"
 	"github.com/fastopen/fastopen/lab"
+	"github.com/fastopen/fastopen/sysctl"
 )
 
 // exitCode runs cmd and returns its exit status and combined output.
@@ -231,9 +233,9 @@ func scrapeMetrics(t *testing.T, h *lab.Host, url string) map[string]float64 {
 // from the log and the scrape agrees.
 func TestServeKeyFileLifecycle(t *testing.T) {
 	h := labtest.Host(t, "opskey", 3)
-	k1, _ := kernel.NewKey()
-	k2, _ := kernel.NewKey()
-	k3, _ := kernel.NewKey()
+	k1, _ := fastopen.NewKey()
+	k2, _ := fastopen.NewKey()
+	k3, _ := fastopen.NewKey()
 	vol := t.TempDir()
 	// A Secret volume: ..v1/tfo.key, ..data -> ..v1, tfo.key -> ..data/tfo.key.
 	version := func(name, content string) {
@@ -383,7 +385,7 @@ func TestCheckCLI(t *testing.T) {
 	} {
 		h := labtest.Host(t, "opscheck", tc.mode)
 		if tc.mode == 3 { // a key, so that the advice has nothing to add
-			k, _ := kernel.NewKey()
+			k, _ := fastopen.NewKey()
 			labtest.Run(t, h, func() error { return kernel.SetSysctlKey(k, nil) })
 		}
 		code, out := exitCode(t, h.Command(binary, "check").Output)
@@ -410,8 +412,8 @@ func TestCheckCLI(t *testing.T) {
 // TestEnableCLIPersist: enable and disable change only their namespace's
 // sysctl, and the --persist file is one `sysctl -p` applies.
 func TestEnableCLIPersist(t *testing.T) {
-	sysctl := labtest.NeedCommand(t, "sysctl")
-	hostBefore, err := kernel.FastOpenMode()
+	sysctlCmd := labtest.NeedCommand(t, "sysctl")
+	hostBefore, err := sysctl.FastOpenMode()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,15 +431,15 @@ func TestEnableCLIPersist(t *testing.T) {
 	if err := json.Unmarshal(out, &c); err != nil || c.Before != 0 || c.After != 2 || c.Namespace.Name != h.NS || c.Persisted != conf {
 		t.Fatalf("enable server --json: %s (%v)", out, err)
 	}
-	if v, _ := h.Sysctl(kernel.SysctlFastOpen); v != "2" {
+	if v, _ := h.Sysctl(sysctl.FastOpen); v != "2" {
 		t.Fatalf("namespace sysctl %s after enable server, want 2", v)
 	}
 	// The persisted file, applied in a fresh namespace, gives the same value.
 	fresh := labtest.Host(t, "opspersist", 0)
-	if out, err := fresh.Command(sysctl, "-p", conf).CombinedOutput(); err != nil {
+	if out, err := fresh.Command(sysctlCmd, "-p", conf).CombinedOutput(); err != nil {
 		t.Fatalf("sysctl -p %s: %v\n%s", conf, err, out)
 	}
-	if v, _ := fresh.Sysctl(kernel.SysctlFastOpen); v != "2" {
+	if v, _ := fresh.Sysctl(sysctl.FastOpen); v != "2" {
 		t.Fatalf("sysctl -p of the persisted file set %s, want 2", v)
 	}
 	if out, err := h.Command(binary, "disable", "server").CombinedOutput(); err != nil || !strings.Contains(string(out), "0x2 (server) -> 0x0 (off)") {
@@ -450,8 +452,8 @@ func TestEnableCLIPersist(t *testing.T) {
 	if out, err := h.Command(binary, "enable", "client", "--persist", "--persist-file", missing).CombinedOutput(); err != nil {
 		t.Fatalf("enable client --persist into a missing sysctl.d: %v\n%s", err, out)
 	}
-	if b, err := os.ReadFile(missing); err != nil || !strings.Contains(string(b), kernel.SysctlFastOpen+" = 1") {
-		t.Fatalf("persisted file %q (%v), want %s = 1", b, err, kernel.SysctlFastOpen)
+	if b, err := os.ReadFile(missing); err != nil || !strings.Contains(string(b), sysctl.FastOpen+" = 1") {
+		t.Fatalf("persisted file %q (%v), want %s = 1", b, err, sysctl.FastOpen)
 	}
 	unwritable := filepath.Join(t.TempDir(), "no", "such", "60-fastopen.conf")
 	code, msg := exitCode(t, h.Command(binary, "enable", "server", "--persist", "--persist-file", unwritable).CombinedOutput)
@@ -463,9 +465,9 @@ func TestEnableCLIPersist(t *testing.T) {
 	if code != 1 || !strings.Contains(msg, "the running setting is 0x3 (client+server), unchanged") {
 		t.Errorf("enable server --persist, nothing to change, impossible path: exit %d:\n%s", code, msg)
 	}
-	if hostAfter, _ := kernel.FastOpenMode(); hostAfter != hostBefore {
-		kernel.SetFastOpenMode(hostBefore)
-		t.Fatalf("the host's %s changed from %#x to %#x (restored)", kernel.SysctlFastOpen, int(hostBefore), int(hostAfter))
+	if hostAfter, _ := sysctl.FastOpenMode(); hostAfter != hostBefore {
+		sysctl.SetFastOpenMode(hostBefore)
+		t.Fatalf("the host's %s changed from %#x to %#x (restored)", sysctl.FastOpen, int(hostBefore), int(hostAfter))
 	}
 }
 
@@ -527,8 +529,8 @@ func TestKeyRotateDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	var p kernel.Key
-	var b *kernel.Key
+	var p fastopen.Key
+	var b *fastopen.Key
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		var err error
 		if p, b, err = kernel.LoadKeyFile(keyFile); err == nil {

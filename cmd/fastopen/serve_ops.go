@@ -101,10 +101,10 @@ func (h *opsHook) Listen(ctx context.Context, ln net.Listener, log *slog.Logger)
 	var backup bool // whether the installed file had a backup key
 	w := &kernel.KeyWatcher{
 		Path: h.keyFile,
-		Install: func(p kernel.Key, b *kernel.Key) error {
+		Install: func(p fastopen.Key, b *fastopen.Key) error {
 			backup = b != nil
 			var serr error
-			if err := rc.Control(func(fd uintptr) { serr = kernel.SetListenerKey(fd, p, b) }); err != nil {
+			if err := rc.Control(func(fd uintptr) { serr = fastopen.SetListenerKey(fd, p, b) }); err != nil {
 				return err
 			}
 			return serr

@@ -1,4 +1,4 @@
-package kernel
+package sysctl
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/fastopen/fastopen/internal/atomicfile"
 )
 
 // PersistPath is where PersistFastOpenMode writes by default; systemd's
@@ -27,8 +29,8 @@ func PersistFastOpenMode(path string, m Mode) error {
 			return persistError(path, fmt.Errorf("cannot create directory %s: %w", dir, unwrapPath(err)))
 		}
 	}
-	text := fmt.Sprintf("# Written by `fastopen enable/disable`: TCP Fast Open mode %s.\n%s = %d\n", m, SysctlFastOpen, int(m))
-	if err := writeFileAtomic(path, []byte(text), 0o644); err != nil {
+	text := fmt.Sprintf("# Written by `fastopen enable/disable`: TCP Fast Open mode %s.\n%s = %d\n", m, FastOpen, int(m))
+	if err := atomicfile.Write(path, []byte(text), 0o644); err != nil {
 		return persistError(path, unwrapPath(err))
 	}
 	return nil
@@ -38,9 +40,9 @@ func PersistFastOpenMode(path string, m Mode) error {
 // ErrPrivilege for a permission problem.
 func persistError(path string, err error) error {
 	if errors.Is(err, fs.ErrPermission) {
-		return fmt.Errorf("persist %s: cannot write %s: %w", SysctlFastOpen, path, ErrPrivilege)
+		return fmt.Errorf("persist %s: cannot write %s: %w", FastOpen, path, ErrPrivilege)
 	}
-	return fmt.Errorf("persist %s: cannot write %s: %w", SysctlFastOpen, path, err)
+	return fmt.Errorf("persist %s: cannot write %s: %w", FastOpen, path, err)
 }
 
 // unwrapPath drops the *fs.PathError around err, whose path may be a

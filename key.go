@@ -1,4 +1,4 @@
-package kernel
+package fastopen
 
 import (
 	"crypto/rand"
