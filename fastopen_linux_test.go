@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/cookie"
 	"github.com/fastopen/fastopen/internal/labtest"
-	"github.com/fastopen/fastopen/kernel"
 	"github.com/fastopen/fastopen/lab"
 	"github.com/fastopen/fastopen/sysctl"
 )
@@ -296,7 +296,7 @@ func TestCookieGoneBeforeFirstWrite(t *testing.T) {
 	if inf := clientInfo(t, c); !inf.HadCookie || inf.State != "SYN_SENT" {
 		t.Fatalf("before the write: %+v, want a deferred SYN", inf)
 	}
-	labtest.Run(t, h, func() error { return kernel.FlushCookies(netip.Addr{}) })
+	labtest.Run(t, h, func() error { return cookie.Flush(netip.Addr{}) })
 	before := labtest.Counters(t, h)
 	const msg = "written after the cookie was flushed"
 	echoOn(t, c, msg)

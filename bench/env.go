@@ -6,7 +6,7 @@ import (
 	"os/exec"
 	"time"
 
-	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/cookie"
 	"github.com/fastopen/fastopen/lab"
 )
 
@@ -94,8 +94,8 @@ func command(h *lab.Host, name string, args ...string) (proc, *exec.Cmd) {
 func (e *env) flushCookies() bool {
 	ok := false
 	e.client(func() error {
-		err := kernel.FlushCookies(e.serverIP)
-		ok = err == nil || errors.Is(err, kernel.ErrNoCookie)
+		err := cookie.Flush(e.serverIP)
+		ok = err == nil || errors.Is(err, cookie.ErrNoCookie)
 		return nil
 	})
 	return ok

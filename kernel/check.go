@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/fastopen/fastopen/key"
 	"github.com/fastopen/fastopen/sysctl"
 )
 
@@ -26,7 +27,7 @@ type Report struct {
 	Server bool `json:"server"`
 	// Support is what a probe socket found.
 	Support Support `json:"support"`
-	// ServerKey is KeyStateSet, KeyStateNotSet or KeyStateUnknown; the key
+	// ServerKey is key.KeyStateSet, key.KeyStateNotSet or key.KeyStateUnknown; the key
 	// itself is never shown.
 	ServerKey string `json:"server_key"`
 	// BlackholeTimeoutSec is net.ipv4.tcp_fastopen_blackhole_timeout_sec,
@@ -68,7 +69,7 @@ func Check() (*Report, error) {
 	} else {
 		r.Problems = append(r.Problems, err.Error())
 	}
-	r.ServerKey = NamespaceKeyState()
+	r.ServerKey = key.NamespaceKeyState()
 	if s, err := sysctl.Read(sysctl.BlackholeTimeout); err == nil {
 		if v, err := strconv.Atoi(s); err == nil {
 			r.BlackholeTimeoutSec = v
@@ -131,7 +132,7 @@ func advise(m sysctl.Mode, r *Report, c Counters) []string {
 	case m&sysctl.ModeServerAllListeners != 0:
 		a = append(a, "bit 0x400 (server-all-listeners) has no effect while the server bit 0x2 is off; it takes effect with `fastopen enable server`")
 	}
-	if m.Server() && r.ServerKey == KeyStateNotSet {
+	if m.Server() && r.ServerKey == key.KeyStateNotSet {
 		a = append(a, "no server key yet: the kernel picks a random one when the first TFO listener starts; servers behind one address must share a key (`fastopen key new`, `fastopen serve --key-file`, or `fastopen key rotate` for a fleet)")
 	}
 	if r.ClientMaybePaused {

@@ -1,14 +1,13 @@
 package kernel_test
 
 import (
-	"errors"
-	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/labtest"
 	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/key"
 	"github.com/fastopen/fastopen/sysctl"
 )
 
@@ -81,16 +80,16 @@ func TestCheckSeesKeyAndRefusedCookies(t *testing.T) {
 		labtest.Run(t, h, func() (err error) { r, err = kernel.Check(); return err })
 		return r
 	}
-	if r := check(); r.ServerKey != kernel.KeyStateNotSet || !strings.Contains(strings.Join(r.Advice, " "), "no server key") {
+	if r := check(); r.ServerKey != key.KeyStateNotSet || !strings.Contains(strings.Join(r.Advice, " "), "no server key") {
 		t.Fatalf("fresh namespace: server key %q, advice %q; want not set and advice about it", r.ServerKey, r.Advice)
 	}
-	key, _ := fastopen.NewKey()
-	labtest.Run(t, h, func() error { return kernel.SetSysctlKey(key, nil) })
+	k, _ := fastopen.NewKey()
+	labtest.Run(t, h, func() error { return key.SetSysctlKey(k, nil) })
 	r := check()
-	if r.ServerKey != kernel.KeyStateSet || strings.Contains(strings.Join(r.Advice, " "), "no server key") {
+	if r.ServerKey != key.KeyStateSet || strings.Contains(strings.Join(r.Advice, " "), "no server key") {
 		t.Fatal("key set through the sysctl, but Check says none")
 	}
-	if strings.Contains(strings.Join(r.Advice, " "), key.String()) {
+	if strings.Contains(strings.Join(r.Advice, " "), k.String()) {
 		t.Fatal("Check printed the server key")
 	}
 }
@@ -125,82 +124,5 @@ func TestChangeRoleOnlyThatNamespace(t *testing.T) {
 	}
 	if ns, err := kernel.CurrentNamespace(); err != nil || ns.Inode == c.Namespace.Inode {
 		t.Fatalf("test namespace and process namespace are the same (%v)", err)
-	}
-}
-
-// TestKeyByteOrder: a key written as text to the sysctl is, byte for byte,
-// the Key the socket option reads back (and so what SetListenerKey takes).
-func TestKeyByteOrder(t *testing.T) {
-	h := labtest.Host(t, "order", 3)
-	k, _ := fastopen.ParseKey("00112233-44556677-8899aabb-ccddeeff")
-	b, _ := fastopen.NewKey()
-	want := fastopen.Key{0x33, 0x22, 0x11, 0x00, 0x77, 0x66, 0x55, 0x44, 0xbb, 0xaa, 0x99, 0x88, 0xff, 0xee, 0xdd, 0xcc}
-	if k != want {
-		t.Fatalf("ParseKey bytes % x, want % x (little-endian words)", k[:], want[:])
-	}
-	labtest.Run(t, h, func() error {
-		if err := kernel.SetSysctlKey(k, &b); err != nil {
-			return err
-		}
-		text, err := sysctl.Read(sysctl.FastOpenKey)
-		if err != nil {
-			return err
-		}
-		if text != fastopen.FormatKeys(k, &b) {
-			t.Errorf("sysctl reads back %d characters differing from what was written", len(text))
-		}
-		fd, err := sock()
-		if err != nil {
-			return err
-		}
-		defer closeFD(fd)
-		if keys, err := kernel.SocketKeys(fd); err != nil || len(keys) != 0 {
-			t.Errorf("fresh socket: %d own keys (%v), want none", len(keys), err)
-		}
-		if err := fastopen.SetListenerKey(uintptr(fd), k, &b); err != nil {
-			return err
-		}
-		keys, err := kernel.SocketKeys(fd)
-		if err != nil {
-			return err
-		}
-		if len(keys) != 2 || keys[0] != k || keys[1] != b {
-			t.Errorf("socket option returned %d keys not equal to [primary, backup]", len(keys))
-		}
-		return nil
-	})
-}
-
-func TestCookiesListAndFlush(t *testing.T) {
-	f := newFleet(t)
-	s := listen(t, f.srv[0], nil, nil)
-	f.use(t, 0)
-	request(t, f.client, serverAddr, "hello")
-	s.accepted(t)
-	var cs []kernel.Cookie
-	labtest.Run(t, f.client, func() (err error) { cs, err = kernel.Cookies(); return err })
-	if len(cs) != 1 || cs[0].Dest != serverAddr || len(cs[0].Cookie) != 8 || cs[0].Source != netip.MustParseAddr("10.201.0.2") {
-		t.Fatalf("cookies %+v, want one 8-byte cookie for %v from 10.201.0.2", cs, serverAddr)
-	}
-	if !request(t, f.client, serverAddr, "warm") || !s.accepted(t) {
-		t.Fatal("listed cookie was not used")
-	}
-	labtest.Run(t, f.client, func() error { return kernel.FlushCookies(serverAddr) })
-	labtest.Run(t, f.client, func() (err error) { cs, err = kernel.Cookies(); return err })
-	if len(cs) != 0 {
-		t.Fatalf("after flush: %d cookies left", len(cs))
-	}
-	if request(t, f.client, serverAddr, "cold") {
-		t.Fatal("SYN data acknowledged after the cookie was flushed")
-	}
-	s.accepted(t)
-	labtest.Run(t, f.client, func() error { return kernel.FlushCookies(netip.Addr{}) })
-	labtest.Run(t, f.client, func() (err error) { cs, err = kernel.Cookies(); return err })
-	if len(cs) != 0 {
-		t.Fatalf("after flushing all: %d cookies left", len(cs))
-	}
-	err := f.client.Run(func() error { return kernel.FlushCookies(netip.MustParseAddr("10.201.0.99")) })
-	if !errors.Is(err, kernel.ErrNoCookie) {
-		t.Fatalf("flushing an unknown destination: %v, want ErrNoCookie", err)
 	}
 }

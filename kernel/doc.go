@@ -3,10 +3,8 @@
 // change; ChangeRole turns the client or server side on or off;
 // ReadCounters and CounterFile read the TcpExt TFO counters; Probe tells
 // which TFO socket options the kernel has; CurrentNamespace says which
-// namespace this is. Key files, KeyWatcher, Rotation and the namespace's
-// key manage server cookie keys; Cookies and FlushCookies the client's
-// cookie cache. The sysctls themselves are package sysctl's; the cookie
-// key type is fastopen.Key.
+// namespace this is. The sysctls themselves are package sysctl's, cookie
+// keys package key's, the client's cookie cache package cookie's.
 //
 // Everything here acts on the network namespace of the calling OS thread;
 // run it inside lab.Host.Run (or a process started in a namespace) to act

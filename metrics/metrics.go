@@ -95,7 +95,7 @@ func (s *Server) Accepted(synData bool, synBytes int) {
 func (s *Server) Unconfirmed() { s.replays.Inc() }
 
 // KeyLoad records the result of loading the cookie key file: nil counts as
-// result="ok", any error as result="error" (kernel.KeyWatcher.OnResult
+// result="ok", any error as result="error" (key.KeyWatcher.OnResult
 // fits).
 func (s *Server) KeyLoad(err error) {
 	if err != nil {

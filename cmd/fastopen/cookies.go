@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/fastopen/fastopen/cookie"
 	"github.com/fastopen/fastopen/internal/cli"
 	"github.com/fastopen/fastopen/kernel"
 )
@@ -55,13 +56,13 @@ func init() {
 }
 
 func listCookies(asJSON bool) error {
-	cs, err := kernel.Cookies()
+	cs, err := cookie.List()
 	if err != nil {
 		return err
 	}
 	if asJSON {
 		if cs == nil {
-			cs = []kernel.Cookie{}
+			cs = []cookie.Cookie{}
 		}
 		return cli.JSON(os.Stdout, cs)
 	}
@@ -84,12 +85,12 @@ func listCookies(asJSON bool) error {
 }
 
 func flushCookies(dest netip.Addr, asJSON bool) error {
-	err := kernel.FlushCookies(dest)
+	err := cookie.Flush(dest)
 	what := "all destinations"
 	if dest.IsValid() {
 		what = dest.String()
 	}
-	if errors.Is(err, kernel.ErrNoCookie) {
+	if errors.Is(err, cookie.ErrNoCookie) {
 		return &cli.ExitError{Code: 1, Err: fmt.Errorf("nothing cached for %s", what)}
 	}
 	if err != nil {

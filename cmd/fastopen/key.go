@@ -13,7 +13,7 @@ import (
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/cli"
-	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/key"
 )
 
 func init() {
@@ -51,7 +51,7 @@ func init() {
 					if len(args) != 2 {
 						return cli.Usagef("key check takes one file name")
 					}
-					_, backup, err := kernel.LoadKeyFile(args[1])
+					_, backup, err := key.LoadKeyFile(args[1])
 					if err != nil {
 						return err
 					}
@@ -76,11 +76,11 @@ func init() {
 }
 
 func runRotate(secretFile string, interval time.Duration, toSysctl bool, keyFile string, daemon bool) error {
-	secret, err := kernel.LoadSecretFile(secretFile)
+	secret, err := key.LoadSecretFile(secretFile)
 	if err != nil {
 		return err
 	}
-	r := kernel.Rotation{Secret: secret, Interval: interval}
+	r := key.Rotation{Secret: secret, Interval: interval}
 	if err := r.Validate(); err != nil {
 		return cli.Usagef("%v", err)
 	}
@@ -88,12 +88,12 @@ func runRotate(secretFile string, interval time.Duration, toSysctl bool, keyFile
 	install := func(p, b fastopen.Key) error {
 		now := time.Now()
 		if toSysctl {
-			if err := kernel.SetSysctlKey(p, &b); err != nil {
+			if err := key.SetSysctlKey(p, &b); err != nil {
 				return err
 			}
 		}
 		if keyFile != "" {
-			if err := kernel.WriteKeyFile(keyFile, p, &b); err != nil {
+			if err := key.WriteKeyFile(keyFile, p, &b); err != nil {
 				return err
 			}
 		}
@@ -110,7 +110,7 @@ func runRotate(secretFile string, interval time.Duration, toSysctl bool, keyFile
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = kernel.RotateLoop(ctx, r, time.Now, time.Minute, install, func(err error) {
+	err = key.RotateLoop(ctx, r, time.Now, time.Minute, install, func(err error) {
 		log.Error("TFO key rotation failed; retrying", "err", err)
 	})
 	if errors.Is(err, context.Canceled) {

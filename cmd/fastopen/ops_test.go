@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/cookie"
 	"github.com/fastopen/fastopen/internal/labtest"
 	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/key"
 	"github.com/fastopen/fastopen/lab"
 	"github.com/fastopen/fastopen/sysctl"
 )
@@ -345,7 +347,7 @@ func TestServeKeyFileLifecycle(t *testing.T) {
 		t.Fatal("a deleted file changed the key")
 	}
 	// Recreated by a rename (Vault agent) with the same key: loaded again.
-	if err := kernel.WriteKeyFile(keyFile, k3, nil); err != nil {
+	if err := key.WriteKeyFile(keyFile, k3, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.wait(t, "TFO key loaded")
@@ -386,7 +388,7 @@ func TestCheckCLI(t *testing.T) {
 		h := labtest.Host(t, "opscheck", tc.mode)
 		if tc.mode == 3 { // a key, so that the advice has nothing to add
 			k, _ := fastopen.NewKey()
-			labtest.Run(t, h, func() error { return kernel.SetSysctlKey(k, nil) })
+			labtest.Run(t, h, func() error { return key.SetSysctlKey(k, nil) })
 		}
 		code, out := exitCode(t, h.Command(binary, "check").Output)
 		if code != tc.code || !strings.Contains(out, tc.advice) {
@@ -480,13 +482,13 @@ func TestCookiesCLIIPv6(t *testing.T) {
 	if recs := sendRecords(t, h, "[::1]:8000", "--count", "2"); len(recs) != 2 || !recs[1].SYNData {
 		t.Fatalf("warm-up over IPv6: %+v", recs)
 	}
-	list := func() []kernel.Cookie {
+	list := func() []cookie.Cookie {
 		t.Helper()
 		out, err := h.Command(binary, "cookies", "list", "--json").Output()
 		if err != nil {
 			t.Fatalf("cookies list: %v", err)
 		}
-		var cs []kernel.Cookie
+		var cs []cookie.Cookie
 		if err := json.Unmarshal(out, &cs); err != nil {
 			t.Fatalf("cookies list --json %q: %v", out, err)
 		}
@@ -533,14 +535,14 @@ func TestKeyRotateDaemon(t *testing.T) {
 	var b *fastopen.Key
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		var err error
-		if p, b, err = kernel.LoadKeyFile(keyFile); err == nil {
+		if p, b, err = key.LoadKeyFile(keyFile); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no key file written: %v\n%s", err, stderr.String())
 		}
 	}
-	r := kernel.Rotation{Secret: []byte("c2hhcmVkIGJ5IHRoZSB3aG9sZSBmbGVldA=="), Interval: 24 * time.Hour}
+	r := key.Rotation{Secret: []byte("c2hhcmVkIGJ5IHRoZSB3aG9sZSBmbGVldA=="), Interval: 24 * time.Hour}
 	match := false
 	for _, at := range []time.Time{start, time.Now()} { // a half-interval change may fall in between
 		wp, wb := r.Keys(at)

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/fastopen/fastopen"
-	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/key"
 	"github.com/fastopen/fastopen/metrics"
 )
 
@@ -54,7 +54,7 @@ func (h *opsHook) Configure(lc *fastopen.ListenConfig) error {
 	// signal's default action).
 	h.hup = make(chan os.Signal, 1)
 	signal.Notify(h.hup, syscall.SIGHUP)
-	primary, backup, err := kernel.LoadKeyFile(h.keyFile)
+	primary, backup, err := key.LoadKeyFile(h.keyFile)
 	if err != nil {
 		return fmt.Errorf("--key-file: %w", err)
 	}
@@ -99,7 +99,7 @@ func (h *opsHook) Listen(ctx context.Context, ln net.Listener, log *slog.Logger)
 		return fmt.Errorf("--key-file: %w", err)
 	}
 	var backup bool // whether the installed file had a backup key
-	w := &kernel.KeyWatcher{
+	w := &key.KeyWatcher{
 		Path: h.keyFile,
 		Install: func(p fastopen.Key, b *fastopen.Key) error {
 			backup = b != nil

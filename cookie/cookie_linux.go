@@ -1,4 +1,4 @@
-package kernel
+package cookie
 
 import (
 	"errors"
@@ -42,11 +42,11 @@ func tcpMetricsFamily() (uint16, error) {
 	return f.ID, nil
 }
 
-// Cookies lists the TFO cookies the kernel holds for servers (the TCP
+// List lists the TFO cookies the kernel holds for servers (the TCP
 // metrics cache, as `ip tcp_metrics show` does), in the calling thread's
 // network namespace. Entries without a cookie are left out; none is an
 // empty list, not an error. Listing needs no privileges.
-func Cookies() ([]Cookie, error) {
+func List() ([]Cookie, error) {
 	id, err := tcpMetricsFamily()
 	if err != nil {
 		return nil, err
@@ -99,14 +99,14 @@ func Cookies() ([]Cookie, error) {
 	return out, err
 }
 
-// FlushCookies makes the kernel forget its cached metrics — TFO cookie,
+// Flush makes the kernel forget its cached metrics — TFO cookie,
 // remembered MSS, RTT estimates — for dest, or for every destination when
 // dest is the zero Addr, in the calling thread's namespace. The next
 // connection to a flushed server starts cold: it asks for a cookie and
 // sends no data in the SYN. It needs root / CAP_NET_ADMIN: without, the
 // error wraps sysctl.ErrPrivilege. When the kernel holds nothing for dest the
 // error wraps ErrNoCookie.
-func FlushCookies(dest netip.Addr) error {
+func Flush(dest netip.Addr) error {
 	id, err := tcpMetricsFamily()
 	if err != nil {
 		return err

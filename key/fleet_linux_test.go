@@ -1,4 +1,4 @@
-package kernel_test
+package key_test
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/labtest"
-	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/key"
 )
 
 // TestFleetSharedKey: server 0 keyed per listener (setsockopt), server 1
@@ -16,9 +16,9 @@ import (
 // Key's text form (sysctl) and its bytes (setsockopt) are the same key.
 func TestFleetSharedKey(t *testing.T) {
 	f := newFleet(t)
-	key, _ := fastopen.NewKey()
-	s0 := listen(t, f.srv[0], &key, nil)
-	labtest.Run(t, f.srv[1], func() error { return kernel.SetSysctlKey(key, nil) })
+	k, _ := fastopen.NewKey()
+	s0 := listen(t, f.srv[0], &k, nil)
+	labtest.Run(t, f.srv[1], func() error { return key.SetSysctlKey(k, nil) })
 	s1 := listen(t, f.srv[1], nil, nil)
 
 	f.use(t, 0)
@@ -87,7 +87,7 @@ func TestKeyWatcherOnListener(t *testing.T) {
 	k1, _ := fastopen.NewKey()
 	k2, _ := fastopen.NewKey()
 	path := t.TempDir() + "/tfo.key"
-	if err := kernel.WriteKeyFile(path, k1, nil); err != nil {
+	if err := key.WriteKeyFile(path, k1, nil); err != nil {
 		t.Fatal(err)
 	}
 	s := listen(t, h, nil, nil)
@@ -98,13 +98,13 @@ func TestKeyWatcherOnListener(t *testing.T) {
 	keys := func() []fastopen.Key {
 		var ks []fastopen.Key
 		var kerr error
-		rc.Control(func(fd uintptr) { ks, kerr = kernel.SocketKeys(int(fd)) })
+		rc.Control(func(fd uintptr) { ks, kerr = key.SocketKeys(int(fd)) })
 		if kerr != nil {
 			t.Fatal(kerr)
 		}
 		return ks
 	}
-	w := &kernel.KeyWatcher{Path: path, Install: func(p fastopen.Key, b *fastopen.Key) error {
+	w := &key.KeyWatcher{Path: path, Install: func(p fastopen.Key, b *fastopen.Key) error {
 		var serr error
 		rc.Control(func(fd uintptr) { serr = fastopen.SetListenerKey(fd, p, b) })
 		return serr
@@ -124,7 +124,7 @@ func TestKeyWatcherOnListener(t *testing.T) {
 	if ks := keys(); len(ks) != 1 || ks[0] != k1 {
 		t.Fatal("a bad key file changed the listener's key")
 	}
-	if err := kernel.WriteKeyFile(path, k2, &k1); err != nil {
+	if err := key.WriteKeyFile(path, k2, &k1); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Load(); err != nil {

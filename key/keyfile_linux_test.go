@@ -1,4 +1,4 @@
-package kernel_test
+package key_test
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fastopen/fastopen"
-	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/key"
 )
 
 // TestKeyWatcherNamedPipe: a key file path that names a named pipe with
@@ -20,15 +20,15 @@ func TestKeyWatcherNamedPipe(t *testing.T) {
 	if err := unix.Mkfifo(path, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := kernel.LoadKeyFile(path); !errors.Is(err, kernel.ErrKeyFileNotRegular) {
+	if _, _, err := key.LoadKeyFile(path); !errors.Is(err, key.ErrKeyFileNotRegular) {
 		t.Fatalf("LoadKeyFile on a named pipe: %v, want ErrKeyFileNotRegular", err)
 	}
 	done := make(chan error, 1)
-	w := &kernel.KeyWatcher{Path: path, Install: func(fastopen.Key, *fastopen.Key) error { return nil }}
+	w := &key.KeyWatcher{Path: path, Install: func(fastopen.Key, *fastopen.Key) error { return nil }}
 	go func() { done <- w.Load() }()
 	select {
 	case err := <-done:
-		if !errors.Is(err, kernel.ErrKeyFileNotRegular) {
+		if !errors.Is(err, key.ErrKeyFileNotRegular) {
 			t.Fatalf("watcher Load on a named pipe: %v, want ErrKeyFileNotRegular", err)
 		}
 	case <-time.After(3 * time.Second):

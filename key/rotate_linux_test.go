@@ -1,4 +1,4 @@
-package kernel_test
+package key_test
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/labtest"
-	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/key"
 )
 
 // TestRotationAcrossBoundary runs the fleet across a key boundary with a
@@ -16,7 +16,7 @@ import (
 // hands out a cookie for its new primary key, and two intervals later the
 // old cookie has expired.
 func TestRotationAcrossBoundary(t *testing.T) {
-	r := kernel.Rotation{Secret: []byte("a fleet secret of enough bytes"), Interval: 24 * time.Hour}
+	r := key.Rotation{Secret: []byte("a fleet secret of enough bytes"), Interval: 24 * time.Hour}
 	boundary := time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC)
 	keysAt := func(at time.Time) (fastopen.Key, *fastopen.Key) {
 		p, b := r.Keys(at)

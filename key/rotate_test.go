@@ -1,4 +1,4 @@
-package kernel_test
+package key_test
 
 import (
 	"context"
@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/fastopen/fastopen"
-	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/key"
 )
 
 func TestRotationSchedule(t *testing.T) {
-	r := kernel.Rotation{Secret: []byte("0123456789abcdef0123"), Interval: time.Hour}
+	r := key.Rotation{Secret: []byte("0123456789abcdef0123"), Interval: time.Hour}
 	if err := r.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func TestRotationSchedule(t *testing.T) {
 	if r.KeyOf(n) == r.KeyOf(n+1) {
 		t.Fatal("neighbouring intervals have the same key")
 	}
-	other := kernel.Rotation{Secret: []byte("another secret, same length"), Interval: time.Hour}
+	other := key.Rotation{Secret: []byte("another secret, same length"), Interval: time.Hour}
 	if other.KeyOf(n) == r.KeyOf(n) {
 		t.Fatal("different secrets give the same key")
 	}
@@ -45,17 +45,17 @@ func TestRotationSchedule(t *testing.T) {
 	if r.Number(before) != -1 {
 		t.Fatalf("interval of a time before the epoch: %d, want -1", r.Number(before))
 	}
-	if (kernel.Rotation{Secret: []byte("short"), Interval: time.Hour}).Validate() == nil {
+	if (key.Rotation{Secret: []byte("short"), Interval: time.Hour}).Validate() == nil {
 		t.Fatal("a 5-byte secret was accepted")
 	}
 }
 
 func TestRotateLoopInstallsCurrentKeys(t *testing.T) {
-	r := kernel.Rotation{Secret: []byte("0123456789abcdef0123"), Interval: time.Hour}
+	r := key.Rotation{Secret: []byte("0123456789abcdef0123"), Interval: time.Hour}
 	now := time.Date(2031, 5, 6, 7, 59, 0, 0, time.UTC)
 	ctx, cancel := context.WithCancel(context.Background())
 	var got [][2]fastopen.Key
-	err := kernel.RotateLoop(ctx, r, func() time.Time { return now }, 0, func(p, b fastopen.Key) error {
+	err := key.RotateLoop(ctx, r, func() time.Time { return now }, 0, func(p, b fastopen.Key) error {
 		got = append(got, [2]fastopen.Key{p, b})
 		cancel()
 		return nil
@@ -74,7 +74,7 @@ func TestRotateLoopInstallsCurrentKeys(t *testing.T) {
 // middle of the interval; the loop installs the keys of the new time
 // within a poll, and does not reinstall keys that have not changed.
 func TestRotateLoopFollowsClockSteps(t *testing.T) {
-	r := kernel.Rotation{Secret: []byte("0123456789abcdef0123"), Interval: time.Hour}
+	r := key.Rotation{Secret: []byte("0123456789abcdef0123"), Interval: time.Hour}
 	var mu sync.Mutex
 	now := time.Date(2031, 5, 6, 7, 1, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -82,7 +82,7 @@ func TestRotateLoopFollowsClockSteps(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- kernel.RotateLoop(ctx, r, clock, 5*time.Millisecond, func(p, b fastopen.Key) error {
+		done <- key.RotateLoop(ctx, r, clock, 5*time.Millisecond, func(p, b fastopen.Key) error {
 			installs <- [2]fastopen.Key{p, b}
 			return nil
 		}, nil)

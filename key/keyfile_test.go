@@ -1,4 +1,4 @@
-package kernel_test
+package key_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/fastopen/fastopen"
-	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/key"
 )
 
 func TestLoadKeyFileErrors(t *testing.T) {
@@ -25,23 +25,23 @@ func TestLoadKeyFileErrors(t *testing.T) {
 		os.Chmod(p, mode)
 		return p
 	}
-	all := []error{kernel.ErrKeyFileMissing, kernel.ErrKeyFileNotRegular, kernel.ErrKeyFilePermissions, kernel.ErrKeyFileEmpty, fastopen.ErrKeyLength, fastopen.ErrKeyNotHex}
+	all := []error{key.ErrKeyFileMissing, key.ErrKeyFileNotRegular, key.ErrKeyFilePermissions, key.ErrKeyFileEmpty, fastopen.ErrKeyLength, fastopen.ErrKeyNotHex}
 	cases := []struct {
 		name, path string
 		want       error
 		hint       string
 	}{
-		{"missing", filepath.Join(dir, "nope"), kernel.ErrKeyFileMissing, "fastopen key new"},
-		{"directory", dir, kernel.ErrKeyFileNotRegular, "key file is not a regular file (a directory)"},
-		{"world-readable", write("wr", k.String(), 0o644), kernel.ErrKeyFilePermissions, "chmod 600"},
-		{"empty", write("empty", "# only a comment\n\n", 0o600), kernel.ErrKeyFileEmpty, "fastopen key new"},
+		{"missing", filepath.Join(dir, "nope"), key.ErrKeyFileMissing, "fastopen key new"},
+		{"directory", dir, key.ErrKeyFileNotRegular, "key file is not a regular file (a directory)"},
+		{"world-readable", write("wr", k.String(), 0o644), key.ErrKeyFilePermissions, "chmod 600"},
+		{"empty", write("empty", "# only a comment\n\n", 0o600), key.ErrKeyFileEmpty, "fastopen key new"},
 		{"short", write("short", k.String()[:30], 0o600), fastopen.ErrKeyLength, "group 4"},
 		{"not hex", write("nothex", strings.Replace(k.String(), k.String()[:1], "g", 1), 0o600), fastopen.ErrKeyNotHex, "group 1"},
 		{"three keys", write("three", k.String()+","+b.String()+","+k.String(), 0o600), fastopen.ErrKeyLength, "at most one backup"},
 		{"bad backup", write("badbackup", k.String()+"\nzz", 0o600), fastopen.ErrKeyLength, "backup key"},
 	}
 	for _, c := range cases {
-		_, _, err := kernel.LoadKeyFile(c.path)
+		_, _, err := key.LoadKeyFile(c.path)
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 			continue
@@ -58,15 +58,15 @@ func TestLoadKeyFileErrors(t *testing.T) {
 			t.Errorf("%s: error shows key material: %q", c.name, err)
 		}
 	}
-	p, bk, err := kernel.LoadKeyFile(write("good", "# rotated\n"+k.String()+"\n"+b.String()+"\n", 0o600))
+	p, bk, err := key.LoadKeyFile(write("good", "# rotated\n"+k.String()+"\n"+b.String()+"\n", 0o600))
 	if err != nil || p != k || bk == nil || *bk != b {
 		t.Fatalf("good file with backup: %v", err)
 	}
 	good := filepath.Join(dir, "written")
-	if err := kernel.WriteKeyFile(good, k, nil); err != nil {
+	if err := key.WriteKeyFile(good, k, nil); err != nil {
 		t.Fatal(err)
 	}
-	if p, bk, err := kernel.LoadKeyFile(good); err != nil || p != k || bk != nil {
+	if p, bk, err := key.LoadKeyFile(good); err != nil || p != k || bk != nil {
 		t.Fatalf("WriteKeyFile output does not load back: %v", err)
 	}
 }
@@ -79,12 +79,12 @@ func TestKeyWatcherKeepsPreviousKey(t *testing.T) {
 	path := filepath.Join(dir, "tfo.key")
 	k1, _ := fastopen.NewKey()
 	k2, _ := fastopen.NewKey()
-	if err := kernel.WriteKeyFile(path, k1, nil); err != nil {
+	if err := key.WriteKeyFile(path, k1, nil); err != nil {
 		t.Fatal(err)
 	}
 	installed := make(chan fastopen.Key, 8)
 	results := make(chan error, 8)
-	w := &kernel.KeyWatcher{Path: path, Interval: 10 * time.Millisecond,
+	w := &key.KeyWatcher{Path: path, Interval: 10 * time.Millisecond,
 		Install:  func(p fastopen.Key, b *fastopen.Key) error { installed <- p; return nil },
 		OnResult: func(err error) { results <- err }}
 	if err := w.Load(); err != nil {
@@ -110,14 +110,14 @@ func TestKeyWatcherKeepsPreviousKey(t *testing.T) {
 		t.Fatalf("bad rewrite: %v, want ErrKeyLength", err)
 	}
 	os.Chmod(path, 0o644)
-	if err := next(); !errors.Is(err, kernel.ErrKeyFilePermissions) {
+	if err := next(); !errors.Is(err, key.ErrKeyFilePermissions) {
 		t.Fatalf("chmod 644: %v, want ErrKeyFilePermissions", err)
 	}
 	if len(installed) != 0 {
 		t.Fatal("a bad file replaced the installed key")
 	}
 	// An atomic rename, as Kubernetes and Vault agent do.
-	if err := kernel.WriteKeyFile(path, k2, &k1); err != nil {
+	if err := key.WriteKeyFile(path, k2, &k1); err != nil {
 		t.Fatal(err)
 	}
 	if err := next(); err != nil || <-installed != k2 {

@@ -1,4 +1,4 @@
-package kernel_test
+package key_test
 
 import (
 	"errors"

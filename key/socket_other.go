@@ -1,6 +1,6 @@
 //go:build !linux
 
-package kernel
+package key
 
 import (
 	"fmt"
@@ -13,9 +13,4 @@ import (
 // only Linux has TCP_FASTOPEN_KEY.
 func SocketKeys(fd int) ([]fastopen.Key, error) {
 	return nil, fmt.Errorf("read TFO key: %w", sysctl.ErrUnsupported)
-}
-
-// Probe reports no TFO support outside Linux.
-func Probe() (Support, error) {
-	return Support{}, fmt.Errorf("probe TFO: %w", sysctl.ErrUnsupported)
 }

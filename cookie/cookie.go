@@ -1,4 +1,4 @@
-package kernel
+package cookie
 
 import (
 	"encoding/hex"
@@ -32,6 +32,6 @@ type Cookie struct {
 
 func (c *Cookie) fill() { c.CookieHex = hex.EncodeToString(c.Cookie) }
 
-// ErrNoCookie is wrapped by the error FlushCookies returns when the kernel
+// ErrNoCookie is wrapped by the error Flush returns when the kernel
 // holds nothing for the destination (nothing to flush).
 var ErrNoCookie = errors.New("the kernel holds no metrics or cookie for this destination")

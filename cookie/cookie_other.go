@@ -1,6 +1,6 @@
 //go:build !linux
 
-package kernel
+package cookie
 
 import (
 	"fmt"
@@ -9,12 +9,12 @@ import (
 	"github.com/fastopen/fastopen/sysctl"
 )
 
-// Cookies lists the kernel's cached TFO cookies; Linux only.
-func Cookies() ([]Cookie, error) {
+// List lists the kernel's cached TFO cookies; Linux only.
+func List() ([]Cookie, error) {
 	return nil, fmt.Errorf("list TFO cookies: %w", sysctl.ErrUnsupported)
 }
 
-// FlushCookies makes the kernel forget cached TFO cookies; Linux only.
-func FlushCookies(dest netip.Addr) error {
+// Flush makes the kernel forget cached TFO cookies; Linux only.
+func Flush(dest netip.Addr) error {
 	return fmt.Errorf("flush TFO cookies: %w", sysctl.ErrUnsupported)
 }

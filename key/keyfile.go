@@ -1,4 +1,4 @@
-package kernel
+package key
 
 import (
 	"bytes"
