@@ -2,7 +2,6 @@ package fastopen_test
 
 import (
 	"context"
-	"io"
 	"net"
 	"testing"
 
@@ -14,72 +13,35 @@ import (
 // namespace's loopback (dial, 6-byte request, echo, close) with the lazy and
 // the eager TFO dial and with a plain net.Dialer, to show what the library
 // costs per connection in time and allocations. Every TFO iteration's data
-// must ride in the SYN, or the benchmark fails.
+// must ride in the SYN, or the benchmark fails. bench/compare runs the same
+// exchange beside tfo-go.
 //
 //	go test -run '^$' -bench Exchange -benchmem .
 func BenchmarkExchange(b *testing.B) {
-	h := labtest.Host(b, "bench", 3)
-	ln := labtest.Listen(b, h, &fastopen.ListenConfig{}, "tcp4", "127.0.0.1:0")
-	labtest.Serve(ln, func(c net.Conn) {
-		buf := make([]byte, 64)
-		n, _ := c.Read(buf)
-		c.Write(buf[:n])
-	})
-	addr := ln.Addr().String()
-	msg := []byte("hello!")
-	var d fastopen.Dialer
-	c := labtest.Dial(b, h, &d, "tcp4", addr) // fetch the cookie
-	c.Write(msg)
-	io.ReadAll(c)
-	c.Close()
-
-	run := func(name string, dial func() (net.Conn, error), wantSYN bool) {
-		b.Run(name, func(b *testing.B) {
-			before := labtest.Counters(b, h)
-			n := 0
-			// The dials happen on this goroutine's thread inside the host.
-			err := h.Run(func() error {
-				b.ReportAllocs()
-				buf := make([]byte, 64)
-				for b.Loop() {
-					c, err := dial()
-					if err != nil {
-						return err
-					}
-					if _, err := io.ReadAtLeast(c, buf, len(msg)); err != nil {
-						return err
-					}
-					c.Close()
-					n++
-				}
-				return nil
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			// Proof outside the timed loop: the server namespace counted
-			// every TFO exchange as data accepted in the SYN.
-			got := labtest.Counters(b, h).Sub(before)["TcpExt.TCPFastOpenPassive"]
-			if want := map[bool]int{true: n, false: 0}[wantSYN]; got != uint64(want) {
-				b.Fatalf("TCPFastOpenPassive +%d over %d exchanges, want +%d", got, n, want)
-			}
-		})
-	}
+	h, addr := labtest.EchoHost(b, "bench")
+	msg := labtest.ExchangeMessage
 	ctx := context.Background()
-	run("tfo-lazy", func() (net.Conn, error) {
-		c, err := d.DialContext(ctx, "tcp4", addr)
-		if err == nil {
-			_, err = c.Write(msg)
-		}
-		return c, err
-	}, true)
-	run("tfo-eager", func() (net.Conn, error) { return d.DialData(ctx, "tcp4", addr, msg) }, true)
+	var d fastopen.Dialer
+	b.Run("tfo-lazy", func(b *testing.B) {
+		labtest.BenchExchange(b, h, func() (net.Conn, error) {
+			c, err := d.DialContext(ctx, "tcp4", addr)
+			if err == nil {
+				_, err = c.Write(msg)
+			}
+			return c, err
+		}, true)
+	})
+	b.Run("tfo-eager", func(b *testing.B) {
+		labtest.BenchExchange(b, h, func() (net.Conn, error) { return d.DialData(ctx, "tcp4", addr, msg) }, true)
+	})
 	var nd net.Dialer
-	run("plain-net.Dialer", func() (net.Conn, error) {
-		c, err := nd.DialContext(ctx, "tcp4", addr)
-		if err == nil {
-			_, err = c.Write(msg)
-		}
-		return c, err
-	}, false)
+	b.Run("plain-net.Dialer", func(b *testing.B) {
+		labtest.BenchExchange(b, h, func() (net.Conn, error) {
+			c, err := nd.DialContext(ctx, "tcp4", addr)
+			if err == nil {
+				_, err = c.Write(msg)
+			}
+			return c, err
+		}, false)
+	})
 }

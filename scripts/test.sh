@@ -51,6 +51,10 @@ step "staticcheck"
 staticcheck ./...
 echo ok
 
+step "bench/compare (its own module, beside tfo-go): vet only, the benchmark is run by hand"
+(cd bench/compare && go vet ./...)
+echo ok
+
 step "build for linux, darwin, windows, freebsd"
 for os in linux darwin windows freebsd; do
   GOOS=$os go build ./... && echo "ok: $os"
