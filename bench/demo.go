@@ -125,10 +125,55 @@ type DemoRun struct {
 	Error string `json:"error,omitempty"`
 }
 
+// demoRunID identifies a run of the demo independently of its display
+// name.
+type demoRunID int
+
+const (
+	demoFirstContact demoRunID = iota
+	demoWarm
+	demoPlain
+	demoCurl
+	demoCurlTFO
+)
+
+// demoStep defines one run of the demo.
 type demoStep struct {
-	name string
-	curl bool
-	tfo  bool
+	id demoRunID
+	// name is the run's DemoRun.Name; about is its progress line.
+	name, about string
+	// curl runs curl instead of the echo client; tfo asks for TFO.
+	curl, tfo bool
+}
+
+// demoSteps are the runs on this package's Dialer, in order.
+var demoSteps = []demoStep{
+	{id: demoFirstContact, name: "first contact", about: "first contact (TFO, no cookie yet: the SYN asks for one)", tfo: true},
+	{id: demoWarm, name: "warm", about: "warm (TFO with the cookie: the request rides in the SYN)", tfo: true},
+	{id: demoPlain, name: "plain TCP", about: "plain TCP (no TFO: handshake first, then the request)"},
+}
+
+// demoCurlSteps are the runs with curl, after demoSteps when curl is
+// installed.
+var demoCurlSteps = []demoStep{
+	{id: demoCurl, name: "curl", about: "curl", curl: true},
+	{id: demoCurlTFO, name: "curl --tcp-fastopen", about: "curl --tcp-fastopen", curl: true, tfo: true},
+}
+
+// demo is the state of one RunDemo.
+type demo struct {
+	cfg     DemoConfig
+	say     func(format string, a ...any)
+	res     *DemoResult
+	env     *env
+	addr    netip.AddrPort
+	infos   chan fastopen.Info // server-side info of each accepted connection
+	capture *trace.Capture     // nil without a capture
+	curl    string             // curl's path, empty when it is missing
+	steps   []demoStep
+	ids     []demoRunID // ids[i] is the step of res.Runs[i]
+	flowOf  []int       // capture flow ID of each run, 0 if unknown
+	seen    int         // flows of the capture already matched to runs
 }
 
 // RunDemo builds the lab (or uses loopback), starts the echo server with
@@ -139,6 +184,42 @@ type demoStep struct {
 // (DemoRun.Error) the others still run, and RunDemo returns the result
 // together with an error naming the first failed run.
 func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
+	d, err := newDemo(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.openEnv(); err != nil {
+		return nil, err
+	}
+	defer d.env.close()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	serveDone, err := d.startServer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { cancel(); <-serveDone }()
+	d.forgetCookies()
+	d.startCapture()
+	if d.capture != nil {
+		defer d.capture.Stop()
+	}
+	d.plan()
+	for i, st := range d.steps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		d.runStep(ctx, i, st)
+	}
+	d.annotate()
+	d.summarise()
+	d.say("cleaning up…")
+	return d.res, d.firstError()
+}
+
+// newDemo checks cfg and fills in its defaults.
+func newDemo(cfg DemoConfig) (*demo, error) {
 	if cfg.RTT == 0 {
 		cfg.RTT = DefaultDemoRTT
 	}
@@ -152,211 +233,268 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	say := func(format string, a ...any) { fmt.Fprintf(progress, format+"\n", a...) }
-	res := &DemoResult{Loopback: cfg.Loopback}
+	d := &demo{
+		cfg:   cfg,
+		say:   func(format string, a ...any) { fmt.Fprintf(progress, format+"\n", a...) },
+		res:   &DemoResult{Loopback: cfg.Loopback},
+		infos: make(chan fastopen.Info, 16),
+	}
 	if !cfg.Loopback {
-		res.RTTMS = msOf(cfg.RTT)
+		d.res.RTTMS = msOf(cfg.RTT)
 	}
+	return d, nil
+}
 
-	var e *env
-	if cfg.Loopback {
-		say("using loopback (no emulated link: the mechanics show, the saving does not)…")
-		e = newLoopbackEnv(cfg.Host)
-		res.Notes = append(res.Notes, "loopback run: there is no round trip to save, so TFO and plain TCP take about the same time; run without --loopback (as root) to see the saving")
-		if n := loopbackModeNote(e); n != "" {
-			res.Notes = append(res.Notes, n)
+// openEnv builds the lab, or takes the loopback of the configured
+// namespace.
+func (d *demo) openEnv() error {
+	if d.cfg.Loopback {
+		d.say("using loopback (no emulated link: the mechanics show, the saving does not)…")
+		d.env = newLoopbackEnv(d.cfg.Host)
+		d.res.Notes = append(d.res.Notes, "loopback run: there is no round trip to save, so TFO and plain TCP take about the same time; run without --loopback (as root) to see the saving")
+		if n := loopbackModeNote(d.env); n != "" {
+			d.res.Notes = append(d.res.Notes, n)
 		}
-	} else {
-		say("building lab: two hosts joined by a link with RTT %v…", cfg.RTT)
-		var err error
-		if e, err = newLabEnv(lab.Config{RTT: cfg.RTT}); err != nil {
-			return nil, err
-		}
+		return nil
 	}
-	defer e.close()
+	d.say("building lab: two hosts joined by a link with RTT %v…", d.cfg.RTT)
+	var err error
+	d.env, err = newLabEnv(lab.Config{RTT: d.cfg.RTT})
+	return err
+}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	addr := netip.AddrPortFrom(e.serverIP, DemoPort)
-	res.Server = addr.String()
-	say("starting echo server on %s (TFO, queue %d)…", addr, DemoQueueLen)
-	infos := make(chan fastopen.Info, 16)
-	serveDone, err := startEcho(ctx, e, addr, echo.Server{Accepted: func(_ net.Conn, info fastopen.Info) {
+// startServer starts the echo server, which reports every accepted
+// connection's info on d.infos; the channel closes when it has stopped
+// (after ctx ends).
+func (d *demo) startServer(ctx context.Context) (<-chan struct{}, error) {
+	d.addr = netip.AddrPortFrom(d.env.serverIP, DemoPort)
+	d.res.Server = d.addr.String()
+	d.say("starting echo server on %s (TFO, queue %d)…", d.addr, DemoQueueLen)
+	return startEcho(ctx, d.env, d.addr, echo.Server{Accepted: func(_ net.Conn, info fastopen.Info) {
 		select {
-		case infos <- info:
+		case d.infos <- info:
 		default:
 		}
 	}}, DemoQueueLen)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { cancel(); <-serveDone }()
+}
 
-	if !e.flushCookies() {
-		res.Notes = append(res.Notes, "could not clear the cached TFO cookie (needs root / CAP_NET_ADMIN): the first contact may already be warm")
+// forgetCookies makes the first contact cold, or notes that it may not be.
+func (d *demo) forgetCookies() {
+	if !d.env.flushCookies() {
+		d.res.Notes = append(d.res.Notes, "could not clear the cached TFO cookie (needs root / CAP_NET_ADMIN): the first contact may already be warm")
 	}
+}
 
-	say("capturing handshakes on %s…", e.iface)
-	var capture *trace.Capture
-	err = e.client(func() error {
+// startCapture starts capturing the handshakes on the client's side; without
+// a capture the demo goes on and notes why.
+func (d *demo) startCapture() {
+	d.say("capturing handshakes on %s…", d.env.iface)
+	err := d.env.client(func() error {
 		var err error
-		opts := trace.Options{Interface: e.iface, Port: DemoPort}
-		if !cfg.Loopback {
-			opts.RTT = cfg.RTT
+		opts := trace.Options{Interface: d.env.iface, Port: DemoPort}
+		if !d.cfg.Loopback {
+			opts.RTT = d.cfg.RTT
 		}
-		capture, err = trace.Start(opts)
+		d.capture, err = trace.Start(opts)
 		return err
 	})
 	if err != nil {
-		res.Notes = append(res.Notes, "no packet capture, so no annotated handshakes: "+err.Error())
-		capture = nil
+		d.res.Notes = append(d.res.Notes, "no packet capture, so no annotated handshakes: "+err.Error())
+		d.capture = nil
 	}
-	if capture != nil {
-		defer capture.Stop()
-	}
+}
 
-	steps := []demoStep{
-		{name: "first contact", tfo: true},
-		{name: "warm", tfo: true},
-		{name: "plain TCP"},
-	}
-	curl := cfg.Curl
-	if curl == "" {
+// plan lists the runs: the echo client's, then curl's when it is there.
+func (d *demo) plan() {
+	d.steps = append([]demoStep(nil), demoSteps...)
+	d.curl = d.cfg.Curl
+	if d.curl == "" {
 		if p, err := exec.LookPath("curl"); err == nil {
-			curl = p
+			d.curl = p
 		} else {
-			res.Notes = append(res.Notes, "curl is not installed: its runs are left out (apt-get install curl)")
+			d.res.Notes = append(d.res.Notes, "curl is not installed: its runs are left out (apt-get install curl)")
 		}
 	}
-	if curl != "" {
-		steps = append(steps, demoStep{name: "curl", curl: true}, demoStep{name: "curl --tcp-fastopen", curl: true, tfo: true})
+	if d.curl != "" {
+		d.steps = append(d.steps, demoCurlSteps...)
 	}
+	d.flowOf = make([]int, len(d.steps))
+}
 
-	flowOf := make([]int, len(steps)) // capture flow ID of each run, 0 if unknown
-	seen := 0
-	for i, st := range steps {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		// A failed run's connection may have reached the server late: its
-		// info must not be taken for this run's.
-		for len(infos) > 0 {
-			<-infos
-		}
-		say("run %d/%d: %s…", i+1, len(steps), describeStep(st))
-		run := DemoRun{Name: st.name, Client: "fastopen", TFO: st.tfo}
+// runStep runs step i and appends its result.
+func (d *demo) runStep(ctx context.Context, i int, st demoStep) {
+	// A failed run's connection may have reached the server late: its
+	// info must not be taken for this run's.
+	for len(d.infos) > 0 {
+		<-d.infos
+	}
+	d.say("run %d/%d: %s…", i+1, len(d.steps), st.about)
+	run := DemoRun{Name: st.name, Client: "fastopen", TFO: st.tfo}
+	if st.curl {
+		d.exchangeCurl(ctx, st, &run)
+	} else {
+		d.exchangeEcho(ctx, st, &run)
+	}
+	if run.Error == "" {
+		d.takeServerInfo(st, &run)
+	}
+	if !d.cfg.Loopback && d.cfg.RTT > 0 {
+		run.RTTs = run.ElapsedMS / msOf(d.cfg.RTT)
+	}
+	d.matchFlow(i)
+	d.res.Runs = append(d.res.Runs, run)
+	d.ids = append(d.ids, st.id)
+	d.say("        %s", runLine(run))
+}
+
+// exchangeCurl sends the request with curl.
+func (d *demo) exchangeCurl(ctx context.Context, st demoStep, run *DemoRun) {
+	run.Client = "curl"
+	t, err := runCurl(ctx, d.env.clientHost, d.curl, d.addr, st.tfo, 0, d.cfg.Timeout)
+	if err != nil {
+		run.Error = err.Error()
+	}
+	run.ElapsedMS, run.TotalMS = msOf(t.FirstByte), msOf(t.Total)
+}
+
+// exchangeEcho sends the request with the echo client on this package's
+// Dialer and takes the client's TFO info.
+func (d *demo) exchangeEcho(ctx context.Context, st demoStep, run *DemoRun) {
+	dialer := &fastopen.Dialer{Disable: !st.tfo}
+	var r echo.Result
+	err := d.env.client(func() error {
+		sctx, scancel := context.WithTimeout(ctx, d.cfg.Timeout)
+		defer scancel()
+		var err error
+		r, err = echo.Send(sctx, dialer, echo.Request{Network: "tcp", Address: d.addr.String(), Data: []byte(DemoRequest)})
+		return err
+	})
+	if err != nil {
+		run.Error = err.Error()
+	} else if string(r.Reply) != DemoRequest {
+		run.Error = fmt.Sprintf("reply %q, want %q", r.Reply, DemoRequest)
+	}
+	run.ElapsedMS, run.TotalMS = msOf(r.FirstByte), msOf(r.Elapsed)
+	info := r.Info
+	run.ClientInfo = &info
+	run.SYNData = info.SYNData
+	if !info.SYNData {
+		run.Reason = info.Reason.Code()
+	}
+}
+
+// takeServerInfo takes the server's info on the run's connection; for
+// curl, whose side cannot be asked, it also tells whether data rode in the
+// SYN.
+func (d *demo) takeServerInfo(st demoStep, run *DemoRun) {
+	select {
+	case si := <-d.infos:
+		run.ServerInfo = &si
 		if st.curl {
-			run.Client = "curl"
-			t, err := runCurl(ctx, e.clientHost, curl, addr, st.tfo, 0, cfg.Timeout)
-			if err != nil {
-				run.Error = err.Error()
-			}
-			run.ElapsedMS, run.TotalMS = msOf(t.FirstByte), msOf(t.Total)
-		} else {
-			d := &fastopen.Dialer{Disable: !st.tfo}
-			var r echo.Result
-			err := e.client(func() error {
-				sctx, scancel := context.WithTimeout(ctx, cfg.Timeout)
-				defer scancel()
-				var err error
-				r, err = echo.Send(sctx, d, echo.Request{Network: "tcp", Address: addr.String(), Data: []byte(DemoRequest)})
-				return err
-			})
-			if err != nil {
-				run.Error = err.Error()
-			} else if string(r.Reply) != DemoRequest {
-				run.Error = fmt.Sprintf("reply %q, want %q", r.Reply, DemoRequest)
-			}
-			run.ElapsedMS, run.TotalMS = msOf(r.FirstByte), msOf(r.Elapsed)
-			info := r.Info
-			run.ClientInfo = &info
-			run.SYNData = info.SYNData
-			if !info.SYNData {
-				run.Reason = info.Reason.Code()
-			}
-		}
-		if run.Error == "" {
-			select {
-			case si := <-infos:
-				run.ServerInfo = &si
-				if st.curl {
-					run.SYNData = si.SYNData
-					if !si.SYNData {
-						run.Reason = si.Reason.Code()
-						if !st.tfo {
-							run.Reason = fastopen.ReasonDisabled.Code()
-						}
-					}
+			run.SYNData = si.SYNData
+			if !si.SYNData {
+				run.Reason = si.Reason.Code()
+				if !st.tfo {
+					run.Reason = fastopen.ReasonDisabled.Code()
 				}
-				run.SYNBytes = si.SYNBytes
-			case <-time.After(time.Second):
-				run.Error = "the server did not report the connection"
 			}
 		}
-		if !cfg.Loopback && cfg.RTT > 0 {
-			run.RTTs = run.ElapsedMS / msOf(cfg.RTT)
-		}
-		if capture != nil {
-			deadline := time.Now().Add(500 * time.Millisecond)
-			for time.Now().Before(deadline) {
-				if fl := capture.Flows(); len(fl) > seen {
-					seen = len(fl)
-					flowOf[i] = fl[len(fl)-1].ID
-					break
-				}
-				time.Sleep(time.Millisecond)
-			}
-		}
-		res.Runs = append(res.Runs, run)
-		say("        %s", runLine(run))
+		run.SYNBytes = si.SYNBytes
+	case <-time.After(time.Second):
+		run.Error = "the server did not report the connection"
 	}
+}
 
-	if capture != nil {
-		flows, _ := capture.Stop()
-		events := capture.Events()
-		for i := range res.Runs {
-			id := flowOf[i]
-			if id == 0 {
-				continue
-			}
-			for _, f := range flows {
-				if f.ID == id {
-					res.Runs[i].Outcome = string(f.Outcome)
-					if f.SYNData > 0 {
-						res.Runs[i].SYNBytes = f.SYNData
-					}
+// matchFlow remembers the capture's newest flow as run i's, waiting
+// briefly for the capture to see it.
+func (d *demo) matchFlow(i int) {
+	if d.capture == nil {
+		return
+	}
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if fl := d.capture.Flows(); len(fl) > d.seen {
+			d.seen = len(fl)
+			d.flowOf[i] = fl[len(fl)-1].ID
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// annotate stops the capture and gives each run its flow's outcome, SYN
+// payload and handshake.
+func (d *demo) annotate() {
+	if d.capture == nil {
+		return
+	}
+	flows, _ := d.capture.Stop()
+	events := d.capture.Events()
+	for i := range d.res.Runs {
+		id := d.flowOf[i]
+		if id == 0 {
+			continue
+		}
+		for _, f := range flows {
+			if f.ID == id {
+				d.res.Runs[i].Outcome = string(f.Outcome)
+				if f.SYNData > 0 {
+					d.res.Runs[i].SYNBytes = f.SYNData
 				}
 			}
-			res.Runs[i].Handshake = handshake(events, id)
+		}
+		d.res.Runs[i].Handshake = handshake(events, id)
+	}
+}
+
+// summarise adds the link's lateness and the savings: plain TCP minus
+// warm, and curl minus curl --tcp-fastopen.
+func (d *demo) summarise() {
+	if p99, _ := d.env.lateness(); p99 > 0 {
+		d.res.LinkLatenessP99US = float64(p99) / float64(time.Microsecond)
+	}
+	rtt := msOf(d.cfg.RTT)
+	if ms, ok := d.saving(demoPlain, demoWarm); ok {
+		d.res.SavingMS = ms
+		if !d.cfg.Loopback {
+			d.res.SavingRTTs = ms / rtt
 		}
 	}
-	if p99, _ := e.lateness(); p99 > 0 {
-		res.LinkLatenessP99US = float64(p99) / float64(time.Microsecond)
-	}
-	byName := map[string]DemoRun{}
-	for _, r := range res.Runs {
-		byName[r.Name] = r
-	}
-	rtt := msOf(cfg.RTT)
-	if w, p := byName["warm"], byName["plain TCP"]; w.Error == "" && p.Error == "" {
-		res.SavingMS = p.ElapsedMS - w.ElapsedMS
-		if !cfg.Loopback {
-			res.SavingRTTs = res.SavingMS / rtt
+	if ms, ok := d.saving(demoCurl, demoCurlTFO); d.curl != "" && ok {
+		d.res.CurlSavingMS = ms
+		if !d.cfg.Loopback {
+			d.res.CurlSavingRTTs = ms / rtt
 		}
 	}
-	if w, p := byName["curl --tcp-fastopen"], byName["curl"]; curl != "" && w.Error == "" && p.Error == "" {
-		res.CurlSavingMS = p.ElapsedMS - w.ElapsedMS
-		if !cfg.Loopback {
-			res.CurlSavingRTTs = res.CurlSavingMS / rtt
+}
+
+// saving returns run slow's time to reply minus run fast's; ok is false
+// when either failed. A run that did not take place counts as a success
+// that took no time.
+func (d *demo) saving(slow, fast demoRunID) (ms float64, ok bool) {
+	s, f := d.run(slow), d.run(fast)
+	return s.ElapsedMS - f.ElapsedMS, s.Error == "" && f.Error == ""
+}
+
+// run returns the result of the run with id, or the zero DemoRun when it
+// did not take place.
+func (d *demo) run(id demoRunID) DemoRun {
+	for i, rid := range d.ids {
+		if rid == id {
+			return d.res.Runs[i]
 		}
 	}
-	say("cleaning up…")
-	for _, r := range res.Runs {
+	return DemoRun{}
+}
+
+// firstError names the first failed run.
+func (d *demo) firstError() error {
+	for _, r := range d.res.Runs {
 		if r.Error != "" {
-			return res, fmt.Errorf("run %q: %s", r.Name, r.Error)
+			return fmt.Errorf("run %q: %s", r.Name, r.Error)
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // loopbackModeNote says, for a loopback run, when the namespace's
@@ -393,18 +531,6 @@ func startEcho(ctx context.Context, e *env, addr netip.AddrPort, s echo.Server, 
 		s.Serve(ctx, ln)
 	}()
 	return done, nil
-}
-
-func describeStep(st demoStep) string {
-	switch {
-	case st.curl:
-		return st.name
-	case st.name == "first contact":
-		return "first contact (TFO, no cookie yet: the SYN asks for one)"
-	case st.name == "warm":
-		return "warm (TFO with the cookie: the request rides in the SYN)"
-	}
-	return "plain TCP (no TFO: handshake first, then the request)"
 }
 
 // runLine summarises a run in one line for progress output.
