@@ -16,7 +16,7 @@ func TestDependencies(t *testing.T) {
 	}
 	for _, goos := range []string{"linux", "darwin", "windows", "freebsd"} {
 		cmd := exec.Command(goBin, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "github.com/fastopen/fastopen")
-		cmd.Env = append(cmd.Environ(), "GOOS="+goos, "GOFLAGS=-mod=mod")
+		cmd.Env = append(cmd.Environ(), "GOOS="+goos)
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("GOOS=%s go list -deps: %v\n%s", goos, err, out)
