@@ -100,9 +100,10 @@ func (r Rotation) NextChange(t time.Time) time.Time {
 // surrounding white space removed. Like a key file it must exist, not be
 // world-readable and not be empty; it must hold at least MinSecretSize
 // bytes. Its errors say how to make a good secret; a missing, empty or
-// world-readable file, or a path that is not a regular file, gives the same
-// errors as LoadKeyFile (ErrKeyFileMissing, ErrKeyFileEmpty,
-// ErrKeyFilePermissions, ErrKeyFileNotRegular).
+// world-readable file, a file larger than MaxKeyFileSize, or a path that
+// is not a regular file, gives the same errors as LoadKeyFile
+// (ErrKeyFileMissing, ErrKeyFileEmpty, ErrKeyFilePermissions,
+// ErrKeyFileTooLarge, ErrKeyFileNotRegular).
 func LoadSecretFile(path string) ([]byte, error) {
 	data, err := readSecret(path, "secret file", "head -c 32 /dev/urandom | base64 > "+path)
 	if err != nil {
