@@ -56,6 +56,18 @@ func LoadKeyFile(path string) (primary Key, backup *Key, err error) {
 	if err != nil {
 		return primary, nil, err
 	}
+	primary, backup, err = parseKeyFile(data)
+	switch {
+	case errors.Is(err, ErrKeyFileEmpty):
+		return primary, nil, fmt.Errorf("%s: %w: put a key in it, e.g. fastopen key new > %s", path, err, path)
+	case err != nil:
+		return primary, nil, fmt.Errorf("%s: %w (a key looks like 0123abcd-4567ef01-89abcdef-01234567; make one with fastopen key new)", path, err)
+	}
+	return primary, backup, nil
+}
+
+// parseKeyFile is LoadKeyFile's parser of the file's content.
+func parseKeyFile(data []byte) (primary Key, backup *Key, err error) {
 	var lines []string
 	for _, l := range strings.Split(string(data), "\n") {
 		l = strings.TrimSpace(l)
@@ -64,13 +76,9 @@ func LoadKeyFile(path string) (primary Key, backup *Key, err error) {
 		}
 	}
 	if len(lines) == 0 {
-		return primary, nil, fmt.Errorf("%s: key file %w: put a key in it, e.g. fastopen key new > %s", path, ErrKeyFileEmpty, path)
+		return primary, nil, fmt.Errorf("key file %w", ErrKeyFileEmpty)
 	}
-	primary, backup, err = ParseKeys(strings.Join(lines, ","))
-	if err != nil {
-		return primary, nil, fmt.Errorf("%s: %w (a key looks like 0123abcd-4567ef01-89abcdef-01234567; make one with fastopen key new)", path, err)
-	}
-	return primary, backup, nil
+	return ParseKeys(strings.Join(lines, ","))
 }
 
 // readSecret reads a file that holds secret material (what names it in
