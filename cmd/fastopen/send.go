@@ -19,20 +19,20 @@ import (
 
 // sendRecord is one line of `fastopen send --json`.
 type sendRecord struct {
-	Conn       int           `json:"conn"`
-	Reply      string        `json:"reply"`
+	Conn  int    `json:"conn"`
+	Reply string `json:"reply"`
 	// ReplyBase64 holds the reply's exact bytes when they are not valid
 	// UTF-8 (Reply then has U+FFFD in place of the invalid bytes).
-	ReplyBase64 string `json:"reply_base64,omitempty"`
-	SYNData    bool          `json:"syn_data"`
-	SentInSYN  bool          `json:"sent_in_syn"`
-	HadCookie  bool          `json:"had_cookie"`
-	FailReason string        `json:"fail_reason"`
-	FailText   string        `json:"fail_text,omitempty"`
-	ElapsedMS  float64       `json:"elapsed_ms"`
-	FirstMS    float64       `json:"first_byte_ms"`
-	RTTMS      float64       `json:"rtt_ms"`
-	Info       fastopen.Info `json:"info"`
+	ReplyBase64 string        `json:"reply_base64,omitempty"`
+	SYNData     bool          `json:"syn_data"`
+	SentInSYN   bool          `json:"sent_in_syn"`
+	HadCookie   bool          `json:"had_cookie"`
+	FailReason  string        `json:"fail_reason"`
+	FailText    string        `json:"fail_text,omitempty"`
+	ElapsedMS   float64       `json:"elapsed_ms"`
+	FirstMS     float64       `json:"first_byte_ms"`
+	RTTMS       float64       `json:"rtt_ms"`
+	Info        fastopen.Info `json:"info"`
 }
 
 func init() {
