@@ -113,7 +113,7 @@ func (b *boundedReader) next() error {
 	b.n++
 	caplen := int64(b.order.Uint32(hdr[8:12]))
 	if caplen > int64(b.max) {
-		return fmt.Errorf("%w: packet %d claims %d bytes, more than %d: the file is corrupt (or raise --snaplen, at most %d)", ErrRecordTooLarge, b.n, caplen, b.max, MaxSnaplen)
+		return fmt.Errorf("%w: packet %d claims %d bytes, more than %d: %s", ErrRecordTooLarge, b.n, caplen, b.max, b.remedy())
 	}
 	b.pending, b.left = hdr, caplen
 	return nil
@@ -149,8 +149,16 @@ func (b *boundedReader) ngBlock(hdr []byte) error {
 		return fmt.Errorf("%w: pcapng block %d claims %d bytes, less than the %d of an empty block: the file is corrupt", ErrFormat, b.n, length, ngMinBlock)
 	}
 	if limit := int64(b.max) + ngBlockOverhead; length > limit {
-		return fmt.Errorf("%w: pcapng block %d claims %d bytes, more than %d: the file is corrupt (or raise --snaplen, at most %d)", ErrRecordTooLarge, b.n, length, limit, MaxSnaplen)
+		return fmt.Errorf("%w: pcapng block %d claims %d bytes, more than %d: %s", ErrRecordTooLarge, b.n, length, limit, b.remedy())
 	}
 	b.pending, b.left = hdr, length-int64(len(hdr))
 	return nil
+}
+
+// remedy says what to do about a record over the bound.
+func (b *boundedReader) remedy() string {
+	if b.max < MaxSnaplen {
+		return fmt.Sprintf("the file is corrupt, or raise --snaplen (at most %d)", MaxSnaplen)
+	}
+	return "the file is corrupt (no capture tool writes larger records)"
 }
