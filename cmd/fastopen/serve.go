@@ -104,6 +104,10 @@ func init() {
 							"set bit 0x2 of net.ipv4.tcp_fastopen (`fastopen enable server`, or `sysctl -w net.ipv4.tcp_fastopen=3`)")
 					}
 				}
+				if lim, ok := fdLimit(); ok && uint64(*maxConns)+fdReserve > lim {
+					log.Warn("--max-conns is above what the descriptor limit allows: at the limit, accepting fails until connections end",
+						"max_conns", *maxConns, "fd_limit", lim, "advice", fmt.Sprintf("lower --max-conns to %d or raise ulimit -n", max(int64(lim)-fdReserve, 1)))
+				}
 				srv := &echo.Server{Stream: *stream, Logger: log, Confirm: *confirm, MaxConns: *maxConns, IdleTimeout: *idle}
 				if len(hooks) > 0 {
 					srv.Accepted = func(c net.Conn, inf fastopen.Info) {
@@ -124,6 +128,11 @@ func init() {
 		},
 	})
 }
+
+// fdReserve is the descriptors serve needs besides its connections:
+// standard streams, the runtime's poller, listeners, the metrics
+// endpoint's connections (metrics.MaxConns), key file reads, logs.
+const fdReserve = 64
 
 // maxServeConns bounds --max-conns: a million descriptors is beyond
 // most hosts' fs.nr_open.
