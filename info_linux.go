@@ -181,12 +181,31 @@ func (s *ServerConn) info() (Info, error) {
 // synBytesAtAccept measures, right after accept, how many bytes arrived in
 // the SYN: a TFO child socket starts with the SYN as its only segment, so
 // while that is still true its received byte count is the SYN's payload.
+//
+// A FIN received after the SYN also advances tcpi_bytes_received, by one
+// (the kernel counts up to the segment's end_seq, FIN included). Once the
+// peer has shut down writing, the count comes from SIOCINQ instead: the
+// bytes not yet read, which the kernel gives without the FIN, and which
+// at accept are the SYN's payload.
 func synBytesAtAccept(tc *net.TCPConn) int {
 	ti, _, err := tcpInfo(tc)
 	if err != nil || ti.Options&tcpiOptSYNData == 0 || ti.Data_segs_in != 1 {
 		return 0
 	}
-	return int(ti.Bytes_received)
+	switch ti.State {
+	case unix.BPF_TCP_CLOSE_WAIT, unix.BPF_TCP_LAST_ACK, unix.BPF_TCP_CLOSING:
+	default:
+		return int(ti.Bytes_received)
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n, ierr := -1, error(nil)
+	if err := rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) }); err != nil || ierr != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 func infoOfSyscallConn(sc syscall.Conn) (Info, error) {

@@ -39,6 +39,11 @@ type Server struct {
 	// IdleTimeout closes a connection that sends nothing, or does not
 	// read the echo, for this long (reset by every read); zero means 30s.
 	IdleTimeout time.Duration
+	// MaxConns is the most connections served at once; zero means no
+	// limit. At the limit Serve stops accepting until one ends: further
+	// clients wait in the kernel's accept queue (the listener's backlog)
+	// and hold no descriptor of the process.
+	MaxConns int
 	// Logger receives one line per connection (remote address, bytes,
 	// syn_data, syn_bytes or reason, duration, error), and a warning when
 	// Accept fails for lack of descriptors or memory; nil means no
@@ -75,8 +80,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stop()
 	var err error
 	var backoff time.Duration
+	var slots chan struct{}
+	if s.MaxConns > 0 {
+		slots = make(chan struct{}, s.MaxConns)
+	}
 	for {
+		if slots != nil {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+			}
+			if ctx.Err() != nil {
+				break
+			}
+		}
 		c, aerr := ln.Accept()
+		if aerr != nil && slots != nil {
+			<-slots
+		}
 		if aerr != nil && ctx.Err() == nil && acceptRetryable(aerr) {
 			// Out of descriptors or memory: wait for connections to end
 			// rather than stop serving (as net/http does).
@@ -107,6 +128,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			mu.Lock()
 			delete(conns, c)
 			mu.Unlock()
+			if slots != nil {
+				<-slots
+			}
 		}()
 	}
 	ln.Close()

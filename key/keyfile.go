@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -31,14 +32,25 @@ var (
 	ErrKeyFilePermissions = errors.New("is world-readable")
 	// ErrKeyFileEmpty: the file holds no key.
 	ErrKeyFileEmpty = errors.New("is empty")
+	// ErrKeyFileTooLarge: the file is larger than MaxKeyFileSize.
+	ErrKeyFileTooLarge = errors.New("is too large")
 )
+
+// MaxKeyFileSize is the most bytes read from a key file or a secret file.
+// A key file holds two 35-character keys, a secret 32 to 64 bytes (44 as
+// `head -c 32 /dev/urandom | base64` makes it); 4 KiB leaves room for
+// comments while a watcher that looks at the file every second never
+// reads more than that, whatever someone puts at the path. A larger file
+// is refused (ErrKeyFileTooLarge) without being read.
+const MaxKeyFileSize = 4 << 10
 
 // LoadKeyFile reads a server key file: one key in fastopen.Key's text format
 // (`fastopen key new` output), optionally followed by a backup key after
 // a comma or on the next line, as net.ipv4.tcp_fastopen_key takes them.
 // Blank lines and lines starting with # are ignored. The file must not be
-// world-readable. Each problem gets its own error (ErrKeyFileMissing,
-// ErrKeyFileNotRegular, ErrKeyFilePermissions, ErrKeyFileEmpty,
+// world-readable nor larger than MaxKeyFileSize. Each problem gets its
+// own error (ErrKeyFileMissing, ErrKeyFileNotRegular,
+// ErrKeyFilePermissions, ErrKeyFileTooLarge, ErrKeyFileEmpty,
 // fastopen.ErrKeyLength, fastopen.ErrKeyNotHex),
 // which says how to fix it and never contains key material.
 func LoadKeyFile(path string) (primary fastopen.Key, backup *fastopen.Key, err error) {
@@ -46,6 +58,18 @@ func LoadKeyFile(path string) (primary fastopen.Key, backup *fastopen.Key, err e
 	if err != nil {
 		return primary, nil, err
 	}
+	primary, backup, err = parseKeyFile(data)
+	switch {
+	case errors.Is(err, ErrKeyFileEmpty):
+		return primary, nil, fmt.Errorf("%s: %w: put a key in it, e.g. fastopen key new > %s", path, err, path)
+	case err != nil:
+		return primary, nil, fmt.Errorf("%s: %w (a key looks like 0123abcd-4567ef01-89abcdef-01234567; make one with fastopen key new)", path, err)
+	}
+	return primary, backup, nil
+}
+
+// parseKeyFile is LoadKeyFile's parser of the file's content.
+func parseKeyFile(data []byte) (primary fastopen.Key, backup *fastopen.Key, err error) {
 	var lines []string
 	for _, l := range strings.Split(string(data), "\n") {
 		l = strings.TrimSpace(l)
@@ -54,13 +78,9 @@ func LoadKeyFile(path string) (primary fastopen.Key, backup *fastopen.Key, err e
 		}
 	}
 	if len(lines) == 0 {
-		return primary, nil, fmt.Errorf("%s: key file %w: put a key in it, e.g. fastopen key new > %s", path, ErrKeyFileEmpty, path)
+		return primary, nil, fmt.Errorf("key file %w", ErrKeyFileEmpty)
 	}
-	primary, backup, err = fastopen.ParseKeys(strings.Join(lines, ","))
-	if err != nil {
-		return primary, nil, fmt.Errorf("%s: %w (a key looks like 0123abcd-4567ef01-89abcdef-01234567; make one with fastopen key new)", path, err)
-	}
-	return primary, backup, nil
+	return fastopen.ParseKeys(strings.Join(lines, ","))
 }
 
 // readSecret reads a file that holds secret material (what names it in
@@ -81,14 +101,40 @@ func readSecret(path, what, create string) ([]byte, error) {
 	if perm := st.Mode().Perm(); perm&0o004 != 0 {
 		return nil, fmt.Errorf("%s: %s %w (mode %04o): anyone on the machine could forge cookies; run chmod 600 %s (Kubernetes: defaultMode 0400 on the Secret volume)", path, what, ErrKeyFilePermissions, perm, path)
 	}
-	data, err := os.ReadFile(path)
+	if err := checkSize(path, what, st.Size()); err != nil {
+		return nil, err
+	}
+	data, err := readBounded(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) {
 			return nil, fmt.Errorf("%s: cannot read the %s: %w (run as its owner or root)", path, what, err)
 		}
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
+	// The file may have grown between the stat and the read.
+	if err := checkSize(path, what, int64(len(data))); err != nil {
+		return nil, err
+	}
 	return data, nil
+}
+
+// checkSize refuses a file of more than MaxKeyFileSize bytes.
+func checkSize(path, what string, size int64) error {
+	if size > MaxKeyFileSize {
+		return fmt.Errorf("%s: %s %w (%d bytes, at most %d): it should hold only a key or a secret; is it the right file?", path, what, ErrKeyFileTooLarge, size, MaxKeyFileSize)
+	}
+	return nil
+}
+
+// readBounded reads at most MaxKeyFileSize+1 bytes of path: enough to
+// tell that a file is too large without reading all of it.
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
 }
 
 // fileKind names what a non-regular file is.
@@ -113,6 +159,7 @@ func WriteKeyFile(path string, primary fastopen.Key, backup *fastopen.Key) error
 	return atomicfile.Write(path, []byte(fastopen.FormatKeys(primary, backup)+"\n"), 0o600)
 }
 
+
 // KeyWatcher keeps a server's key in step with a key file. It polls the
 // file every Interval (default 1s) and reloads when its content or mode
 // changes: this sees editors, atomic renames, Kubernetes Secret symlink
@@ -126,7 +173,7 @@ type KeyWatcher struct {
 	Path string
 	// Interval is the polling period; zero means one second.
 	Interval time.Duration
-	// Install puts loaded keys into effect (fastopen.SetListenerKey, SetSysctlKey);
+	// Install puts loaded keys into effect (SetListenerKey, SetSysctlKey);
 	// its error counts as a failed load. Nil only checks the file.
 	Install func(primary fastopen.Key, backup *fastopen.Key) error
 	// OnResult, if set, is called after every load attempt with its error
@@ -206,11 +253,14 @@ func (w *KeyWatcher) fingerprint() [sha256.Size]byte {
 	if err != nil {
 		fmt.Fprintf(h, "stat error %v", err)
 	} else {
-		fmt.Fprintf(h, "mode %v\n", st.Mode())
+		fmt.Fprintf(h, "mode %v size %d\n", st.Mode(), st.Size())
 		// Never read a pipe or a device: it could block or never end.
-		// LoadKeyFile reports it (ErrKeyFileNotRegular).
-		if st.Mode().IsRegular() {
-			data, err := os.ReadFile(w.Path)
+		// LoadKeyFile reports it (ErrKeyFileNotRegular). Never read a
+		// file that is too large either: its size is its fingerprint,
+		// and LoadKeyFile reports it (ErrKeyFileTooLarge) once per
+		// change of size or mode, without reading it.
+		if st.Mode().IsRegular() && st.Size() <= MaxKeyFileSize {
+			data, err := readBounded(w.Path)
 			if err != nil {
 				fmt.Fprintf(h, "read error %v", err)
 			}

@@ -3,8 +3,10 @@ package key_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +128,52 @@ func TestKeyWatcherKeepsPreviousKey(t *testing.T) {
 	w.Reload()
 	if err := next(); err != nil || <-installed != k2 {
 		t.Fatalf("forced reload: %v", err)
+	}
+}
+// TestKeyFileTooLarge: a key or secret file of 64 MiB (sparse) is refused
+// as too large, naming its size and the bound, and neither the loaders
+// nor a watcher read it: a load allocates far less than the file.
+func TestKeyFileTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "huge")
+	const size = 64 << 20
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, size); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("(%d bytes, at most %d)", size, key.MaxKeyFileSize)
+	allocated := func(f func()) uint64 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	var kerr, serr, werr error
+	results := 0
+	w := &key.KeyWatcher{Path: path, OnResult: func(error) { results++ }}
+	n := allocated(func() {
+		_, _, kerr = key.LoadKeyFile(path)
+		_, serr = key.LoadSecretFile(path)
+		werr = w.Load()
+		w.Load() // unchanged: not loaded again
+	})
+	for name, err := range map[string]error{"LoadKeyFile": kerr, "LoadSecretFile": serr, "KeyWatcher.Load": werr} {
+		if !errors.Is(err, key.ErrKeyFileTooLarge) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want ErrKeyFileTooLarge saying %q", name, err, want)
+		}
+	}
+	if results != 2 {
+		t.Errorf("watcher reported %d load attempts, want 2 (Load forces one each time)", results)
+	}
+	if n > 1<<20 {
+		t.Errorf("loading a %d-byte file allocated %d bytes: it was read", size, n)
+	}
+	// Just within the bound: read, and refused for its content only.
+	os.Truncate(path, key.MaxKeyFileSize)
+	if _, _, err := key.LoadKeyFile(path); errors.Is(err, key.ErrKeyFileTooLarge) {
+		t.Errorf("a file of exactly MaxKeyFileSize bytes: %v", err)
 	}
 }

@@ -1,13 +1,13 @@
 package key
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/fastopen/fastopen"
@@ -17,6 +17,20 @@ import (
 
 // MinSecretSize is the shortest shared rotation secret accepted.
 const MinSecretSize = 16
+
+// MinSecretDistinct is the fewest different byte values a rotation
+// secret must hold. It refuses what is plainly not random (a run of one
+// byte, 1000 NULs, "abababab...") and a secret a person typed by hand
+// rarely reaches it either, while any random secret passes: 16 random
+// bytes in hex show about 14 of the 16 hex digits, 32 random bytes in
+// base64 about 30 of 64 characters. It is a floor, not a measure of
+// strength; make secrets from /dev/urandom.
+const MinSecretDistinct = 10
+
+// ErrSecretWeak is wrapped by Rotation.Validate and LoadSecretFile when
+// a secret is too short or has too few different bytes
+// (MinSecretSize, MinSecretDistinct).
+var ErrSecretWeak = errors.New("rotation secret is too weak")
 
 // rotationInfo is the HKDF "info" label; changing it changes every key.
 const rotationInfo = "fastopen tfo cookie key v1"
@@ -41,11 +55,13 @@ type Rotation struct {
 	Interval time.Duration
 }
 
-// Validate checks the secret's length (at least MinSecretSize bytes) and
-// the interval (at least 2s); its errors say how to make a good secret.
+// Validate checks the secret (at least MinSecretSize bytes, of which at
+// least MinSecretDistinct different values; errors wrap ErrSecretWeak)
+// and the interval (at least 2s); its errors say how to make a good
+// secret and never show it.
 func (r Rotation) Validate() error {
-	if len(r.Secret) < MinSecretSize {
-		return fmt.Errorf("rotation secret has %d bytes, want at least %d: make one with: head -c 32 /dev/urandom | base64 > FILE && chmod 600 FILE", len(r.Secret), MinSecretSize)
+	if err := checkSecret(r.Secret); err != nil {
+		return fmt.Errorf("%w: make one with: head -c 32 /dev/urandom | base64 > FILE && chmod 600 FILE", err)
 	}
 	if r.Interval < 2*time.Second {
 		return fmt.Errorf("rotation interval %v is too short: use at least 2s (a day is typical)", r.Interval)
@@ -101,23 +117,53 @@ func (r Rotation) NextChange(t time.Time) time.Time {
 // LoadSecretFile reads a rotation secret: the file's bytes with
 // surrounding white space removed. Like a key file it must exist, not be
 // world-readable and not be empty; it must hold at least MinSecretSize
-// bytes. Its errors say how to make a good secret; a missing, empty or
-// world-readable file, or a path that is not a regular file, gives the same
-// errors as LoadKeyFile (ErrKeyFileMissing, ErrKeyFileEmpty,
-// ErrKeyFilePermissions, ErrKeyFileNotRegular).
+// bytes with at least MinSecretDistinct different values (else an error
+// wrapping ErrSecretWeak). Its errors say how to make a good secret; a missing, empty or
+// world-readable file, a file larger than MaxKeyFileSize, or a path that
+// is not a regular file, gives the same errors as LoadKeyFile
+// (ErrKeyFileMissing, ErrKeyFileEmpty, ErrKeyFilePermissions,
+// ErrKeyFileTooLarge, ErrKeyFileNotRegular).
 func LoadSecretFile(path string) ([]byte, error) {
 	data, err := readSecret(path, "secret file", "head -c 32 /dev/urandom | base64 > "+path)
 	if err != nil {
 		return nil, err
 	}
-	s := []byte(strings.TrimSpace(string(data)))
-	if len(s) == 0 {
-		return nil, fmt.Errorf("%s: secret file %w: put a secret in it: head -c 32 /dev/urandom | base64 > %s", path, ErrKeyFileEmpty, path)
-	}
-	if len(s) < MinSecretSize {
-		return nil, fmt.Errorf("%s: secret has %d bytes, want at least %d: head -c 32 /dev/urandom | base64 > %s", path, len(s), MinSecretSize, path)
+	s, err := parseSecret(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: make a new one: head -c 32 /dev/urandom | base64 > %s", path, err, path)
 	}
 	return s, nil
+}
+
+// parseSecret is LoadSecretFile's check of the file's content.
+func parseSecret(data []byte) ([]byte, error) {
+	s := bytes.TrimSpace(data)
+	if len(s) == 0 {
+		return nil, fmt.Errorf("secret file %w", ErrKeyFileEmpty)
+	}
+	if err := checkSecret(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkSecret applies MinSecretSize and MinSecretDistinct.
+func checkSecret(s []byte) error {
+	if len(s) < MinSecretSize {
+		return fmt.Errorf("%w: it has %d bytes, want at least %d", ErrSecretWeak, len(s), MinSecretSize)
+	}
+	var seen [256]bool
+	distinct := 0
+	for _, b := range s {
+		if !seen[b] {
+			seen[b] = true
+			distinct++
+		}
+	}
+	if distinct < MinSecretDistinct {
+		return fmt.Errorf("%w: its %d bytes take only %d different values, want at least %d (a random secret has many more; this one looks like a placeholder or a repeated pattern)", ErrSecretWeak, len(s), distinct, MinSecretDistinct)
+	}
+	return nil
 }
 
 // RotateLoop installs r.Keys(now()) with install, then again whenever

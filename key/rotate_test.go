@@ -2,6 +2,10 @@ package key_test
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -115,5 +119,34 @@ func TestRotateLoopFollowsClockSteps(t *testing.T) {
 	cancel()
 	if err := <-done; err != context.Canceled {
 		t.Fatalf("RotateLoop returned %v, want context.Canceled", err)
+	}
+}
+
+// TestWeakSecretRefused: secrets without enough distinct content (1000
+// NULs, 24 × 'a', a two-byte pattern) are refused by LoadSecretFile and
+// Validate with the reason; a base64 secret from /dev/urandom passes.
+func TestWeakSecretRefused(t *testing.T) {
+	dir := t.TempDir()
+	for name, s := range map[string]string{
+		"1000 NUL bytes": strings.Repeat("\x00", 1000),
+		"24 × a":         strings.Repeat("a", 24),
+		"ab pattern":     strings.Repeat("ab", 16),
+	} {
+		path := filepath.Join(dir, "secret")
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := key.LoadSecretFile(path)
+		if !errors.Is(err, key.ErrSecretWeak) || !strings.Contains(err.Error(), "different values, want at least") || !strings.Contains(err.Error(), "/dev/urandom") {
+			t.Errorf("%s: LoadSecretFile: %v, want ErrSecretWeak naming the rule and the remedy", name, err)
+		}
+		if err := (key.Rotation{Secret: []byte(s), Interval: time.Hour}).Validate(); !errors.Is(err, key.ErrSecretWeak) {
+			t.Errorf("%s: Validate: %v, want ErrSecretWeak", name, err)
+		}
+	}
+	path := filepath.Join(dir, "good")
+	os.WriteFile(path, []byte("c2hhcmVkIGJ5IHRoZSB3aG9sZSBmbGVldA==\n"), 0o600)
+	if _, err := key.LoadSecretFile(path); err != nil {
+		t.Errorf("a base64 secret: %v", err)
 	}
 }

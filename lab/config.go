@@ -63,6 +63,21 @@ const DefaultMTU = 1500
 // field is 16 bits).
 const MaxMTU = 65535
 
+// Bounds of a link, the same as the bench's and the demo's: a lab
+// outside them would carry nothing useful (a packet per hour) while
+// looking up.
+const (
+	// MaxRTT is the longest round-trip time (the sum of both directions'
+	// delays), as bench.MaxRTT.
+	MaxRTT = 10 * time.Second
+	// MaxJitter is the largest jitter of a direction.
+	MaxJitter = MaxRTT / 2
+	// MinRate is the lowest bandwidth cap (other than 0, unlimited): at
+	// 64 kbit/s a 1500-byte packet takes 188 ms to serialise; below, a
+	// handshake alone takes seconds.
+	MinRate = 64_000
+)
+
 // DefaultQueueLimit bounds the packets waiting on one direction of the
 // link; more are tail-dropped and counted in DirStats.QueueDrops.
 const DefaultQueueLimit = 4096
@@ -97,7 +112,8 @@ type Config struct {
 	// ClientFastOpen and ServerFastOpen are written to net.ipv4.tcp_fastopen
 	// in each host. Zero means DefaultFastOpen (3); FastOpenOff means 0.
 	ClientFastOpen, ServerFastOpen sysctl.Mode
-	// MTU of both TUN devices; zero means DefaultMTU. At most MaxMTU.
+	// MTU of both TUN devices; zero means DefaultMTU. From 1280 to
+	// MaxMTU.
 	MTU int
 	// Seed seeds the random loss, jitter and duplication; zero picks one
 	// from the clock. Stats reports the seed used.
@@ -139,209 +155,6 @@ type LinkConfig struct {
 	QueueLimit int
 }
 
-// Action is what a fault rule does to a matching packet.
-type Action int
-
-const (
-	// Drop discards the packet.
-	Drop Action = iota
-	// StripFastOpen replaces the TFO option (kind 34, and the experimental
-	// kind 254 with magic 0xF989) with NOPs and fixes the TCP checksum.
-	StripFastOpen
-	// Duplicate sends the packet and a copy Rule.Delay later (a replayed
-	// packet, e.g. a SYN with data).
-	Duplicate
-	// Blackhole passes the first Rule.After matching packets and drops all
-	// later ones.
-	Blackhole
-)
-
-// String names the action as the CLI spells it ("drop", "strip-tfo", ...).
-func (a Action) String() string {
-	switch a {
-	case Drop:
-		return "drop"
-	case StripFastOpen:
-		return "strip-tfo"
-	case Duplicate:
-		return "duplicate"
-	case Blackhole:
-		return "blackhole"
-	}
-	return "action(" + strconv.Itoa(int(a)) + ")"
-}
-
-// Match selects packets. Every condition that is set must hold; the zero
-// Match selects every packet. Any TCP condition excludes non-TCP packets.
-type Match struct {
-	// SYN: a SYN without ACK (a connection request).
-	SYN bool
-	// SYNACK: a SYN with ACK (the server's answer).
-	SYNACK bool
-	// Payload: the TCP segment carries data.
-	Payload bool
-	// FastOpen: the TFO option (kind 34 or 254/0xF989) is present.
-	FastOpen bool
-	// Cookie: the TFO option carries a cookie (not just a request).
-	Cookie bool
-	// Port: the source or destination port is this one (0 = any).
-	Port uint16
-}
-
-func (m Match) tcp() bool {
-	return m.SYN || m.SYNACK || m.Payload || m.FastOpen || m.Cookie || m.Port != 0
-}
-
-// String describes the match, e.g. "syn+payload".
-func (m Match) String() string {
-	var p []string
-	if m.SYN {
-		p = append(p, "syn")
-	}
-	if m.SYNACK {
-		p = append(p, "synack")
-	}
-	if m.Payload {
-		p = append(p, "payload")
-	}
-	if m.FastOpen {
-		p = append(p, "tfo-option")
-	}
-	if m.Cookie {
-		p = append(p, "cookie")
-	}
-	if m.Port != 0 {
-		p = append(p, "port "+strconv.Itoa(int(m.Port)))
-	}
-	if len(p) == 0 {
-		return "any"
-	}
-	return strings.Join(p, "+")
-}
-
-// Rule is a middlebox fault: packets in Dir that fit Match get Action.
-type Rule struct {
-	// Name labels the rule in Stats; empty means a generated description.
-	Name string
-	// Dir limits the rule to one direction (Both = either).
-	Dir Dir
-	// Match selects the packets.
-	Match Match
-	// Action is what happens to them.
-	Action Action
-	// Delay is the copy's extra delay for Duplicate.
-	Delay time.Duration
-	// After is the number of matching packets Blackhole lets through.
-	After int
-}
-
-// Label is the rule's Name, or a description built from its fields.
-func (r Rule) Label() string {
-	if r.Name != "" {
-		return r.Name
-	}
-	s := r.Action.String() + " " + r.Match.String()
-	if r.Dir != Both {
-		s += " " + r.Dir.String()
-	}
-	switch r.Action {
-	case Duplicate:
-		s += " +" + r.Delay.String()
-	case Blackhole:
-		s += " after " + strconv.Itoa(r.After)
-	}
-	return s
-}
-
-// DropSYNData drops client SYNs that carry data (a middlebox that does not
-// understand TFO). The kernel retransmits the SYN without data.
-func DropSYNData() Rule {
-	return Rule{Name: "drop-syn-data", Dir: Up, Match: Match{SYN: true, Payload: true}, Action: Drop}
-}
-
-// StripSYNFastOpen removes the TFO option from client SYNs.
-func StripSYNFastOpen() Rule {
-	return Rule{Name: "strip-tfo-syn", Dir: Up, Match: Match{SYN: true, FastOpen: true}, Action: StripFastOpen}
-}
-
-// StripSYNACKFastOpen removes the TFO option (the cookie) from the
-// server's SYN-ACKs.
-func StripSYNACKFastOpen() Rule {
-	return Rule{Name: "strip-tfo-synack", Dir: Down, Match: Match{SYNACK: true, FastOpen: true}, Action: StripFastOpen}
-}
-
-// DropSYNACKCookie drops SYN-ACKs that carry a TFO cookie.
-func DropSYNACKCookie() Rule {
-	return Rule{Name: "drop-synack-cookie", Dir: Down, Match: Match{SYNACK: true, Cookie: true}, Action: Drop}
-}
-
-// DuplicateSYN replays every client SYN delay after the original.
-func DuplicateSYN(delay time.Duration) Rule {
-	return Rule{Name: "dup-syn", Dir: Up, Match: Match{SYN: true}, Action: Duplicate, Delay: delay}
-}
-
-// BlackholeAfter drops every packet in dir after the first n.
-func BlackholeAfter(dir Dir, n int) Rule {
-	return Rule{Name: "blackhole-" + dir.String() + "-after-" + strconv.Itoa(n), Dir: dir, Action: Blackhole, After: n}
-}
-
-// DropPort drops every packet the client sends to port: a server behind a
-// firewall that silently drops, which never answers a SYN.
-func DropPort(port uint16) Rule {
-	return Rule{Name: "drop-port-" + strconv.Itoa(int(port)), Dir: Up, Match: Match{Port: port}, Action: Drop}
-}
-
-// FaultNames lists the spellings ParseFault accepts.
-const FaultNames = "drop-syn-data, strip-tfo (SYN and SYN-ACK), strip-tfo-syn, strip-tfo-synack, drop-synack-cookie, dup-syn[:DELAY], blackhole[-up|-down]:N"
-
-// ParseFault turns a command-line fault spelling (see FaultNames) into
-// rules: one, or two for strip-tfo and blackhole (one per direction).
-// dup-syn's delay defaults to 10ms. An unknown or malformed spelling is an
-// error that lists what is accepted.
-func ParseFault(s string) ([]Rule, error) {
-	name, arg, hasArg := strings.Cut(strings.TrimSpace(s), ":")
-	noArg := func(r ...Rule) ([]Rule, error) {
-		if hasArg {
-			return nil, fmt.Errorf("fault %q takes no argument", name)
-		}
-		return r, nil
-	}
-	switch name {
-	case "drop-syn-data":
-		return noArg(DropSYNData())
-	case "strip-tfo":
-		return noArg(StripSYNFastOpen(), StripSYNACKFastOpen())
-	case "strip-tfo-syn":
-		return noArg(StripSYNFastOpen())
-	case "strip-tfo-synack":
-		return noArg(StripSYNACKFastOpen())
-	case "drop-synack-cookie":
-		return noArg(DropSYNACKCookie())
-	case "dup-syn":
-		d := 10 * time.Millisecond
-		if hasArg {
-			var err error
-			if d, err = time.ParseDuration(arg); err != nil || d < 0 {
-				return nil, fmt.Errorf("fault dup-syn:%s: want a delay such as dup-syn:20ms", arg)
-			}
-		}
-		return []Rule{DuplicateSYN(d)}, nil
-	case "blackhole", "blackhole-up", "blackhole-down":
-		n, err := strconv.Atoi(arg)
-		if !hasArg || err != nil || n < 0 {
-			return nil, fmt.Errorf("fault %s needs a packet count, e.g. %s:10", name, name)
-		}
-		switch name {
-		case "blackhole-up":
-			return []Rule{BlackholeAfter(Up, n)}, nil
-		case "blackhole-down":
-			return []Rule{BlackholeAfter(Down, n)}, nil
-		}
-		return []Rule{BlackholeAfter(Up, n), BlackholeAfter(Down, n)}, nil
-	}
-	return nil, fmt.Errorf("unknown fault %q; known faults: %s", s, FaultNames)
-}
-
 // ErrConfig is matched (errors.Is) by the errors New and Validate return
 // for a bad configuration (as opposed to a failure to build the lab).
 // Their text says which field is wrong and what is accepted.
@@ -371,6 +184,9 @@ func (c *Config) validate() error {
 	if c.RTT < 0 {
 		return configError("RTT %v is negative: use 0 or more (0 with no Delay set means no delay)", c.RTT)
 	}
+	if c.RTT > MaxRTT {
+		return configError("RTT %v is longer than %v", c.RTT, MaxRTT)
+	}
 	if c.MTU == 0 {
 		c.MTU = DefaultMTU
 	}
@@ -391,14 +207,23 @@ func (c *Config) validate() error {
 		if l.Delay < 0 || l.Jitter < 0 || l.DupDelay < 0 {
 			return configError("%s: delay %v, jitter %v, duplicate delay %v: none may be negative", dir, l.Delay, l.Jitter, l.DupDelay)
 		}
+		if l.Delay > MaxRTT || l.DupDelay > MaxRTT {
+			return configError("%s: delay %v, duplicate delay %v: at most %v", dir, l.Delay, l.DupDelay, MaxRTT)
+		}
+		if l.Jitter > MaxJitter {
+			return configError("%s: jitter %v is larger than %v", dir, l.Jitter, MaxJitter)
+		}
 		if !(l.Loss >= 0 && l.Loss <= 1) { // NaN too
 			return configError("%s: loss %v is not a probability: use 0 to 1, e.g. 0.01 for 1%%", dir, l.Loss)
+		}
+		if l.Loss == 1 {
+			return configError("%s: loss 1 drops every packet: use less than 1 (to cut the link, use a blackhole fault)", dir)
 		}
 		if !(l.Duplicate >= 0 && l.Duplicate <= 1) {
 			return configError("%s: duplicate %v is not a probability: use 0 to 1, e.g. 0.01 for 1%%", dir, l.Duplicate)
 		}
-		if l.Rate < 0 {
-			return configError("%s: rate %d bit/s is negative", dir, l.Rate)
+		if l.Rate < 0 || l.Rate > 0 && l.Rate < MinRate {
+			return configError("%s: rate %d bit/s: use 0 (unlimited) or at least %d bit/s (64kbit)", dir, l.Rate, MinRate)
 		}
 		if l.QueueLimit == 0 {
 			l.QueueLimit = DefaultQueueLimit
@@ -412,18 +237,10 @@ func (c *Config) validate() error {
 			}
 		}
 	}
-	for i, r := range c.Faults {
-		if r.Action < Drop || r.Action > Blackhole {
-			return configError("fault %d (%s): unknown action %d: use Drop, StripFastOpen, Duplicate or Blackhole", i, r.Label(), r.Action)
-		}
-		if r.Dir < Both || r.Dir > Down {
-			return configError("fault %d (%s): unknown direction %d: use Both, Up or Down", i, r.Label(), r.Dir)
-		}
-		if r.After < 0 || r.Delay < 0 {
-			return configError("fault %q: negative count or delay", r.Label())
-		}
+	if c.Up.Delay+c.Down.Delay > MaxRTT {
+		return configError("delays %v up and %v down: a round trip longer than %v", c.Up.Delay, c.Down.Delay, MaxRTT)
 	}
-	return nil
+	return validateFaults(c.Faults)
 }
 
 func fastOpenValue(m sysctl.Mode) sysctl.Mode {
@@ -460,4 +277,18 @@ func ParseRate(s string) (int64, error) {
 		return 0, fmt.Errorf("bad rate %q: want bits per second such as 100mbit, 1gbit or 500k", s)
 	}
 	return int64(v * mult), nil
+}
+
+// FormatRate writes a rate in bit/s as ParseRate reads it: "100mbit",
+// "1.5gbit", "64kbit", "1200bit".
+func FormatRate(bps int64) string {
+	for _, u := range []struct {
+		div  float64
+		unit string
+	}{{1e9, "gbit"}, {1e6, "mbit"}, {1e3, "kbit"}} {
+		if float64(bps) >= u.div {
+			return strconv.FormatFloat(float64(bps)/u.div, 'f', -1, 64) + u.unit
+		}
+	}
+	return strconv.FormatInt(bps, 10) + "bit"
 }

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -20,6 +21,9 @@ const DaemonEnv = "FASTOPEN_LAB_DAEMON"
 // killed. Creating StateDir needs root (the error then wraps
 // ErrPrivilege).
 func StartDetached(args []string, timeout time.Duration) (*State, error) {
+	if err := checkNotRunning(); err != nil {
+		return nil, err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -64,17 +68,85 @@ func StartDetached(args []string, timeout time.Duration) (*State, error) {
 	}
 }
 
+// ErrRunning is returned (wrapped) by Run and StartDetached when a lab
+// already runs with this StateDir; the message says how to stop it.
+var ErrRunning = errors.New("a lab is already running")
+
+// checkNotRunning fails with ErrRunning if a live lab owns StateDir.
+func checkNotRunning() error {
+	if s, err := ReadState(); err == nil {
+		return fmt.Errorf("%w (pid %d); stop it with '%s'", ErrRunning, s.PID, Command("down"))
+	}
+	return nil
+}
+
+// Detached reports whether this process is a lab started by
+// StartDetached (DaemonEnv is set).
+func Detached() bool { return os.Getenv(DaemonEnv) == "1" }
+
+// RunResult is what Run returns once its lab is down.
+type RunResult struct {
+	// Stats are the link's final statistics.
+	Stats Stats
+	// Stopped counts the processes still running in the hosts that Run
+	// stopped on the way out.
+	Stopped int
+}
+
+// statsEvery is how often Run refreshes StatsPath for `lab status`.
+const statsEvery = time.Second
+
+// Run runs the lab of StateDir in this process until ctx ends: it builds
+// the lab with cfg (New, which first removes what dead labs left),
+// records its State in StatePath, calls ready with it, and refreshes the
+// link statistics in StatsPath every second. When ctx ends it stops the
+// processes still running in the hosts (SIGTERM, SIGKILL after 2s),
+// removes the lab, its state and statistics files, and returns the final
+// statistics. A live lab in StateDir is an error wrapping ErrRunning.
+func Run(ctx context.Context, cfg Config, ready func(*State)) (RunResult, error) {
+	var res RunResult
+	if err := checkNotRunning(); err != nil {
+		return res, err
+	}
+	l, err := New(cfg)
+	if err != nil {
+		return res, err
+	}
+	defer l.Close()
+	st := StateOf(l)
+	if err := WriteState(st); err != nil {
+		return res, err
+	}
+	defer RemoveState(st.PID)
+	defer os.Remove(StatsPath)
+	if ready != nil {
+		ready(st)
+	}
+	tick := time.NewTicker(statsEvery)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+			_ = WriteStats(l.Stats())
+		}
+	}
+	res.Stopped = l.StopProcesses(2 * time.Second)
+	res.Stats = l.Stats()
+	return res, l.Close()
+}
+
 // Stop asks the process running a lab to shut down (SIGTERM) and waits up
 // to timeout for it to exit, then kills it. A lab whose process is already
-// gone (killed) is not signalled: the processes still running in its
-// namespaces are stopped instead. Stale namespaces are removed afterwards;
-// it returns their names. The state and statistics files are removed. s
-// may be nil (no state file): then only what dead labs left is cleaned
-// up.
-func Stop(s *State, timeout time.Duration) ([]string, error) {
+// gone (killed) is not signalled. Then what dead labs left is removed
+// (CleanStale: the processes in their namespaces are stopped first, then
+// the namespaces removed), and the state and statistics files of
+// StateDir. s may be nil (no state file): then only what dead labs left
+// is cleaned up.
+func Stop(s *State, timeout time.Duration) (Cleanup, error) {
 	if s.alive() {
 		if err := syscall.Kill(s.PID, syscall.SIGTERM); err != nil {
-			return nil, fmt.Errorf("lab: stop pid %d: %w", s.PID, err)
+			return Cleanup{}, fmt.Errorf("lab: stop pid %d: %w", s.PID, err)
 		}
 		deadline := time.Now().Add(timeout)
 		for s.alive() && time.Now().Before(deadline) {
@@ -85,13 +157,12 @@ func Stop(s *State, timeout time.Duration) ([]string, error) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	stopStaleProcesses(timeout)
-	removed, err := CleanStale()
+	c, err := CleanStale()
 	if rerr := RemoveState(0); err == nil {
 		err = rerr
 	}
 	if rerr := os.Remove(StatsPath); err == nil && !errors.Is(rerr, os.ErrNotExist) {
 		err = rerr
 	}
-	return removed, err
+	return c, err
 }

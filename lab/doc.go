@@ -16,12 +16,19 @@
 //	l.Client.Run(func() error { /* dial it */ })
 //
 // Everything the lab creates is removed by Close, and namespaces left by a
-// crashed process are removed by CleanStale. Creating hosts needs root /
+// crashed process are removed by CleanStale, after the processes still
+// running in them are stopped. Creating hosts needs root /
 // CAP_NET_ADMIN; errors then wrap ErrPrivilege.
 //
 // New builds a two-host lab; NewHost and Attach give single hosts (network
 // namespaces) to run code in with Host.Run or processes with Host.Command.
-// `fastopen lab up` keeps a lab running for other processes: State,
-// ReadState and Stop describe and end it. SelfTest measures the
-// forwarder's accuracy against the Target constants.
+// Run keeps a lab running for other processes (`fastopen lab up`; in
+// the background with StartDetached): State, ReadState and Stop describe
+// and end it. SelfTest measures the forwarder's accuracy against the
+// Target constants.
+//
+// Files: config.go holds the link's settings (Config, LinkConfig and
+// their bounds), fault.go the fault-rule language (Rule, Match, Action,
+// ParseFault), state.go and daemon_linux.go the lifecycle of a running
+// lab.
 package lab

@@ -230,31 +230,6 @@ func (h *Host) Close() error {
 	return nil
 }
 
-// CleanStale removes lab namespaces (named with Prefix) whose creating
-// process is gone, e.g. after a crashed test, and names left half-made (a
-// file that never became a mount). Namespaces of live processes
-// (a parallel test binary, a detached `fastopen lab up`) are kept. It
-// returns the names removed.
-func CleanStale() ([]string, error) {
-	entries, err := os.ReadDir(netnsDir)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	var removed []string
-	for _, e := range entries {
-		if ownerPID(e.Name()) <= 0 || ownerAlive(e.Name()) {
-			continue
-		}
-		if err := deleteNamed(e.Name()); err == nil {
-			removed = append(removed, e.Name())
-		}
-	}
-	return removed, nil
-}
-
 func sanitize(s string) string {
 	var b strings.Builder
 	for _, r := range s {

@@ -27,6 +27,9 @@ type Lab struct {
 	// Client and Server are the two hosts (network namespaces). Run code
 	// in them with Run, or processes with Command.
 	Client, Server *Host
+	// Cleaned is what New removed of dead labs before building this one
+	// (see CleanStale).
+	Cleaned Cleanup
 
 	cfg      Config
 	rules    []*ruleState
@@ -42,7 +45,8 @@ type Lab struct {
 }
 
 // New creates the hosts, their TUN devices and addresses, and starts the
-// forwarder. It first removes stale lab namespaces of dead processes. It
+// forwarder. It first removes what dead labs left (CleanStale; see
+// Cleaned). It
 // needs root / CAP_NET_ADMIN (errors wrap ErrPrivilege) and /dev/net/tun.
 // A bad cfg gives an error matching ErrConfig and builds nothing; any
 // other failure removes what was built.
@@ -50,14 +54,14 @@ func New(cfg Config) (*Lab, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if _, err := CleanStale(); err != nil && os.Geteuid() == 0 {
+	cleaned, err := CleanStale()
+	if err != nil && os.Geteuid() == 0 {
 		return nil, fmt.Errorf("lab: remove stale namespaces: %w", err)
 	}
-	l := &Lab{cfg: cfg}
+	l := &Lab{cfg: cfg, Cleaned: cleaned}
 	for _, r := range cfg.Faults {
 		l.rules = append(l.rules, &ruleState{Rule: r})
 	}
-	var err error
 	if l.Client, err = NewHost(HostConfig{Name: "client", FastOpen: int(fastOpenValue(cfg.ClientFastOpen)), FastOpenSet: true}); err != nil {
 		return nil, err
 	}

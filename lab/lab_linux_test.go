@@ -475,7 +475,8 @@ func countFDs(t *testing.T) int {
 
 func TestCleanStaleKeepsLiveLabs(t *testing.T) {
 	l := newLab(t, lab.Config{})
-	removed, err := lab.CleanStale()
+	cleaned, err := lab.CleanStale()
+	removed := cleaned.Removed
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,7 +519,8 @@ func TestCleanStaleRemovesDeadOwners(t *testing.T) {
 	name := fmt.Sprintf("%sclient-%d-deadbeef", lab.Prefix, p.Process.Pid)
 	namedNamespace(t, name)
 
-	removed, err := lab.CleanStale()
+	cleaned, err := lab.CleanStale()
+	removed := cleaned.Removed
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -717,7 +719,8 @@ func TestCleanStaleRemovesUnmountedLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Remove(path) })
-	removed, err := lab.CleanStale()
+	cleaned, err := lab.CleanStale()
+	removed := cleaned.Removed
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,9 @@ var ErrUnsupported = errors.New("lab: needs Linux (network namespaces and TUN de
 type Lab struct {
 	// Client and Server are the two hosts.
 	Client, Server *Host
-	cfg            Config
+	// Cleaned is what New removed of dead labs.
+	Cleaned Cleanup
+	cfg     Config
 }
 
 // New fails: the lab needs Linux.
@@ -29,3 +31,6 @@ func (l *Lab) Close() error { return nil }
 
 // StopProcesses does nothing where labs cannot run.
 func (l *Lab) StopProcesses(grace time.Duration) int { return 0 }
+
+// CleanStale does nothing where labs cannot run.
+func CleanStale() (Cleanup, error) { return Cleanup{}, nil }

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -87,22 +88,44 @@ func running(pid int) bool {
 	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
 }
 
-// stopStaleProcesses ends the processes left in stale lab namespaces (those
-// CleanStale would remove: their lab's process is gone), e.g. a server
-// started with `fastopen lab exec` in a lab that was killed.
-func stopStaleProcesses(grace time.Duration) int {
+// staleGrace is how long the processes in a dead lab's namespaces get to
+// end after SIGTERM before SIGKILL.
+const staleGrace = 2 * time.Second
+
+// CleanStale removes what dead labs left: lab namespaces (named with
+// Prefix and their creator's pid, see NewHost) whose creating process is
+// gone, e.g. after a crashed test or a lab killed with SIGKILL, and names
+// left half-made (a file that never became a mount). The processes still
+// running inside such a namespace (a server started with `fastopen lab
+// exec`) are stopped first (SIGTERM, then SIGKILL after staleGrace), so
+// none keeps running in a namespace that nothing names. Namespaces of
+// live processes (a parallel test binary, a detached `fastopen lab up`,
+// a pid reused by another process) are kept, as are namespaces of other
+// names. A state file that names a removed namespace stays readable: its
+// lab is dead, and State.Left tells what is left of it.
+func CleanStale() (Cleanup, error) {
+	var c Cleanup
 	entries, err := os.ReadDir(netnsDir)
 	if err != nil {
-		return 0
+		if errors.Is(err, os.ErrNotExist) {
+			return c, nil
+		}
+		return c, err
 	}
-	var hosts []*Host
+	var stale []*Host
 	for _, e := range entries {
 		if ownerPID(e.Name()) > 0 && !ownerAlive(e.Name()) {
-			hosts = append(hosts, &Host{Name: e.Name(), NS: e.Name()})
+			stale = append(stale, &Host{Name: e.Name(), NS: e.Name()})
 		}
 	}
-	if len(hosts) == 0 {
-		return 0
+	if len(stale) == 0 {
+		return c, nil
 	}
-	return stopIn(hosts, grace)
+	c.Stopped = stopIn(stale, staleGrace)
+	for _, h := range stale {
+		if err := deleteNamed(h.NS); err == nil {
+			c.Removed = append(c.Removed, h.NS)
+		}
+	}
+	return c, nil
 }

@@ -59,8 +59,33 @@ type State struct {
 	Hosts map[string]HostState `json:"hosts"`
 	// RTT is the configured round-trip time.
 	RTT time.Duration `json:"rtt_ns"`
+	// Up (client → server) and Down (server → client) are the link's
+	// directions as the lab applies them.
+	Up   LinkState `json:"up"`
+	Down LinkState `json:"down"`
+	// MTU is the link's MTU.
+	MTU int `json:"mtu"`
 	// Faults lists the fault rules' labels.
 	Faults []string `json:"faults,omitempty"`
+	// Cleaned is what the lab's start removed of dead labs (New's
+	// CleanStale), when anything.
+	Cleaned *Cleanup `json:"cleaned,omitempty"`
+}
+
+// LinkState is one direction of a running lab's link.
+type LinkState struct {
+	// Delay is the one-way delay; Jitter the random extra delay (±).
+	Delay  time.Duration `json:"delay_ns"`
+	Jitter time.Duration `json:"jitter_ns"`
+	// Loss and Duplicate are probabilities per packet.
+	Loss      float64 `json:"loss"`
+	Duplicate float64 `json:"duplicate"`
+	// Rate is the bandwidth cap in bit/s; 0 is unlimited.
+	Rate int64 `json:"rate_bps"`
+}
+
+func linkState(c LinkConfig) LinkState {
+	return LinkState{Delay: c.Delay, Jitter: c.Jitter, Loss: c.Loss, Duplicate: c.Duplicate, Rate: c.Rate}
 }
 
 // HostState is one host of a running lab.
@@ -74,7 +99,8 @@ type HostState struct {
 
 // StateOf describes l as run by this process.
 func StateOf(l *Lab) *State {
-	s := &State{PID: os.Getpid(), Started: time.Now(), RTT: l.cfg.RTT, Hosts: map[string]HostState{}}
+	s := &State{PID: os.Getpid(), Started: time.Now(), RTT: l.cfg.RTT, Hosts: map[string]HostState{},
+		Up: linkState(l.cfg.Up), Down: linkState(l.cfg.Down), MTU: l.cfg.MTU}
 	s.ProcStart, _ = procStart(s.PID)
 	if l.Client != nil {
 		s.Hosts["client"] = HostState{NS: l.Client.NS, IPv4: l.ClientAddr(false).String(), IPv6: l.ClientAddr(true).String()}
@@ -84,6 +110,10 @@ func StateOf(l *Lab) *State {
 	}
 	for _, r := range l.cfg.Faults {
 		s.Faults = append(s.Faults, r.Label())
+	}
+	if len(l.Cleaned.Removed) > 0 || l.Cleaned.Stopped > 0 {
+		c := l.Cleaned
+		s.Cleaned = &c
 	}
 	return s
 }
@@ -133,6 +163,26 @@ func ReadState() (*State, error) {
 		return &s, ErrNoLab
 	}
 	return &s, nil
+}
+
+// Left lists the namespaces of the lab described by s that still exist
+// (none for nil): after its process died, what `lab down` has to remove.
+// A later lab's clean-up may have removed them already.
+func (s *State) Left() []string {
+	if s == nil {
+		return nil
+	}
+	var left []string
+	for _, name := range []string{"client", "server"} {
+		ns := s.Hosts[name].NS
+		if ns == "" {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(netnsDir, ns)); err == nil {
+			left = append(left, ns)
+		}
+	}
+	return left
 }
 
 // Alive reports whether the process that ran the lab described by s still
@@ -199,4 +249,12 @@ func ReadStats() (Stats, error) {
 		return s, err
 	}
 	return s, json.Unmarshal(b, &s)
+}
+
+// Cleanup is what CleanStale or Stop removed of dead labs.
+type Cleanup struct {
+	// Removed names the namespaces removed.
+	Removed []string `json:"removed_namespaces"`
+	// Stopped counts the processes stopped inside them first.
+	Stopped int `json:"stopped_processes"`
 }

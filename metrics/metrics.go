@@ -17,11 +17,33 @@
 package metrics
 
 import (
+	"context"
+	"errors"
+	"net"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/fastopen/fastopen/kernel"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Bounds of the metrics endpoint (Serve). A scrape is one small request
+// and a response of a few kilobytes; these let Prometheus (which scrapes
+// every 15-60s and reconnects at no cost) work while idle or slow
+// connections cannot pile up and take the descriptors the server needs.
+const (
+	// MaxConns is the most connections served at once; more wait in the
+	// kernel's accept queue, holding no descriptor of the process.
+	MaxConns = 16
+	// ReadHeaderTimeout bounds the wait for a request's headers.
+	ReadHeaderTimeout = 5 * time.Second
+	// WriteTimeout bounds reading the request and writing the response.
+	WriteTimeout = 15 * time.Second
+	// IdleTimeout closes a keep-alive connection with no new request.
+	IdleTimeout = 10 * time.Second
 )
 
 // Server holds the metrics of one TFO server: the counters
@@ -72,8 +94,68 @@ func New() (*Server, error) {
 	s.accepted.WithLabelValues("false")
 	s.keyLoads.WithLabelValues("ok")
 	s.keyLoads.WithLabelValues("error")
-	s.reg.MustRegister(s.accepted, s.synBytes, s.keyLoads, s.replays, NewKernelCollector(cf))
+	s.reg.MustRegister(s.accepted, s.synBytes, s.keyLoads, s.replays, NewKernelCollector(cf),
+		// The Go runtime's and the process's own metrics (go_*,
+		// process_*: goroutines, memory, descriptors), as Prometheus
+		// users expect from a Go server.
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return s, nil
+}
+
+// Serve serves Handler at /metrics on ln until ctx ends, within the
+// bounds above (MaxConns, ReadHeaderTimeout, WriteTimeout, IdleTimeout),
+// then closes ln and every connection. It returns nil when ctx ended, or
+// the error that stopped serving.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", s.Handler())
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       WriteTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    8 << 10,
+	}
+	stop := context.AfterFunc(ctx, func() { srv.Close() })
+	defer stop()
+	err := srv.Serve(&limitListener{Listener: ln, slots: make(chan struct{}, MaxConns)})
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// limitListener accepts only while fewer than cap(slots) of its
+// connections are open.
+type limitListener struct {
+	net.Listener
+	slots chan struct{}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	l.slots <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &slotConn{Conn: c, slots: l.slots}, nil
+}
+
+// slotConn gives its slot back once, on the first Close (net/http may
+// close a connection from two goroutines).
+type slotConn struct {
+	net.Conn
+	slots chan struct{}
+	once  sync.Once
+}
+
+func (c *slotConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { <-c.slots })
+	return err
 }
 
 // Accepted records one accepted connection: whether its first bytes came

@@ -1,16 +1,20 @@
 package metrics_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/labtest"
@@ -159,5 +163,78 @@ func TestScrapeConcurrentAndAfterNamespaceGone(t *testing.T) {
 		if g, ok := got[k]; !ok || g != v {
 			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
 		}
+	}
+}
+
+// TestSYNBytesWithoutFIN: a client sends 6 bytes in its SYN and shuts
+// down writing before the server accepts. The server's info and
+// fastopen_server_syn_data_bytes_total count 6 bytes, not the FIN's
+// sequence number as a seventh.
+func TestSYNBytesWithoutFIN(t *testing.T) {
+	h := labtest.Host(t, "synfin", 3)
+	var m *metrics.Server
+	labtest.Run(t, h, func() (err error) { m, err = metrics.New(); return err })
+	defer m.Close()
+	ln := labtest.Listen(t, h, nil, "tcp4", "127.0.0.1:0")
+	var d fastopen.Dialer
+	dial := func(msg string) *fastopen.Conn {
+		var c *fastopen.Conn
+		labtest.Run(t, h, func() (err error) {
+			c, err = d.DialData(context.Background(), "tcp4", ln.Addr().String(), []byte(msg))
+			return err
+		})
+		return c
+	}
+	accept := func() (net.Conn, fastopen.Info) {
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := fastopen.InfoOf(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, info
+	}
+	cold := dial("cookie") // fetches the cookie
+	c, _ := accept()
+	c.Close()
+	cold.Close()
+
+	warm := dial("hello!")
+	defer warm.Close()
+	if err := warm.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	// The server's kernel has the FIN once it has acknowledged it: the
+	// client's socket then moves to FIN_WAIT2.
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		ti, err := labtest.TCPInfo(warm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ti.State == unix.BPF_TCP_FIN_WAIT2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the client's FIN was not acknowledged (state %d)", ti.State)
+		}
+		runtime.Gosched()
+	}
+	c, info := accept()
+	defer c.Close()
+	m.Accepted(info.SYNData, info.SYNBytes)
+	if !info.SYNData || info.SYNBytes != len("hello!") {
+		t.Errorf("server info: syn_data=%v syn_bytes=%d, want 6 bytes in the SYN", info.SYNData, info.SYNBytes)
+	}
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "hello!" {
+		t.Errorf("server read %q, %v: want the 6 bytes, then EOF", got, err)
+	}
+	web := httptest.NewServer(m.Handler())
+	defer web.Close()
+	if n := scrape(t, web.URL)["fastopen_server_syn_data_bytes_total"]; n != 6 {
+		t.Errorf("fastopen_server_syn_data_bytes_total = %v, want 6", n)
 	}
 }

@@ -65,3 +65,8 @@ go test -count=1 -timeout 12m ./...
 
 step "fuzz the packet decoder for 20s"
 go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime 20s ./trace
+
+step "fuzz the key file, secret and fault parsers for 5s each"
+go test -run '^$' -fuzz '^FuzzParseKeyFile$' -fuzztime 5s ./key
+go test -run '^$' -fuzz '^FuzzParseSecret$' -fuzztime 5s ./key
+go test -run '^$' -fuzz '^FuzzParseFault$' -fuzztime 5s ./lab

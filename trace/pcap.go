@@ -112,6 +112,12 @@ type ReadOptions struct {
 	// MaxFlows bounds the connections kept (see Tracker.MaxFlows;
 	// DefaultMaxFlows if zero).
 	MaxFlows int
+	// Snaplen bounds the bytes of one packet record (and of one pcapng
+	// block, plus room for its fields and options): a record that claims
+	// more stops Read with an error wrapping ErrRecordTooLarge before its
+	// bytes are read. Zero means MaxSnaplen; more than MaxSnaplen is
+	// refused.
+	Snaplen int
 }
 
 // pcapHeaderLen is the length of a pcap file header, the shortest
@@ -129,6 +135,13 @@ var ErrFormat = errors.New("not a pcap or pcapng capture")
 // one cut short (a truncated file) gives the events and flows decoded
 // until then, with an error naming the packet.
 func Read(r io.Reader, opts ReadOptions) ([]Event, []Flow, error) {
+	snaplen := opts.Snaplen
+	if snaplen == 0 {
+		snaplen = MaxSnaplen
+	}
+	if snaplen < 0 || snaplen > MaxSnaplen {
+		return nil, nil, fmt.Errorf("snap length %d: want 1 to %d", snaplen, MaxSnaplen)
+	}
 	br := bufio.NewReader(r)
 	hdr, err := br.Peek(pcapHeaderLen)
 	switch {
@@ -146,14 +159,19 @@ func Read(r io.Reader, opts ReadOptions) ([]Event, []Flow, error) {
 		}
 		lt layers.LinkType
 	)
-	if bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
-		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+	isNG := bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a})
+	bounded := newBoundedReader(br, isNG, snaplen)
+	if isNG {
+		ng, err := pcapgo.NewNgReader(bounded, pcapgo.DefaultNgReaderOptions)
 		if err != nil {
+			if errors.Is(err, ErrFormat) || errors.Is(err, ErrRecordTooLarge) {
+				return nil, nil, err
+			}
 			return nil, nil, fmt.Errorf("%w: %w", ErrFormat, err)
 		}
 		src, lt = ng, ng.LinkType()
 	} else {
-		pr, err := pcapgo.NewReader(br)
+		pr, err := pcapgo.NewReader(bounded)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", ErrFormat, err)
 		}
@@ -170,6 +188,9 @@ func Read(r io.Reader, opts ReadOptions) ([]Event, []Flow, error) {
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return events, tr.Flows(), &truncatedError{packet: n + 1, err: err}
+		}
+		if errors.Is(err, ErrRecordTooLarge) || errors.Is(err, ErrFormat) {
+			return events, tr.Flows(), err
 		}
 		if err != nil {
 			return events, tr.Flows(), fmt.Errorf("read packet %d: %w", n+1, err)

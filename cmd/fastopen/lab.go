@@ -54,13 +54,13 @@ Everything after the host name belongs to the command. The exit status is the co
 }
 
 func setupLab(fs *flag.FlagSet) func([]string) error {
-	rtt := fs.Duration("rtt", 100*time.Millisecond, "round-trip time (half each way)")
-	jitter := fs.Duration("jitter", 0, "random extra delay per packet, ±, order kept")
-	loss := fs.Float64("loss", 0, "random loss probability per packet and direction (0..1)")
+	rtt := fs.Duration("rtt", 100*time.Millisecond, "round-trip time (half each way), up to 10s; 0 adds no delay")
+	jitter := fs.Duration("jitter", 0, "random extra delay per packet, ±, order kept (up to 5s)")
+	loss := fs.Float64("loss", 0, "random loss probability per packet and direction (0 to below 1)")
 	dup := fs.Float64("dup", 0, "duplication probability per packet and direction (0..1)")
 	dupDelay := fs.Duration("dup-delay", time.Millisecond, "extra delay of a duplicate")
-	rate := fs.String("rate", "", "bandwidth cap per direction, e.g. 100mbit (default unlimited)")
-	mtu := fs.Int("mtu", lab.DefaultMTU, "MTU of the link")
+	rate := fs.String("rate", "", "bandwidth cap per direction, e.g. 100mbit, at least 64kbit (default unlimited)")
+	mtu := fs.Int("mtu", lab.DefaultMTU, "MTU of the link (1280 to 65535)")
 	noRT := fs.Bool("no-realtime", false, "keep the forwarder's threads at normal priority (default: SCHED_FIFO when root)")
 	seed := fs.Uint64("seed", 0, "random seed (0 = from the clock)")
 	clientTFO := fs.Int("client-tfo", int(lab.DefaultFastOpen), "net.ipv4.tcp_fastopen in the client")
@@ -98,6 +98,11 @@ func setupLab(fs *flag.FlagSet) func([]string) error {
 				link.Rate = r
 			}
 			cfg.Up, cfg.Down = link, link
+			if *mtu == 0 {
+				// lab.Config takes 0 as the default; on the command line
+				// it is a value given, and out of range.
+				return cli.Usagef("--mtu 0 out of range: use 1280 (the IPv6 minimum) to %d", lab.MaxMTU)
+			}
 			if *clientTFO < 0 || *serverTFO < 0 {
 				return cli.Usagef("--client-tfo and --server-tfo are net.ipv4.tcp_fastopen values: 0 (off), 1 (client), 2 (server), 3 (both), ...")
 			}
@@ -138,65 +143,38 @@ func tfoMode(v int) sysctl.Mode {
 	return sysctl.Mode(v)
 }
 
-// labUp runs a lab in the foreground until a signal.
+// labUp runs a lab in the foreground until a signal (or, as the detached
+// lab's process, until `lab down`).
 func labUp(cfg lab.Config, asJSON bool) error {
-	daemon := os.Getenv(lab.DaemonEnv) == "1"
-	if s, err := lab.ReadState(); err == nil {
-		return fmt.Errorf("a lab is already running (pid %d); stop it with '%s'", s.PID, lab.Command("down"))
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	l, err := lab.New(cfg)
+	daemon := lab.Detached()
+	res, err := lab.Run(ctx, cfg, func(st *lab.State) {
+		switch {
+		case daemon:
+			fmt.Printf("lab up, pid %d\n", os.Getpid())
+		case asJSON:
+			cli.JSON(os.Stdout, st)
+		default:
+			printLab(os.Stdout, st, true)
+		}
+	})
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	st := lab.StateOf(l)
-	if err := lab.WriteState(st); err != nil {
-		return err
-	}
-	defer lab.RemoveState(os.Getpid())
-	if !daemon {
-		if asJSON {
-			cli.JSON(os.Stdout, st)
-		} else {
-			printLab(os.Stdout, st, true)
-		}
-	} else {
-		fmt.Printf("lab up, pid %d\n", os.Getpid())
-	}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	defer os.Remove(lab.StatsPath)
-wait:
-	for {
-		select {
-		case <-ctx.Done():
-			break wait
-		case <-tick.C:
-			_ = lab.WriteStats(l.Stats())
-		}
-	}
-	if n := l.StopProcesses(2 * time.Second); n > 0 {
-		fmt.Fprintf(os.Stderr, "stopped %d process(es) still running in the lab's hosts\n", n)
-	}
-	s := l.Stats()
-	if err := l.Close(); err != nil {
-		return err
+	if res.Stopped > 0 {
+		fmt.Fprintf(os.Stderr, "stopped %d process(es) still running in the lab's hosts\n", res.Stopped)
 	}
 	if asJSON && !daemon {
-		return cli.JSON(os.Stdout, s)
+		return cli.JSON(os.Stdout, res.Stats)
 	}
 	fmt.Fprintln(os.Stderr, "\nlab down; link statistics:")
-	printStats(os.Stderr, s)
+	printStats(os.Stderr, res.Stats)
 	return nil
 }
 
 // labDetach starts the same command in the background without --detach.
 func labDetach(asJSON bool) error {
-	if s, err := lab.ReadState(); err == nil {
-		return fmt.Errorf("a lab is already running (pid %d); stop it with '%s'", s.PID, lab.Command("down"))
-	}
 	var args []string
 	for _, a := range os.Args[1:] {
 		if a == "--detach" || a == "-detach" || strings.HasPrefix(a, "--detach=") || strings.HasPrefix(a, "-detach=") {
@@ -221,7 +199,24 @@ func printLab(w io.Writer, st *lab.State, foreground bool) {
 	if len(st.Faults) > 0 {
 		faults = strings.Join(st.Faults, ", ")
 	}
-	fmt.Fprintf(w, "lab up: RTT %v (%v each way), faults: %s\n\n", st.RTT, st.RTT/2, faults)
+	fmt.Fprintf(w, "lab up: RTT %v, MTU %d, faults: %s\n\n", st.RTT, st.MTU, faults)
+	link := [][]string{{"DIR", "DELAY", "JITTER", "LOSS", "DUP", "RATE"}}
+	for _, d := range []struct {
+		name string
+		l    lab.LinkState
+	}{{"client→server", st.Up}, {"server→client", st.Down}} {
+		rate := "unlimited"
+		if d.l.Rate > 0 {
+			rate = lab.FormatRate(d.l.Rate)
+		}
+		link = append(link, []string{d.name, d.l.Delay.String(), "±" + d.l.Jitter.String(),
+			strconv.FormatFloat(d.l.Loss, 'g', -1, 64), strconv.FormatFloat(d.l.Duplicate, 'g', -1, 64), rate})
+	}
+	cli.Table(w, link)
+	fmt.Fprintln(w)
+	if c := st.Cleaned; c != nil {
+		fmt.Fprintf(w, "removed what dead labs left: namespaces %s (after stopping %d process(es) in them)\n\n", strings.Join(c.Removed, ", "), c.Stopped)
+	}
 	rows := [][]string{{"HOST", "NAMESPACE", "IPv4", "IPv6"}}
 	for _, name := range []string{"client", "server"} {
 		h := st.Hosts[name]
@@ -311,8 +306,12 @@ type labStatusJSON struct {
 func runningLab() (*lab.State, error) {
 	st, err := lab.ReadState()
 	if errors.Is(err, lab.ErrNoLab) && st != nil {
-		return nil, fmt.Errorf("no lab is running: the last one (pid %d) has died; run '%s' to remove what it left (namespaces %s, %s)",
-			st.PID, lab.Command("down"), st.Hosts["client"].NS, st.Hosts["server"].NS)
+		if left := st.Left(); len(left) > 0 {
+			return nil, fmt.Errorf("no lab is running: the last one (pid %d) has died; run '%s' to remove what it left (namespaces %s)",
+				st.PID, lab.Command("down"), strings.Join(left, ", "))
+		}
+		return nil, fmt.Errorf("no lab is running: the last one (pid %d) has died and its namespaces were already removed (by a later lab's clean-up); run '%s' to clear its state",
+			st.PID, lab.Command("down"))
 	}
 	return st, err
 }
@@ -347,29 +346,38 @@ func labDown(asJSON bool) error {
 		return err
 	}
 	running := st.Alive()
-	removed, err := lab.Stop(st, 5*time.Second)
+	left := st.Left()
+	c, err := lab.Stop(st, 5*time.Second)
 	if err != nil {
 		return err
 	}
 	if asJSON {
-		pid := 0
+		pid, dead := 0, 0
 		if running {
 			pid = st.PID
+		} else if st != nil {
+			dead = st.PID
 		}
-		if removed == nil {
-			removed = []string{} // [] rather than null
+		if c.Removed == nil {
+			c.Removed = []string{} // [] rather than null
 		}
-		return cli.JSON(os.Stdout, map[string]any{"stopped_pid": pid, "removed_namespaces": removed})
+		return cli.JSON(os.Stdout, map[string]any{"stopped_pid": pid, "dead_pid": dead,
+			"removed_namespaces": c.Removed, "stopped_processes": c.Stopped})
 	}
 	switch {
 	case running:
 		fmt.Printf("stopped the lab (pid %d)\n", st.PID)
+	case st != nil && st.PID > 0 && len(left) == 0:
+		fmt.Printf("cleared the state of a dead lab (pid %d); its namespaces had already been removed\n", st.PID)
 	case st != nil && st.PID > 0:
-		fmt.Printf("no lab was running (the last one, pid %d, had died)\n", st.PID)
+		fmt.Printf("cleaned up after a dead lab (pid %d)\n", st.PID)
 	default:
 		fmt.Println("no lab was running")
 	}
-	for _, n := range removed {
+	if c.Stopped > 0 {
+		fmt.Printf("stopped %d process(es) left in dead labs' namespaces\n", c.Stopped)
+	}
+	for _, n := range c.Removed {
 		fmt.Printf("removed stale namespace %s\n", n)
 	}
 	return nil

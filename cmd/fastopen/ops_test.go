@@ -127,13 +127,22 @@ type opsServer struct {
 	cmd  *lab.Cmd
 	logs chan map[string]any
 	seen []map[string]any // lines read while waiting for another message
+	// listening is the "listening" line.
+	listening map[string]any
 }
 
 // startOpsServe runs `fastopen serve --log-json args...` in h and waits
 // until it listens.
 func startOpsServe(t *testing.T, h *lab.Host, args ...string) *opsServer {
 	t.Helper()
-	s := &opsServer{cmd: h.Command(binary, append([]string{"serve", "--log-json"}, args...)...), logs: make(chan map[string]any, 256)}
+	return startServeCmd(t, h.Command(binary, append([]string{"serve", "--log-json"}, args...)...))
+}
+
+// startServeCmd starts cmd, a `fastopen serve --log-json ...` (perhaps
+// behind a wrapper), and waits until it listens.
+func startServeCmd(t *testing.T, cmd *lab.Cmd) *opsServer {
+	t.Helper()
+	s := &opsServer{cmd: cmd, logs: make(chan map[string]any, 256)}
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +162,7 @@ func startOpsServe(t *testing.T, h *lab.Host, args ...string) *opsServer {
 			s.logs <- l
 		}
 	}()
-	s.wait(t, "listening")
+	s.listening = s.wait(t, "listening")
 	return s
 }
 
@@ -193,6 +202,20 @@ var metricSample = regexp.MustCompile(`(?m)^(fastopen_[^ ]+) ([0-9.e+-]+)$`)
 // goroutine, in another namespace) and the request sent over it.
 func scrapeMetrics(t *testing.T, h *lab.Host, url string) map[string]float64 {
 	t.Helper()
+	got := map[string]float64{}
+	for _, m := range metricSample.FindAllStringSubmatch(scrapeText(t, h, url), -1) {
+		v, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[m[1]] = v
+	}
+	return got
+}
+
+// scrapeText returns the body of a scrape of url from inside h.
+func scrapeText(t *testing.T, h *lab.Host, url string) string {
+	t.Helper()
 	addr := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/metrics")
 	c := labtest.Dial(t, h, &net.Dialer{Timeout: 5 * time.Second}, "tcp", addr)
 	defer c.Close()
@@ -214,15 +237,7 @@ func scrapeMetrics(t *testing.T, h *lab.Host, url string) map[string]float64 {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("scrape %s: %s, %v\n%s", url, resp.Status, err, body)
 	}
-	got := map[string]float64{}
-	for _, m := range metricSample.FindAllStringSubmatch(string(body), -1) {
-		v, err := strconv.ParseFloat(m[2], 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got[m[1]] = v
-	}
-	return got
+	return string(body)
 }
 
 // TestServeKeyFileLifecycle runs `fastopen serve --key-file --metrics

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/echo"
@@ -17,24 +19,31 @@ import (
 
 // sendRecord is one line of `fastopen send --json`.
 type sendRecord struct {
-	Conn       int           `json:"conn"`
-	Reply      string        `json:"reply"`
-	SYNData    bool          `json:"syn_data"`
-	SentInSYN  bool          `json:"sent_in_syn"`
-	HadCookie  bool          `json:"had_cookie"`
-	FailReason string        `json:"fail_reason"`
-	FailText   string        `json:"fail_text,omitempty"`
-	ElapsedMS  float64       `json:"elapsed_ms"`
-	FirstMS    float64       `json:"first_byte_ms"`
-	RTTMS      float64       `json:"rtt_ms"`
-	Info       fastopen.Info `json:"info"`
+	Conn  int    `json:"conn"`
+	Reply string `json:"reply"`
+	// ReplyBase64 holds the reply's exact bytes when they are not valid
+	// UTF-8 (Reply then has U+FFFD in place of the invalid bytes).
+	ReplyBase64 string        `json:"reply_base64,omitempty"`
+	SYNData     bool          `json:"syn_data"`
+	SentInSYN   bool          `json:"sent_in_syn"`
+	HadCookie   bool          `json:"had_cookie"`
+	FailReason  string        `json:"fail_reason"`
+	FailText    string        `json:"fail_text,omitempty"`
+	ElapsedMS   float64       `json:"elapsed_ms"`
+	FirstMS     float64       `json:"first_byte_ms"`
+	RTTMS       float64       `json:"rtt_ms"`
+	Info        fastopen.Info `json:"info"`
 }
 
 func init() {
 	cli.Register(&cli.Command{
 		Name:    "send",
 		Summary: "send data to a server, in the SYN when a cookie is cached, and print the reply and what TFO did",
-		Usage:   "ADDR [--data 'hello!'] [--data-file F|-] [--count N] [--plain] [--eager] [--json]",
+		Usage: "ADDR [--data 'hello!' | --data-file F|-] [--count N] [--plain] [--eager] [--json]\n\n" +
+			"  The data must not be empty (TFO carries data in the SYN; with nothing to send there is\n" +
+			"  nothing to measure). `fastopen serve` answers one read of at most 2048 bytes and closes;\n" +
+			"  send more only to `fastopen serve --stream`, with --stream. --json gives the reply as text\n" +
+			"  and, when it is not valid UTF-8, its exact bytes in reply_base64.",
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			data := fs.String("data", "hello!", `data to send; understands \r \n \t \0 \\ \xHH, e.g. 'GET / HTTP/1.0\r\n\r\n'`)
 			dataFile := fs.String("data-file", "", "read the data from this file ('-' for standard input) instead of --data")
@@ -65,9 +74,18 @@ func init() {
 					return cli.Usagef("--data: %v", err)
 				}
 				if *dataFile != "" {
+					if cli.IsSet(fs, "data") {
+						return cli.Usagef("--data and --data-file conflict: give the data one way")
+					}
 					if payload, err = readDataFile(*dataFile); err != nil {
 						return err
 					}
+					if len(payload) == 0 {
+						return cli.Usagef("--data-file %s is empty: there is nothing to send (give at least one byte)", *dataFile)
+					}
+				}
+				if len(payload) == 0 {
+					return cli.Usagef("--data is empty: there is nothing to send (TFO carries data in the SYN; give at least one byte)")
 				}
 				d := fastopen.Dialer{Disable: *plain, Require: *require}
 				req := echo.Request{Network: "tcp", Address: addr, Data: payload}
@@ -93,7 +111,7 @@ func init() {
 					res, err := echo.Send(ctx, &d, req)
 					cancel()
 					if err != nil {
-						return fmt.Errorf("connection %d to %s: %w%s", i, addr, err, sendHint(err, *timeout))
+						return fmt.Errorf("connection %d to %s: %w%s", i, addr, err, sendHint(err, *timeout, len(payload), *stream))
 					}
 					inf := res.Info
 					rec := sendRecord{
@@ -103,12 +121,18 @@ func init() {
 					if inf.Reason != fastopen.ReasonNone {
 						rec.FailText = inf.Reason.String()
 					}
+					if !utf8.Valid(res.Reply) {
+						rec.ReplyBase64 = base64.StdEncoding.EncodeToString(res.Reply)
+					}
 					if *asJSON {
 						if err := cli.JSON(os.Stdout, rec); err != nil {
 							return err
 						}
 					} else {
 						printSend(os.Stderr, rec, len(payload))
+						if len(res.Reply) < len(payload) && !*stream {
+							fmt.Fprintf(os.Stderr, "  note: %s\n", echoLimitNote(len(res.Reply), len(payload)))
+						}
 						os.Stdout.Write(res.Reply)
 						if n := len(res.Reply); n > 0 && res.Reply[n-1] != '\n' {
 							fmt.Println()
@@ -141,29 +165,47 @@ func printSend(w io.Writer, r sendRecord, sent int) {
 	}
 }
 
+// echoLimitNote explains a reply shorter than the request.
+func echoLimitNote(got, sent int) string {
+	return fmt.Sprintf("the reply has %d of the %d bytes sent: `fastopen serve` answers one read of at most %d bytes and closes (use `fastopen serve --stream` and --stream for more)", got, sent, echo.BufferSize)
+}
+
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
+// maxDataFile bounds --data-file: send is a probe, not a file transfer,
+// and the whole request is held in memory.
+const maxDataFile = 16 << 20
+
 func readDataFile(name string) ([]byte, error) {
-	if name == "-" {
-		b, err := io.ReadAll(os.Stdin)
+	var r io.Reader = os.Stdin
+	what := "standard input"
+	if name != "-" {
+		f, err := os.Open(name)
 		if err != nil {
-			return nil, fmt.Errorf("read data from standard input: %w", err)
+			return nil, fmt.Errorf("--data-file: %w", err)
 		}
-		return b, nil
+		defer f.Close()
+		r, what = f, name
 	}
-	b, err := os.ReadFile(name)
+	b, err := io.ReadAll(io.LimitReader(r, maxDataFile+1))
 	if err != nil {
-		return nil, fmt.Errorf("--data-file: %w", err)
+		return nil, fmt.Errorf("--data-file: read %s: %w", what, err)
+	}
+	if len(b) > maxDataFile {
+		return nil, fmt.Errorf("--data-file: %s holds more than %d bytes, the most send takes", what, maxDataFile)
 	}
 	return b, nil
 }
 
 // sendHint says what to do about a failed exchange where the user can
-// act: nothing listening, or no answer in time.
-func sendHint(err error, timeout time.Duration) string {
+// act: nothing listening, no answer in time, or a request longer than
+// the echo server answers (it closes with the rest unread: a reset).
+func sendHint(err error, timeout time.Duration, sent int, stream bool) string {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return " (is a server listening there? start one with 'fastopen serve --addr HOST:PORT')"
+	case (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) && sent > echo.BufferSize && !stream:
+		return fmt.Sprintf(" (the request has %d bytes: `fastopen serve` answers one read of at most %d bytes and closes, and a close with unread data resets the connection; send at most %d bytes, or run `fastopen serve --stream` and send with --stream)", sent, echo.BufferSize, echo.BufferSize)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Sprintf(" (no complete reply within --timeout %v)", timeout)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/echo"
@@ -39,7 +40,7 @@ func init() {
 	cli.Register(&cli.Command{
 		Name:    "serve",
 		Summary: "run the TFO echo server (replies to the first read with the same bytes and closes, like the walkthrough's)",
-		Usage:   "[--addr 0.0.0.0:8000] [--backlog 5] [--stream] [--confirm] [--plain] [--require] [--key-file F] [--metrics ADDR] [--log-json]",
+		Usage:   "[--addr 0.0.0.0:8000] [--backlog 5] [--stream] [--confirm] [--plain] [--require] [--max-conns 1024] [--idle-timeout 30s] [--key-file F] [--metrics ADDR] [--log-json]",
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			addr := fs.String("addr", "0.0.0.0:8000", "address to listen on (host:port; [::]:8000 for IPv6)")
 			backlog := fs.Int("backlog", 5, "TFO queue length: connections with SYN data awaiting the end of their handshake (TCP_FASTOPEN value)")
@@ -48,6 +49,8 @@ func init() {
 			require := fs.Bool("require", false, "fail if TFO cannot be enabled (kernel server bit off)")
 			logJSON := fs.Bool("log-json", false, "log one JSON object per connection instead of text")
 			confirm := fs.Bool("confirm", false, "guard against replayed SYN data: answer data that came in the SYN only once the client completes the handshake (costs TFO's saving on those requests)")
+			maxConns := fs.Int("max-conns", 1024, "most connections served at once; more wait in the kernel's accept queue (keep it below the descriptor limit, ulimit -n)")
+			idle := fs.Duration("idle-timeout", 30*time.Second, "close a connection that sends nothing, or does not read its echo, for this long")
 			var hooks []serveHook
 			for _, h := range serveHooks {
 				hooks = append(hooks, h(fs))
@@ -61,6 +64,12 @@ func init() {
 				}
 				if *backlog <= 0 {
 					return cli.Usagef("--backlog must be at least 1, got %d", *backlog)
+				}
+				if *maxConns < 1 || *maxConns > maxServeConns {
+					return cli.Usagef("--max-conns must be between 1 and %d, got %d", maxServeConns, *maxConns)
+				}
+				if *idle < 100*time.Millisecond || *idle > time.Hour {
+					return cli.Usagef("--idle-timeout must be between 100ms and 1h, got %v", *idle)
 				}
 				var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
 				if *logJSON {
@@ -87,15 +96,19 @@ func init() {
 				}
 				l := ln.(*fastopen.Listener)
 				if ok, why := l.FastOpen(); ok {
-					log.Info("listening", "addr", ln.Addr().String(), "tfo", true, "queue", l.QueueLen(), "mode", mode(*stream))
+					log.Info("listening", "addr", ln.Addr().String(), "tfo", true, "queue", l.QueueLen(), "mode", mode(*stream), "max_conns", *maxConns, "idle_timeout", idle.String())
 				} else {
-					log.Info("listening", "addr", ln.Addr().String(), "tfo", false, "mode", mode(*stream))
+					log.Info("listening", "addr", ln.Addr().String(), "tfo", false, "mode", mode(*stream), "max_conns", *maxConns, "idle_timeout", idle.String())
 					if why == fastopen.ReasonKernelOff {
 						log.Warn("TFO server side is off in this network namespace: data in SYNs will be ignored; " +
 							"set bit 0x2 of net.ipv4.tcp_fastopen (`fastopen enable server`, or `sysctl -w net.ipv4.tcp_fastopen=3`)")
 					}
 				}
-				srv := &echo.Server{Stream: *stream, Logger: log, Confirm: *confirm}
+				if lim, ok := fdLimit(); ok && uint64(*maxConns)+fdReserve > lim {
+					log.Warn("--max-conns is above what the descriptor limit allows: at the limit, accepting fails until connections end",
+						"max_conns", *maxConns, "fd_limit", lim, "advice", fmt.Sprintf("lower --max-conns to %d or raise ulimit -n", max(int64(lim)-fdReserve, 1)))
+				}
+				srv := &echo.Server{Stream: *stream, Logger: log, Confirm: *confirm, MaxConns: *maxConns, IdleTimeout: *idle}
 				if len(hooks) > 0 {
 					srv.Accepted = func(c net.Conn, inf fastopen.Info) {
 						for _, hk := range hooks {
@@ -115,6 +128,15 @@ func init() {
 		},
 	})
 }
+
+// fdReserve is the descriptors serve needs besides its connections:
+// standard streams, the runtime's poller, listeners, the metrics
+// endpoint's connections (metrics.MaxConns), key file reads, logs.
+const fdReserve = 64
+
+// maxServeConns bounds --max-conns: a million descriptors is beyond
+// most hosts' fs.nr_open.
+const maxServeConns = 1 << 20
 
 func mode(stream bool) string {
 	if stream {

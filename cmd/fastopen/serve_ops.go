@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/key"
@@ -23,7 +21,7 @@ func init() {
 		fs.StringVar(&h.keyFile, "key-file", "", "cookie key `FILE` (made by: fastopen key new; an optional backup key after a comma or on a second line), reloaded on SIGHUP and on change")
 		// Checked while parsing, so that a bad address is a usage error
 		// (exit 2) reported before the server starts listening.
-		fs.Func("metrics", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9100; port 0 picks one and logs it)", func(s string) error {
+		fs.Func("metrics", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9100; port 0 picks one and logs it); at most 16 connections at once, idle ones closed after 10s", func(s string) error {
 			if err := checkHostPort(s, true); err != nil {
 				return err
 			}
@@ -71,18 +69,15 @@ func (h *opsHook) Listen(ctx context.Context, ln net.Listener, log *slog.Logger)
 			return err
 		}
 		h.metrics = m
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", m.Handler())
 		mln, err := net.Listen("tcp", h.metricsAddr)
 		if err != nil {
 			m.Close()
 			return fmt.Errorf("--metrics: %w", listenErr(h.metricsAddr, err))
 		}
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(mln)
 		go func() {
-			<-ctx.Done()
-			srv.Close()
+			if err := m.Serve(ctx, mln); err != nil {
+				log.Error("metrics endpoint stopped", "err", err)
+			}
 			m.Close()
 		}()
 		log.Info("metrics", "url", "http://"+mln.Addr().String()+"/metrics")

@@ -33,7 +33,7 @@ func setupTrace(fs *flag.FlagSet) func([]string) error {
 	count := fs.Int("count", 0, "stop after this many segments (0: no limit)")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until Ctrl-C)")
 	rtt := fs.Duration("rtt", 0, "known round-trip time for the RTT column (default: estimate from each handshake)")
-	snaplen := fs.Int("snaplen", trace.DefaultSnaplen, "keep at most this many bytes of each packet")
+	snaplen := fs.Int("snaplen", trace.DefaultSnaplen, "keep at most this many bytes of each packet (128-262144); with -r, the largest record accepted (default 262144 there)")
 	return func(args []string) error {
 		if len(args) > 0 {
 			return cli.Usagef("unexpected argument %q (flags only; e.g. -i lo --port 8000)", args[0])
@@ -44,8 +44,8 @@ func setupTrace(fs *flag.FlagSet) func([]string) error {
 		if *count < 0 || *duration < 0 || *rtt < 0 {
 			return cli.Usagef("--count, --duration and --rtt must not be negative")
 		}
-		if *snaplen < 128 {
-			return cli.Usagef("--snaplen %d is too small to hold the headers (use at least 128)", *snaplen)
+		if *snaplen < 128 || *snaplen > trace.MaxSnaplen {
+			return cli.Usagef("--snaplen %d: want 128 (enough for the headers) to %d", *snaplen, trace.MaxSnaplen)
 		}
 		var addr netip.Addr
 		if *host != "" {
@@ -61,7 +61,11 @@ func setupTrace(fs *flag.FlagSet) func([]string) error {
 			if *iface != "" || *write != "" || *count != 0 || *duration != 0 {
 				return cli.Usagef("-r reads a file: it cannot be combined with -i, -w, --count or --duration")
 			}
-			_, flows, err := trace.ReadFileOptions(*read, trace.ReadOptions{Filter: filter, RTT: *rtt, OnEvent: out.event, DiscardEvents: true})
+			ro := trace.ReadOptions{Filter: filter, RTT: *rtt, OnEvent: out.event, DiscardEvents: true}
+			if cli.IsSet(fs, "snaplen") {
+				ro.Snaplen = *snaplen
+			}
+			_, flows, err := trace.ReadFileOptions(*read, ro)
 			if err != nil {
 				return err
 			}

@@ -279,3 +279,16 @@ func (e *ExitError) Error() string {
 
 // Unwrap returns Err.
 func (e *ExitError) Unwrap() error { return e.Err }
+
+// IsSet reports whether the flag name was given on the command line (as
+// opposed to keeping its default), e.g. to refuse two flags that give
+// the same thing two ways.
+func IsSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
+}
