@@ -337,33 +337,39 @@ func (p *Prober) probeAddr(ctx context.Context, host string, ap netip.AddrPort) 
 		ev.Conns = append(ev.Conns, c.Observation)
 		return c.Observation
 	}
+	tfoFailures := 0
+	var lastReason fastopen.Reason
+	// A failure that costs a SYN timeout (or the whole connection) is not
+	// repeated beyond twice: twice tells it from random loss.
+	tally := func(o Observation) {
+		costly := o.Failed || o.Reason == fastopen.ReasonSYNRetransmitted || o.SYNRetransmitted
+		switch {
+		case !costly:
+			tfoFailures = 0
+		case tfoFailures == 0 || o.Reason == lastReason:
+			tfoFailures++
+		default:
+			tfoFailures = 1
+		}
+		lastReason = o.Reason
+		if tfoFailures == 2 {
+			notes = append(notes, "TFO connections stopped after the same costly failure twice")
+		}
+	}
 	cold := conn("cold", true)
+	tally(cold)
 	if cold.Failed {
 		// Say whether anything answers before spending more timeouts.
 		if pl := conn("plain", false); pl.Failed {
 			return p.finish(res, ev, notes, capt)
 		}
 	}
-	tfoFailures := 0
-	var lastReason fastopen.Reason
 	for i := 0; i < p.count() && ctx.Err() == nil; i++ {
 		conn("plain", false)
 		if ctx.Err() != nil || tfoFailures >= 2 {
 			continue
 		}
-		o := conn("warm", true)
-		// A failure that costs a SYN timeout (or the whole connection) is
-		// not repeated beyond twice: twice tells it from random loss.
-		costly := o.Failed || o.Reason == fastopen.ReasonSYNRetransmitted || o.SYNRetransmitted
-		if costly && (tfoFailures == 0 || o.Reason == lastReason) {
-			tfoFailures++
-		} else {
-			tfoFailures = 0
-		}
-		lastReason = o.Reason
-		if tfoFailures == 2 {
-			notes = append(notes, "TFO connections stopped after the same costly failure twice")
-		}
+		tally(conn("warm", true))
 	}
 	return p.finish(res, ev, notes, capt)
 }

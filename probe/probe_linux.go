@@ -144,9 +144,16 @@ func analyse(capFile []byte, lt layers.LinkType, ap netip.AddrPort) (*CaptureEvi
 	if err != nil {
 		return nil, fmt.Errorf("read own capture: %w", err)
 	}
+	const (
+		undecided = iota
+		answered
+		notAnswered
+	)
 	type synInfo struct {
 		tsvals  []uint32
 		request bool // the first SYN asked for a cookie
+		synacks int
+		verdict int
 	}
 	syns := map[uint16]*synInfo{} // by client port
 	var first gopacket.Decoder = layers.LayerTypeEthernet
@@ -203,16 +210,30 @@ func analyse(capFile []byte, lt layers.LinkType, ap netip.AddrPort) (*CaptureEvi
 			ce.OptionBlanked = true
 		}
 		s := syns[uint16(tl.DstPort)]
-		if s == nil || !s.request || len(s.tsvals) < 2 || !hasTS {
+		if s == nil || !s.request || len(s.tsvals) < 2 {
 			continue
 		}
-		switch tsecr {
-		case s.tsvals[0]:
+		s.synacks++
+		switch {
+		case hasTS && tsecr == s.tsvals[0]:
+			s.verdict = answered
+		case hasTS && tsecr == s.tsvals[len(s.tsvals)-1] && s.verdict == undecided:
+			s.verdict = notAnswered
+		case !hasTS && s.synacks >= 2 && s.verdict == undecided:
+			// No timestamps to tell, but two SYN-ACKs: the server
+			// answered the first SYN (its own retransmission timer) and
+			// the retransmitted one.
+			s.verdict = answered
+		}
+	}
+	for _, s := range syns {
+		switch s.verdict {
+		case answered:
 			t := true
 			ce.CookieRequestAnswered = &t
-		case s.tsvals[len(s.tsvals)-1]:
-			f := false
+		case notAnswered:
 			if ce.CookieRequestAnswered == nil {
+				f := false
 				ce.CookieRequestAnswered = &f
 			}
 		}
