@@ -264,4 +264,3 @@ func (b *limitedBuffer) Bytes() []byte {
 	defer b.mu.Unlock()
 	return b.buf.Bytes()
 }
-

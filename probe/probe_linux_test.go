@@ -79,7 +79,7 @@ func TestFaults(t *testing.T) {
 		{"drop-syn-option", []lab.Rule{dropOption}, 0, false, want{"serve": probe.SYNOptionDropped}},
 		{"drop-syn-option-traced", []lab.Rule{dropOption}, 0, true, want{"notfo": probe.SYNOptionDropped}},
 		{"blackhole", rules(t, "blackhole:0"), 0, false, want{"serve": probe.Unreachable, "nginx": probe.Unreachable, "notfo": probe.Unreachable, "keys": probe.Unreachable}},
-		{"loss", nil, 0.03, false, want{"serve": probe.Works, "nginx": probe.Works, "notfo": probe.NoCookie, "keys": probe.CookieChanges}},
+		{"loss", nil, 0.05, false, want{"serve": probe.Works, "nginx": probe.Works, "notfo": probe.NoCookie, "keys": probe.CookieChanges}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -124,6 +124,11 @@ func TestFaults(t *testing.T) {
 				}
 				if c.trace && !a.Captured && w != probe.Unreachable {
 					t.Errorf("%s: no capture although asked for: %v", name, a.Evidence)
+				}
+			}
+			if c.loss > 0 {
+				if s := l.Stats(); s.Up.Lost+s.Down.Lost == 0 {
+					t.Errorf("the link lost no packet at %.0f%% loss: the case tests nothing", c.loss*100)
 				}
 			}
 		})
