@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/kernel"
 )
 
 // Defaults and bounds of a Prober's settings.
@@ -418,6 +419,12 @@ func (p *Prober) finish(res *Address, ev Evidence, notes []string, capt capture)
 		}
 	}
 	res.Evidence = append(evidence(res, ev), notes...)
+	if res.Category == CategoryLocal {
+		if r, err := kernel.Check(); err == nil {
+			res.Evidence = append(res.Evidence, fmt.Sprintf("kernel: %s = %s; %d blackhole detection(s) (TcpExt.TCPFastOpenBlackhole), %s = %d",
+				kernel.SysctlFastOpen, r.Mode, r.BlackholeEvents, kernel.SysctlBlackholeTimeout, r.BlackholeTimeoutSec))
+		}
+	}
 	return res
 }
 
@@ -427,6 +434,9 @@ func median(ds []time.Duration) time.Duration {
 	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
 	return s[len(s)/2]
 }
 
@@ -517,6 +527,10 @@ func evidence(res *Address, ev Evidence) []string {
 			if c.SYNRetransmitted {
 				s += ", SYN sent again"
 			}
+		case c.Reason == fastopen.ReasonKernelOff || c.Reason == fastopen.ReasonUnsupported:
+			s = "plain SYN: " + c.Reason.String()
+		case c.Reason == fastopen.ReasonUnknown && !c.SentInSYN:
+			s = "the kernel sent neither data nor a cookie request in the SYN (" + c.Reason.Code() + ": client TFO paused?)"
 		case !c.HadCookie:
 			s = "cookie requested"
 			if len(c.CookieAfter) > 0 && len(c.CookieSent) == 0 {
@@ -526,9 +540,6 @@ func evidence(res *Address, ev Evidence) []string {
 			}
 			if c.SYNRetransmitted {
 				s += fmt.Sprintf(", SYN sent again without the option (first RTT sample %s)", round(c.HandshakeRTT))
-			}
-			if c.Reason == fastopen.ReasonUnknown {
-				s += ", kernel sent neither data nor cookie request (" + c.Reason.Code() + ")"
 			}
 		case c.SYNData:
 			s = "data in the SYN, acknowledged by the SYN-ACK (TCP_INFO)"

@@ -2,15 +2,24 @@ package probe_test
 
 import (
 	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/labtest"
+	"github.com/fastopen/fastopen/kernel"
 	"github.com/fastopen/fastopen/lab"
 	"github.com/fastopen/fastopen/probe"
+	"golang.org/x/sys/unix"
 )
 
 const testRTT = 10 * time.Millisecond
@@ -63,23 +72,24 @@ func TestFaults(t *testing.T) {
 		loss   float64
 		trace  bool
 		want   want
+		goRace bool
 	}{
-		{"none", nil, 0, false, want{"serve": probe.Works, "nginx": probe.Works, "notfo": probe.NoCookie, "keys": probe.CookieChanges}},
-		{"drop-syn-data", rules(t, "drop-syn-data"), 0, false, want{"serve": probe.SYNDataDropped, "nginx": probe.SYNDataDropped, "notfo": probe.NoCookie, "keys": probe.SYNDataDropped}},
-		{"strip-tfo", rules(t, "strip-tfo"), 0, true, want{"serve": probe.NoCookie, "nginx": probe.NoCookie, "notfo": probe.NoCookie, "keys": probe.NoCookie}},
-		{"strip-tfo-syn", rules(t, "strip-tfo-syn"), 0, false, want{"serve": probe.NoCookie, "nginx": probe.NoCookie, "notfo": probe.NoCookie, "keys": probe.NoCookie}},
-		{"strip-tfo-synack", rules(t, "strip-tfo-synack"), 0, true, want{"serve": probe.OptionStripped, "nginx": probe.OptionStripped, "notfo": probe.NoCookie, "keys": probe.OptionStripped}},
-		{"strip-tfo-synack-untraced", rules(t, "strip-tfo-synack"), 0, false, want{"serve": probe.NoCookie, "notfo": probe.NoCookie}},
-		{"drop-synack-cookie", rules(t, "drop-synack-cookie"), 0, true, want{"serve": probe.SYNACKCookieDropped, "nginx": probe.SYNACKCookieDropped, "notfo": probe.NoCookie, "keys": probe.SYNACKCookieDropped}},
+		{"none", nil, 0, false, want{"serve": probe.Works, "nginx": probe.Works, "notfo": probe.NoCookie, "keys": probe.CookieChanges}, false},
+		{"drop-syn-data", rules(t, "drop-syn-data"), 0, false, want{"serve": probe.SYNDataDropped, "nginx": probe.SYNDataDropped, "notfo": probe.NoCookie, "keys": probe.SYNDataDropped}, false},
+		{"strip-tfo", rules(t, "strip-tfo"), 0, true, want{"serve": probe.NoCookie, "nginx": probe.NoCookie, "notfo": probe.NoCookie, "keys": probe.NoCookie}, false},
+		{"strip-tfo-syn", rules(t, "strip-tfo-syn"), 0, false, want{"serve": probe.NoCookie, "nginx": probe.NoCookie, "notfo": probe.NoCookie, "keys": probe.NoCookie}, false},
+		{"strip-tfo-synack", rules(t, "strip-tfo-synack"), 0, true, want{"serve": probe.OptionStripped, "nginx": probe.OptionStripped, "notfo": probe.NoCookie, "keys": probe.OptionStripped}, false},
+		{"strip-tfo-synack-untraced", rules(t, "strip-tfo-synack"), 0, false, want{"serve": probe.NoCookie, "notfo": probe.NoCookie}, false},
+		{"drop-synack-cookie", rules(t, "drop-synack-cookie"), 0, true, want{"serve": probe.SYNACKCookieDropped, "nginx": probe.SYNACKCookieDropped, "notfo": probe.NoCookie, "keys": probe.SYNACKCookieDropped}, true},
 		// Without a capture the kernel's first RTT sample tells, if the
 		// SYN-ACK that got through carries timestamps: nginx's does, but
-		// the retransmitted SYN-ACK of a Go listener (MPTCP by default
-		// since Go 1.24) carries none, so the client cannot tell.
-		{"drop-synack-cookie-untraced", rules(t, "drop-synack-cookie"), 0, false, want{"serve": probe.CookieRequestLost, "nginx": probe.SYNACKCookieDropped}},
-		{"drop-syn-option", []lab.Rule{dropOption}, 0, false, want{"serve": probe.SYNOptionDropped}},
-		{"drop-syn-option-traced", []lab.Rule{dropOption}, 0, true, want{"notfo": probe.SYNOptionDropped}},
-		{"blackhole", rules(t, "blackhole:0"), 0, false, want{"serve": probe.Unreachable, "nginx": probe.Unreachable, "notfo": probe.Unreachable, "keys": probe.Unreachable}},
-		{"loss", nil, 0.05, false, want{"serve": probe.Works, "nginx": probe.Works, "notfo": probe.NoCookie, "keys": probe.CookieChanges}},
+		// the retransmitted SYN-ACKs of the Go listeners here carry none
+		// (seen in captures), so the client cannot tell.
+		{"drop-synack-cookie-untraced", rules(t, "drop-synack-cookie"), 0, false, want{"serve": probe.CookieRequestLost, "nginx": probe.SYNACKCookieDropped}, false},
+		{"drop-syn-option", []lab.Rule{dropOption}, 0, false, want{"serve": probe.SYNOptionDropped}, false},
+		{"drop-syn-option-traced", []lab.Rule{dropOption}, 0, true, want{"notfo": probe.SYNOptionDropped}, false},
+		{"blackhole", rules(t, "blackhole:0"), 0, false, want{"serve": probe.Unreachable, "nginx": probe.Unreachable, "notfo": probe.Unreachable, "keys": probe.Unreachable}, false},
+		{"loss", nil, 0.05, false, want{"serve": probe.Works, "nginx": probe.Works, "notfo": probe.NoCookie, "keys": probe.CookieChanges}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -103,6 +113,15 @@ func TestFaults(t *testing.T) {
 				}
 				before := labtest.Counters(t, l.Server)["TcpExt.TCPFastOpenPassive"]
 				r := run(t, l, probe.Prober{As: as, Trace: c.trace, Timeout: timeout}, srv[name].String())
+				if c.goRace && name != "nginx" && r.Overall == probe.CookieRequestLost {
+					// The Go listeners' retransmitted SYN-ACK carries no
+					// timestamps, and whether the client sees one SYN-ACK
+					// or two depends on a race between the server's
+					// SYN-ACK timer and the client's retransmitted SYN
+					// (both fire 1 s after the first SYN): then the probe
+					// says honestly that it cannot tell which way it was lost.
+					w = probe.CookieRequestLost
+				}
 				check(t, name, r, w)
 				a := r.Addresses[0]
 				accepted := labtest.Counters(t, l.Server)["TcpExt.TCPFastOpenPassive"] - before
@@ -118,9 +137,7 @@ func TestFaults(t *testing.T) {
 					t.Errorf("%s: %d connections report SYN data acked, the server accepted %d", name, synData, accepted)
 				}
 				if w == probe.Works {
-					if a.Saving < testRTT/2 || a.SavingRTTs < 0.5 || a.SavingRTTs > 1.5 {
-						t.Errorf("%s: saving %v = %.2f RTT (RTT %v), want about one RTT", name, a.Saving, a.SavingRTTs, a.RTT)
-					}
+					checkSaving(t, name, a)
 				}
 				if c.trace && !a.Captured && w != probe.Unreachable {
 					t.Errorf("%s: no capture although asked for: %v", name, a.Evidence)
@@ -132,6 +149,25 @@ func TestFaults(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkSaving checks that the warm TFO connections answered after one
+// round trip and the plain ones after two: the fastest of each, since
+// load on the machine can only add time.
+func checkSaving(t *testing.T, name string, a *probe.Address) {
+	t.Helper()
+	var warm, plain time.Duration
+	for _, c := range a.Conns {
+		switch {
+		case c.Kind == "warm" && c.SYNData && (warm == 0 || c.FirstByte < warm):
+			warm = c.FirstByte
+		case c.Kind == "plain" && (plain == 0 || c.FirstByte < plain):
+			plain = c.FirstByte
+		}
+	}
+	if warm < testRTT || warm > testRTT*3/2 || plain < 2*testRTT || a.Saving <= 0 {
+		t.Errorf("%s: fastest warm TFO answer %v, fastest plain %v, saving %v (%.2f RTT): want 1 RTT and 2 RTT (RTT %v)", name, warm, plain, a.Saving, a.SavingRTTs, testRTT)
 	}
 }
 
@@ -176,6 +212,7 @@ func TestFirstFlights(t *testing.T) {
 		}
 		r := run(t, l, p, c.target)
 		check(t, string(c.as), r, probe.Works)
+		checkSaving(t, string(c.as), r.Addresses[0])
 		for _, cn := range r.Addresses[0].Conns {
 			if cn.Err != "" {
 				t.Errorf("%s: connection %s: %s", c.as, cn.Kind, cn.Err)
@@ -183,6 +220,48 @@ func TestFirstFlights(t *testing.T) {
 		}
 	}
 	_, _ = tlsAddr, dnsAddr
+
+	// The Prometheus endpoint, as the blackbox exporter is scraped.
+	h := probe.NewHandler(probe.Prober{Run: l.Client.Run}, 1, 10*time.Second)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/probe?target="+nginx.String()+"&as=http", nil))
+	body := w.Body.String()
+	for _, m := range []string{
+		"fastopen_probe_success 1",
+		`fastopen_probe_verdict{address="` + nginx.String() + `",category="works",verdict="works"} 1`,
+		`fastopen_probe_overall{category="works",verdict="works"} 1`,
+		`fastopen_probe_first_byte_seconds{address="` + nginx.String() + `",kind="warm"}`,
+	} {
+		if !strings.Contains(body, m) {
+			t.Errorf("/probe answer lacks %q:\n%s", m, body)
+		}
+	}
+	if !regexp.MustCompile(`fastopen_probe_saving_seconds\{address="[^"]+"\} 0\.0[0-9]*[1-9]`).MatchString(body) {
+		t.Errorf("/probe: no positive saving:\n%s", body)
+	}
+	// With one probe running, a second is refused, not queued.
+	entered, release := make(chan struct{}), make(chan struct{})
+	busy := probe.NewHandler(probe.Prober{Count: 1, Run: func(fn func() error) error {
+		close(entered)
+		<-release
+		return l.Client.Run(fn)
+	}}, 1, 10*time.Second)
+	first := make(chan int)
+	go func() {
+		w := httptest.NewRecorder()
+		busy.ServeHTTP(w, httptest.NewRequest("GET", "/probe?target="+nginx.String(), nil))
+		first <- w.Code
+	}()
+	<-entered
+	w = httptest.NewRecorder()
+	busy.ServeHTTP(w, httptest.NewRequest("GET", "/probe?target="+nginx.String(), nil))
+	if w.Code != http.StatusServiceUnavailable {
+		t.Errorf("second concurrent probe: status %d, want 503", w.Code)
+	}
+	close(release)
+	if code := <-first; code != http.StatusOK {
+		t.Errorf("first probe: status %d", code)
+	}
 
 	// A name with two addresses: IPv4 with `fastopen serve`, IPv6 with
 	// a server without TFO. Both are reported; overall, TFO does not
@@ -202,4 +281,59 @@ func TestFirstFlights(t *testing.T) {
 	if r.Overall != probe.NoCookie || r.Category != probe.CategoryServer {
 		t.Errorf("overall %s (%s), want no_cookie (server)", r.Overall, r.Category)
 	}
+}
+
+// TestBlackholePause: after the kernel's own blackhole detection fired
+// (a TFO connection whose later data vanished), client TFO is paused and
+// the probe says so, as a local matter; with client TFO off it says that.
+func TestBlackholePause(t *testing.T) {
+	labtest.NeedRoot(t)
+	const sinkPort = 9200
+	// The first client segment with data to the sink (the SYN with data)
+	// passes; everything with data after it vanishes.
+	sink := lab.Rule{Name: "sink", Dir: lab.Up, Match: lab.Match{Port: sinkPort, Payload: true}, Action: lab.Blackhole, After: 1}
+	l := labtest.Lab(t, lab.Config{RTT: testRTT, Faults: []lab.Rule{sink}})
+	srv := l.ServerAddr(false)
+	echoAddr := serveEcho(t, l, nil, netip.AddrPortFrom(srv, portEcho), nil)
+	sinkLn := labtest.Listen(t, l.Server, &fastopen.ListenConfig{}, "tcp", netip.AddrPortFrom(srv, sinkPort).String())
+	labtest.Serve(sinkLn, func(c net.Conn) { io.Copy(io.Discard, c) })
+	if err := l.Client.SetSysctl(kernel.SysctlBlackholeTimeout, "3600"); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "before", run(t, l, probe.Prober{}, echoAddr.String()), probe.Works)
+
+	// The cookie is cached now: this connection's data rides in the SYN,
+	// then its second write is lost until the user timeout ends it.
+	d := &fastopen.Dialer{Dialer: net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, 100)
+		})
+		return errors.Join(err, serr)
+	}}}
+	c := labtest.Dial(t, l.Client, d, "tcp", netip.AddrPortFrom(srv, sinkPort).String())
+	if _, err := c.Write([]byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("second")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Read(make([]byte, 1))
+	if !errors.Is(err, syscall.ETIMEDOUT) {
+		t.Fatalf("read after the sink: %v, want the user timeout (ETIMEDOUT)", err)
+	}
+	if n := labtest.Counters(t, l.Client)["TcpExt.TCPFastOpenBlackhole"]; n != 1 {
+		t.Fatalf("TCPFastOpenBlackhole = %d, want 1: the kernel did not pause client TFO", n)
+	}
+	r := run(t, l, probe.Prober{}, echoAddr.String())
+	check(t, "paused", r, probe.BlackholePause)
+	if r.Category != probe.CategoryLocal {
+		t.Errorf("category %s, want local", r.Category)
+	}
+
+	if err := l.Client.SetSysctl(kernel.SysctlFastOpen, "0"); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "client off", run(t, l, probe.Prober{}, echoAddr.String()), probe.ClientOff)
 }
