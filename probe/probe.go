@@ -419,6 +419,17 @@ func (p *Prober) finish(res *Address, ev Evidence, notes []string, capt capture)
 		}
 	}
 	res.Evidence = append(evidence(res, ev), notes...)
+	if res.Category == CategoryPath {
+		costly := 0
+		for _, o := range ev.Conns {
+			if o.FastOpen && !o.Failed && (o.SYNRetransmitted || o.Reason == fastopen.ReasonSYNRetransmitted) {
+				costly++
+			}
+		}
+		if costly < 2 && res.Verdict != OptionStripped {
+			res.Evidence = append(res.Evidence, "seen once only: random loss cannot be excluded (probe with --count 2 or more)")
+		}
+	}
 	if res.Category == CategoryLocal {
 		if r, err := kernel.Check(); err == nil {
 			res.Evidence = append(res.Evidence, fmt.Sprintf("kernel: %s = %s; %d blackhole detection(s) (TcpExt.TCPFastOpenBlackhole), %s = %d",

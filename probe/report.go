@@ -34,7 +34,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  what to do: %s\n", a.Advice)
 		}
 	}
-	fmt.Fprintf(&b, "\n%s (%s, %s first flights): %s: %s\n", r.Target, r.Category, r.As, r.Overall, r.Text)
+	fmt.Fprintf(&b, "\noverall for %s (%s first flights, %d address(es)): %s [%s]\n", r.Target, r.As, len(r.Addresses), r.Overall, r.Category)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
