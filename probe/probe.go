@@ -451,6 +451,10 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
+// synTimeout is the kernel's initial retransmission timeout
+// (TCP_TIMEOUT_INIT, include/net/tcp.h): what a lost SYN costs.
+const synTimeout = time.Second
+
 // connect makes one connection with the first flight and records what it
 // showed.
 func (p *Prober) connect(ctx context.Context, host string, ap netip.AddrPort, kind string, tfo bool) Conn {
@@ -484,6 +488,7 @@ func (p *Prober) connect(ctx context.Context, host string, ap netip.AddrPort, ki
 	if err != nil {
 		c.Err = err.Error()
 	}
+	c.Slow = c.FirstByte > synTimeout
 	inf, ierr := fc.Info()
 	if ierr == nil {
 		c.HadCookie, c.SentInSYN, c.SYNData, c.Reason = inf.HadCookie, inf.SentInSYN, inf.SYNData, inf.Reason

@@ -210,8 +210,14 @@ func TestFirstFlights(t *testing.T) {
 			// Only the IPv4 address serves TLS and DNS.
 			p.Resolve = func(context.Context, string) ([]netip.Addr, error) { return []netip.Addr{srv4}, nil }
 		}
+		before := labtest.Counters(t, l.Server)["TcpExt.TCPFastOpenPassive"]
 		r := run(t, l, p, c.target)
 		check(t, string(c.as), r, probe.Works)
+		// The server (nginx, Go's TLS server, knotd) took the first
+		// flight from the SYN on every warm connection.
+		if n := labtest.Counters(t, l.Server)["TcpExt.TCPFastOpenPassive"] - before; n != 3 {
+			t.Errorf("%s: the server accepted %d connections with SYN data, want 3 (the warm ones)", c.as, n)
+		}
 		checkSaving(t, string(c.as), r.Addresses[0])
 		for _, cn := range r.Addresses[0].Conns {
 			if cn.Err != "" {

@@ -112,7 +112,7 @@ var verdictInfo = map[Verdict]struct {
 		"do not use TFO on this path; find the middlebox that drops them"},
 	BlackholePause: {CategoryLocal, "this kernel has paused client TFO after it suspected a middlebox blackhole: SYNs carry neither data nor cookie requests for now",
 		"see `fastopen check`; the pause ends by itself (net.ipv4.tcp_fastopen_blackhole_timeout_sec, doubling per event); set it to 0 to stop pausing"},
-	ClientOff: {CategoryLocal, "client TFO is off in this kernel or network namespace",
+	ClientOff: {CategoryLocal, "client TFO is off in this kernel or network namespace (or the kernel lacks TCP_FASTOPEN_CONNECT: Linux before 4.11)",
 		"run `fastopen enable client` (net.ipv4.tcp_fastopen bit 0x1)"},
 	Unreachable: {CategoryUnreachable, "no connection was answered, with or without TFO",
 		"check that the service is up and reachable from here (firewall, address, port)"},
@@ -167,6 +167,10 @@ type Observation struct {
 	// SYN-ACK: with TCP timestamps it measures from the SYN the server
 	// answered, so after a retransmission it tells which SYN that was.
 	HandshakeRTT time.Duration `json:"handshake_rtt_ns"`
+	// Slow: the answer came later than a SYN timeout (1 s). Kernels
+	// before 5.5 do not say why SYN data was not acknowledged (Reason is
+	// ReasonUnknown); a retransmitted SYN then shows only in the time.
+	Slow bool `json:"slow"`
 	// CookieSent and CookieAfter are the kernel's cached cookie for the
 	// server before the connection and after it.
 	CookieSent  []byte `json:"-"`
@@ -254,6 +258,13 @@ func Classify(ev Evidence) Verdict {
 			switch o.Reason {
 			case fastopen.ReasonSYNRetransmitted:
 				dropped++
+			case fastopen.ReasonUnknown:
+				// Linux < 5.5: no reason recorded; the cost tells.
+				if o.Slow {
+					dropped++
+					continue
+				}
+				fallthrough
 			case fastopen.ReasonDataNotAcked:
 				notAcked++
 				if len(o.CookieAfter) > 0 && !bytes.Equal(o.CookieAfter, o.CookieSent) {

@@ -50,6 +50,10 @@ func TestClassify(t *testing.T) {
 		{"plain SYNs lost too: loss, not a middlebox", Evidence{Conns: []Observation{reqLostFar, Observation{SYNRetransmitted: true}, reqLostFar}}, NoCookie},
 		{"option blanked", Evidence{Conns: []Observation{coldNone, plainOK, coldNone}, Capture: &CaptureEvidence{OptionBlanked: true}}, OptionStripped},
 		{"blackhole pause", Evidence{Conns: []Observation{paused, plainOK, paused}}, BlackholePause},
+		// Linux before 5.5 records no reason: the time and the cookie tell.
+		{"old kernel: SYN data dropped", Evidence{Conns: []Observation{coldCookie, plainOK, oldKernel(warmDrop, true), plainOK, oldKernel(warmDrop, true)}}, SYNDataDropped},
+		{"old kernel: key per connection", Evidence{Conns: []Observation{coldCookie, plainOK, oldKernel(warmNewKey, false), plainOK, oldKernel(warmNewKey, false)}}, CookieChanges},
+		{"old kernel: data not acked", Evidence{Conns: []Observation{coldCookie, plainOK, oldKernel(warmNotAck, false), plainOK, oldKernel(warmNotAck, false)}}, DataNotAcked},
 		{"client off", Evidence{ClientOff: true}, ClientOff},
 		{"kernel off on the socket", Evidence{Conns: []Observation{{FastOpen: true, Reason: fastopen.ReasonKernelOff}}}, ClientOff},
 		{"TFO blackholed", Evidence{Conns: []Observation{failed, plainOK, failed}}, TFOBlackholed},
@@ -60,6 +64,12 @@ func TestClassify(t *testing.T) {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
 	}
+}
+
+// oldKernel is o as a kernel before 5.5 reports it: no reason.
+func oldKernel(o Observation, slow bool) Observation {
+	o.Reason, o.Slow = fastopen.ReasonUnknown, slow
+	return o
 }
 
 func TestVerdictWords(t *testing.T) {
