@@ -22,7 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const testRTT = 10 * time.Millisecond
+const testRTT = 20 * time.Millisecond
 
 // run probes target from the lab's client host.
 func run(t *testing.T, l *lab.Lab, p probe.Prober, target string) *probe.Report {
