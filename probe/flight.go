@@ -75,10 +75,13 @@ func (k Kind) exchange(ctx context.Context, c net.Conn, host string, port uint16
 		if _, err := netip.ParseAddr(host); err == nil {
 			cfg.ServerName = "" // no SNI for an address (RFC 6066)
 		}
-		if err := tls.Client(fc, cfg).HandshakeContext(ctx); err != nil && fc.first.IsZero() {
+		err := tls.Client(fc, cfg).HandshakeContext(ctx)
+		if fc.first.IsZero() {
 			return 0, err
 		}
-		return fc.first.Sub(start), nil
+		// The server's first flight came; a failed handshake after it
+		// (an alert, not TLS at all) is reported with its timing.
+		return fc.first.Sub(start), err
 	case DNS:
 		q, id, err := dnsQuery(host)
 		if err != nil {

@@ -236,6 +236,13 @@ func (p *Prober) Probe(ctx context.Context, target string) (*Report, error) {
 	var vs []Verdict
 	for i, a := range addrs {
 		ap := netip.AddrPortFrom(a, port)
+		if ctx.Err() != nil {
+			// Out of time: say so rather than blame the address.
+			r.Addresses = append(r.Addresses, &Address{Address: ap, Verdict: Inconclusive, Category: Inconclusive.Category(),
+				Text: Inconclusive.Describe(), Advice: Inconclusive.Advice(), Evidence: []string{"not probed: the probe's time ran out"}})
+			vs = append(vs, Inconclusive)
+			continue
+		}
 		p.progress("probing %s (address %d of %d) with %s first flights", ap, i+1, len(addrs), p.kind())
 		var res *Address
 		run := p.Run
@@ -322,6 +329,9 @@ func (p *Prober) probeAddr(ctx context.Context, host string, ap netip.AddrPort) 
 		res.Flushed = true
 	default:
 		notes = append(notes, fmt.Sprintf("the cached cookie could not be flushed (%v): the first connection is cold only if none was cached", err))
+	}
+	if _, _, err := cookieOf(ap.Addr()); err != nil {
+		notes = append(notes, fmt.Sprintf("the kernel's cookie cache could not be read (%v): cookies received or changed cannot be seen", err))
 	}
 	var capt capture
 	if p.Trace {
@@ -474,7 +484,12 @@ func (p *Prober) connect(ctx context.Context, host string, ap netip.AddrPort, ki
 		c.Failed, c.Err = true, err.Error()
 		return c
 	}
-	fc := nc.(*fastopen.Conn)
+	fc, ok := nc.(*fastopen.Conn)
+	if !ok {
+		nc.Close()
+		c.Failed, c.Err = true, fmt.Sprintf("dial returned a %T, not a *fastopen.Conn", nc)
+		return c
+	}
 	defer fc.Close()
 	if inf, err := fc.Info(); err == nil && !inf.HadCookie && inf.Reason != fastopen.ReasonPending {
 		// The dial did the handshake: all that was sent is the SYN.
