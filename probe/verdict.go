@@ -273,7 +273,7 @@ func Classify(ev Evidence) Verdict {
 			}
 		}
 		switch {
-		case dropped > notAcked && (dropped >= 2 || dropped == len(data)):
+		case dropped > notAcked && (dropped >= 2 || dropped == len(data) || ev.SYNDrops >= 2):
 			return SYNDataDropped
 		case notAcked > 0 && changed*2 >= notAcked:
 			return CookieChanges
