@@ -16,9 +16,9 @@ fi
 command -v go >/dev/null || { echo "Go is not installed: install Go 1.26 or later (https://go.dev/doc/install)" >&2; exit 1; }
 export PATH="$PATH:$(go env GOPATH)/bin"
 
-step "tools the tests use: curl, nginx, tshark, python3, ip"
+step "tools the tests use: curl, nginx, tshark, python3, ip, knotd"
 missing=()
-for pair in curl:curl nginx:nginx-light tshark:tshark python3:python3 ip:iproute2; do
+for pair in curl:curl nginx:nginx-light tshark:tshark python3:python3 ip:iproute2 knotd:knot; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -27,7 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-for c in curl nginx tshark python3 ip; do
+for c in curl nginx tshark python3 ip knotd; do
   command -v "$c" >/dev/null || { echo "$c is still missing after installing: the interop tests cannot run" >&2; exit 1; }
 done
 echo "ok: $(curl --version | head -1 | cut -d' ' -f1-2), $(nginx -v 2>&1), $(tshark --version 2>/dev/null | head -1 | cut -d' ' -f1-3), $(python3 --version)"
