@@ -176,6 +176,13 @@ type Point struct {
 	// SYNBytesMax is the most request bytes the server saw arrive in a SYN
 	// (echo server only; 0 otherwise).
 	SYNBytesMax int `json:"syn_bytes_max,omitempty"`
+	// SYNSentBytesMax is the most request bytes the client's kernel put in
+	// a SYN (fastopen.Info.SYNSentBytes; this project's clients only).
+	SYNSentBytesMax int `json:"syn_sent_bytes_max,omitempty"`
+	// PartialSYNRatio is the share of samples whose SYN data was accepted
+	// but was only part of the first write (reason too_big_for_syn): the
+	// server could not answer before the rest arrived.
+	PartialSYNRatio float64 `json:"partial_syn_ratio,omitempty"`
 	// Baseline names the plain client this TFO point is compared with;
 	// SavingMS and SavingRTTs are its median minus this point's median.
 	Baseline   string  `json:"baseline,omitempty"`
@@ -463,7 +470,7 @@ func runLab(ctx context.Context, cfg *Config, vs []variant, rtt time.Duration, l
 		}
 		for w := 0; w < cfg.Warmup; w++ {
 			for _, v := range vs {
-				if _, _, err := exchange(ctx, cfg, e, srv, v, size); err != nil && ctx.Err() != nil {
+				if _, err := exchange(ctx, cfg, e, srv, v, size); err != nil && ctx.Err() != nil {
 					return out, ctx.Err()
 				}
 				tick("warm-up " + label(v))
@@ -476,7 +483,7 @@ func runLab(ctx context.Context, cfg *Config, vs []variant, rtt time.Duration, l
 			for k := range vs {
 				i := (k + r) % len(vs)
 				v := vs[i]
-				d, syn, err := exchange(ctx, cfg, e, srv, v, size)
+				smp, err := exchange(ctx, cfg, e, srv, v, size)
 				if ctx.Err() != nil {
 					return out, ctx.Err()
 				}
@@ -487,10 +494,14 @@ func runLab(ctx context.Context, cfg *Config, vs []variant, rtt time.Duration, l
 						p.FirstError = err.Error()
 					}
 				} else {
-					p.SamplesMS = append(p.SamplesMS, msOf(d))
-					if syn {
+					p.SamplesMS = append(p.SamplesMS, msOf(smp.elapsed))
+					if smp.synData {
 						p.SYNDataRatio++
 					}
+					if smp.partial {
+						p.PartialSYNRatio++
+					}
+					p.SYNSentBytesMax = max(p.SYNSentBytesMax, smp.synSent)
 				}
 				if srv.infos != nil {
 					// curl's own request is at least curlRequestBase bytes,
@@ -520,11 +531,26 @@ func variantName(v variant) string {
 	return v.client
 }
 
+// sample is the outcome of one exchange.
+type sample struct {
+	elapsed time.Duration // to the complete reply
+	synData bool          // data rode in the SYN and was accepted
+	partial bool          // ... but only part of the first write (too_big_for_syn)
+	synSent int           // bytes the client's kernel put in the SYN (0 if unknown)
+}
+
+// sampleOf is the sample of an exchange that took d, from the client's
+// connection info.
+func sampleOf(d time.Duration, inf fastopen.Info) sample {
+	return sample{elapsed: d, synData: inf.SYNData, partial: inf.Reason == fastopen.ReasonTooBigForSYN, synSent: inf.SYNSentBytes}
+}
+
 // exchange runs one request of size bytes with variant v and returns the
-// time to the complete reply and whether the data rode in the SYN.
-func exchange(ctx context.Context, cfg *Config, e *env, srv *server, v variant, size int) (time.Duration, bool, error) {
+// time to the complete reply and what rode in the SYN.
+func exchange(ctx context.Context, cfg *Config, e *env, srv *server, v variant, size int) (sample, error) {
 	if v.client == ClientCurl {
-		return curlExchange(ctx, cfg, e, srv, v, size)
+		d, syn, err := curlExchange(ctx, cfg, e, srv, v, size)
+		return sample{elapsed: d, synData: syn}, err
 	}
 	req := echo.Request{Network: "tcp", Address: srv.stream.String(), Data: payload(size), ReplySize: size}
 	if srv.http {
@@ -543,15 +569,15 @@ func exchange(ctx context.Context, cfg *Config, e *env, srv *server, v variant, 
 		return err
 	})
 	if err != nil {
-		return 0, false, err
+		return sample{}, err
 	}
 	if srv.http && !strings.HasPrefix(string(r.Reply), "HTTP/1.1 200") {
-		return 0, false, fmt.Errorf("nginx replied %q", firstLine(r.Reply))
+		return sample{}, fmt.Errorf("nginx replied %q", firstLine(r.Reply))
 	}
 	if !srv.http && len(r.Reply) != size {
-		return 0, false, fmt.Errorf("echo reply of %d bytes, want %d", len(r.Reply), size)
+		return sample{}, fmt.Errorf("echo reply of %d bytes, want %d", len(r.Reply), size)
 	}
-	return r.Elapsed, r.Info.SYNData, nil
+	return sampleOf(r.Elapsed, r.Info), nil
 }
 
 // curlExchange runs curl once; whether its data rode in the SYN is told
