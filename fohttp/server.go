@@ -138,11 +138,18 @@ type Guard struct {
 	// HandshakeTimeout bounds EarlyWait's wait; zero means
 	// DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
-	// Dropped, if set, is called for each request dropped because its
-	// handshake did not complete (a replayed SYN, or a client gone): the
-	// handler did not run and the connection is closed.
-	Dropped func(r *http.Request, err error)
+	// Held, if set, is called for each unsafe request the Guard did not
+	// pass on at once, after it dealt with it: err is nil when it served
+	// it after the handshake (EarlyWait), ErrTooEarly when it answered
+	// 425, or why the handshake did not complete (a replayed SYN, or a
+	// client gone): the request was dropped unanswered, the handler did
+	// not run and the connection is closed.
+	Held func(r *http.Request, err error)
 }
+
+// ErrTooEarly is what Guard.Held receives for a request answered 425 Too
+// Early.
+var ErrTooEarly = errors.New("fohttp: answered 425 Too Early")
 
 // Safe reports whether r's method is safe (RFC 9110 section 9.2.1).
 func Safe(r *http.Request) bool {
@@ -173,11 +180,11 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.Handshake = !cs.info.SYNData || handshakeDone(cs.conn)
 	switch {
 	case Safe(r):
-	case req.EarlyData:
-		tooEarly(w)
-		return
-	case !req.Handshake && g.Early == EarlyReject:
-		tooEarly(w)
+	case req.EarlyData, !req.Handshake && g.Early == EarlyReject:
+		http.Error(w, "425 Too Early: send the request again after the handshake, without TCP Fast Open (RFC 8470)", http.StatusTooEarly)
+		if g.Held != nil {
+			g.Held(r, ErrTooEarly)
+		}
 		return
 	case !req.Handshake:
 		start := time.Now()
@@ -189,10 +196,10 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err := fastopen.Handshake(ctx, cs.conn)
 		cancel()
 		req.Waited = time.Since(start)
+		if g.Held != nil {
+			g.Held(r, err)
+		}
 		if err != nil {
-			if g.Dropped != nil {
-				g.Dropped(r, err)
-			}
 			// No answer: the peer of a replayed SYN is not the client.
 			panic(http.ErrAbortHandler)
 		}
@@ -209,6 +216,3 @@ func handshakeDone(c net.Conn) bool {
 	return err == nil && inf.State != "SYN_RECV"
 }
 
-func tooEarly(w http.ResponseWriter) {
-	http.Error(w, "425 Too Early: send the request again after the handshake, without TCP Fast Open (RFC 8470)", http.StatusTooEarly)
-}
