@@ -215,4 +215,3 @@ func handshakeDone(c net.Conn) bool {
 	inf, err := fastopen.InfoOf(c)
 	return err == nil && inf.State != "SYN_RECV"
 }
-
