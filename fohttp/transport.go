@@ -98,20 +98,20 @@ func (t *Transport) init() {
 type Report struct {
 	// Allowed: the request was allowed to ride in a SYN (an HTTPS
 	// request, or a Repeatable one), so it went through the TFO pool.
-	Allowed bool
+	Allowed bool `json:"allowed"`
 	// Reused: an idle keep-alive connection carried it: no handshake, no
 	// SYN. Info then describes that connection's own first SYN.
-	Reused bool
+	Reused bool `json:"reused"`
 	// Retried: the server answered 425 Too Early and the request was sent
 	// again without TFO; the other fields describe the retry.
-	Retried bool
+	Retried bool `json:"retried"`
 	// Info is the connection's TCP Fast Open info when the response
 	// headers arrived: SYNData (the SYN's data was accepted: the request,
 	// or over HTTPS the ClientHello), SYNSentBytes of FirstWriteBytes, and
 	// Reason (ReasonTooBigForSYN when only part of it fit).
-	Info fastopen.Info
+	Info fastopen.Info `json:"info"`
 	// InfoErr is why Info could not be read, if it could not.
-	InfoErr error
+	InfoErr error `json:"-"`
 }
 
 // InSYN reports whether this request opened a new connection whose SYN

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/echo"
+	"github.com/fastopen/fastopen/fohttp"
 	"github.com/fastopen/fastopen/internal/cli"
 )
 
@@ -39,7 +40,7 @@ func init() {
 	cli.Register(&cli.Command{
 		Name:    "serve",
 		Summary: "run the TFO echo server (replies to the first read with the same bytes and closes, like the walkthrough's)",
-		Usage:   "[--addr 0.0.0.0:8000] [--backlog 5] [--stream] [--confirm] [--plain] [--require] [--key-file F] [--metrics ADDR] [--log-json]",
+		Usage:   "[--addr 0.0.0.0:8000] [--backlog 5] [--stream] [--confirm] [--plain] [--require] [--key-file F] [--metrics ADDR] [--log-json] [--http|--tls [--cert F --key F|--cert-out F] [--early wait|reject]]",
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			addr := fs.String("addr", "0.0.0.0:8000", "address to listen on (host:port; [::]:8000 for IPv6)")
 			backlog := fs.Int("backlog", 5, "TFO queue length: connections with SYN data awaiting the end of their handshake (TCP_FASTOPEN value)")
@@ -48,6 +49,12 @@ func init() {
 			require := fs.Bool("require", false, "fail if TFO cannot be enabled (kernel server bit off)")
 			logJSON := fs.Bool("log-json", false, "log one JSON object per connection instead of text")
 			confirm := fs.Bool("confirm", false, "guard against replayed SYN data: answer data that came in the SYN only once the client completes the handshake (costs TFO's saving on those requests)")
+			httpMode := fs.Bool("http", false, "serve HTTP instead of echo: safe requests from a SYN are answered at once, unsafe ones follow --early")
+			tlsMode := fs.Bool("tls", false, "serve HTTPS (TLS 1.2/1.3) instead of echo, with --cert/--key or a self-signed certificate made at start")
+			certFile := fs.String("cert", "", "--tls: PEM certificate (chain) file; with --key")
+			keyFile := fs.String("key", "", "--tls: PEM private key file; with --cert")
+			certOut := fs.String("cert-out", "", "--tls without --cert: write the self-signed certificate here (PEM), for clients' --ca")
+			early := fs.String("early", "wait", "--http/--tls: unsafe requests (POST, PUT, ...) that arrived in SYN data: wait for the handshake, or reject with 425 Too Early")
 			var hooks []serveHook
 			for _, h := range serveHooks {
 				hooks = append(hooks, h(fs))
@@ -61,6 +68,22 @@ func init() {
 				}
 				if *backlog <= 0 {
 					return cli.Usagef("--backlog must be at least 1, got %d", *backlog)
+				}
+				policy, err := fohttp.ParseEarlyPolicy(*early)
+				if err != nil {
+					return cli.Usagef("--early: %v", err)
+				}
+				switch {
+				case *httpMode && *tlsMode:
+					return cli.Usagef("--http and --tls: pick one (--tls serves HTTPS)")
+				case (*certFile == "") != (*keyFile == ""):
+					return cli.Usagef("--cert and --key go together")
+				case !*tlsMode && (*certFile != "" || *certOut != ""):
+					return cli.Usagef("--cert, --key and --cert-out need --tls")
+				case *certFile != "" && *certOut != "":
+					return cli.Usagef("--cert-out writes the self-signed certificate; with --cert there is none")
+				case (*httpMode || *tlsMode) && (*stream || *confirm):
+					return cli.Usagef("--stream and --confirm are for the echo server; with --http/--tls use --early")
 				}
 				var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
 				if *logJSON {
@@ -94,6 +117,20 @@ func init() {
 						log.Warn("TFO server side is off in this network namespace: data in SYNs will be ignored; " +
 							"set bit 0x2 of net.ipv4.tcp_fastopen (`fastopen enable server`, or `sysctl -w net.ipv4.tcp_fastopen=3`)")
 					}
+				}
+				if *httpMode || *tlsMode {
+					hs := &httpServe{tls: *tlsMode, cert: *certFile, key: *keyFile, certOut: *certOut, early: policy}
+					if len(hooks) > 0 {
+						hs.accepted = func(c net.Conn, inf fastopen.Info) {
+							for _, hk := range hooks {
+								hk.Accepted(c, inf)
+							}
+						}
+					}
+					log.Info("serving HTTP", "tls", *tlsMode, "early", policy.String())
+					err = hs.serve(ctx, ln, log)
+					log.Info("stopped")
+					return err
 				}
 				srv := &echo.Server{Stream: *stream, Logger: log, Confirm: *confirm}
 				if len(hooks) > 0 {
