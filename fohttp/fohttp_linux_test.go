@@ -150,15 +150,23 @@ func TestHTTPGet(t *testing.T) {
 	if cold.Info.SYNData || cold.Info.Reason != fastopen.ReasonNoCookie {
 		t.Fatalf("cold GET: %+v, want no_cookie", cold.Info)
 	}
-	warmT, body, warm, _ := do(t, c, "GET", srv.url+"/", nil, "")
-	sreq := srv.nextRequest(t)
-	if body != "done\n" || !warm.InSYN() || !warm.Allowed || warm.Info.SYNSentBytes != warm.Info.FirstWriteBytes {
-		t.Errorf("warm GET: %+v, want the whole request in the SYN", warm)
+	// Timing: the best of three, since load on the machine only adds
+	// time; every one of them must ride in the SYN.
+	var warmT time.Duration
+	var warm fohttp.Report
+	for i := 0; i < 3; i++ {
+		d, body, rep, _ := do(t, c, "GET", srv.url+"/", nil, "")
+		sreq := srv.nextRequest(t)
+		if body != "done\n" || !rep.InSYN() || !rep.Allowed || rep.Info.SYNSentBytes != rep.Info.FirstWriteBytes {
+			t.Errorf("warm GET: %+v, want the whole request in the SYN", rep)
+		}
+		if !sreq.InSYN || sreq.Info.SYNBytes != rep.Info.SYNSentBytes || sreq.Handshake {
+			t.Errorf("warm GET, server: %+v; want the request in the SYN (%d B), answered before the handshake", sreq, rep.Info.SYNSentBytes)
+		}
+		if i == 0 || d < warmT {
+			warmT, warm = d, rep
+		}
 	}
-	if !sreq.InSYN || sreq.Info.SYNBytes != warm.Info.SYNSentBytes || sreq.Handshake {
-		t.Errorf("warm GET, server: %+v; want the request in the SYN (%d B), answered before the handshake", sreq, warm.Info.SYNSentBytes)
-	}
-
 	plain := &http.Client{Transport: labTransport(l, &fastopen.Dialer{Disable: true}, &http.Transport{DisableKeepAlives: true}), Timeout: 5 * time.Second}
 	plainT, _, prep, _ := do(t, plain, "GET", srv.url+"/", nil, "")
 	srv.nextRequest(t)
@@ -215,19 +223,25 @@ func TestHTTPS(t *testing.T) {
 	}
 
 	fit := client(&fastopen.Dialer{}, fotls.FitSYN(&tls.Config{RootCAs: srv.pool}))
+	// A fresh session: resumption only from the second FitSYN connection.
+	// The first FitSYN connection makes a full handshake, the next ones
+	// resume the session; timing: the best of each, as load only adds
+	// time.
 	var fitT [2]time.Duration
-	for i := range fitT {
-		var rep fohttp.Report
-		fitT[i], _, rep, _ = do(t, fit, "GET", srv.url+"/", nil, "")
+	for i := 0; i < 4; i++ {
+		d, _, rep, _ := do(t, fit, "GET", srv.url+"/", nil, "")
 		sreq := srv.nextRequest(t)
-		if i == 1 && !srv.lastResumed {
-			t.Errorf("FitSYN HTTPS #2 did not resume the TLS session")
+		if i > 0 && !srv.lastResumed {
+			t.Errorf("FitSYN HTTPS #%d did not resume the TLS session", i+1)
 		}
 		if !rep.InSYN() || sreq.Info.SYNBytes != rep.Info.SYNSentBytes {
 			t.Errorf("FitSYN HTTPS #%d: client %+v, server saw %d B in the SYN; want the whole ClientHello in it", i+1, rep.Info, sreq.Info.SYNBytes)
 		}
+		k := min(i, 1)
+		if fitT[k] == 0 || d < fitT[k] {
+			fitT[k] = d
+		}
 	}
-
 	plain := client(&fastopen.Dialer{Disable: true}, &tls.Config{RootCAs: srv.pool})
 	plainT, _, _, _ := do(t, plain, "GET", srv.url+"/", nil, "")
 	srv.nextRequest(t)
