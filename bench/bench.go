@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os/exec"
 	"slices"
@@ -29,6 +31,16 @@ const (
 	// ClientCurl is curl, run once with --tcp-fastopen and once without
 	// for every sample.
 	ClientCurl = "curl"
+	// ClientHTTP is Go's http.Client on a fohttp.Transport, a new
+	// connection per request, run with TFO and without for every sample;
+	// over HTTPS with Go's default ClientHello (post-quantum key share,
+	// too big for a SYN).
+	ClientHTTP = "http"
+	// ClientHTTPFit is ClientHTTP over HTTPS with fotls.FitSYN's
+	// ClientHello, which fits in the SYN (X25519 only: no post-quantum key
+	// exchange), and its session cache; TFO only, compared with
+	// ClientHTTP without TFO.
+	ClientHTTPFit = "http-fitsyn"
 )
 
 // Servers a bench can run against.
@@ -38,6 +50,12 @@ const (
 	// ServerNginx is nginx, started with a temporary configuration that
 	// listens with fastopen=N; requests are HTTP GETs.
 	ServerNginx = "nginx"
+	// ServerHTTP is this project's HTTP server (package fohttp's Guard on
+	// a fastopen listener); requests are HTTP GETs.
+	ServerHTTP = "http"
+	// ServerHTTPS is ServerHTTP over TLS with a self-signed certificate;
+	// only the HTTP clients (ClientHTTP, ClientHTTPFit) speak to it.
+	ServerHTTPS = "https"
 )
 
 // Defaults of Config.
@@ -213,14 +231,16 @@ func variants(clients []string) ([]variant, error) {
 			vs = append(vs, variant{c, true})
 		case ClientPlain:
 			vs = append(vs, variant{c, false})
-		case ClientCurl:
+		case ClientCurl, ClientHTTP:
 			vs = append(vs, variant{c, true}, variant{c, false})
+		case ClientHTTPFit:
+			vs = append(vs, variant{c, true})
 		default:
-			return nil, fmt.Errorf("unknown client %q: want lazy, eager, plain or curl", c)
+			return nil, fmt.Errorf("unknown client %q: want lazy, eager, plain, curl, http or http-fitsyn", c)
 		}
 	}
 	if len(vs) == 0 {
-		return nil, errors.New("no client given: want lazy, eager, plain or curl")
+		return nil, errors.New("no client given: want lazy, eager, plain, curl, http or http-fitsyn")
 	}
 	return vs, nil
 }
@@ -290,12 +310,24 @@ func (cfg *Config) check() ([]variant, error) {
 	if cfg.Runs < 1 || cfg.Warmup < 1 {
 		return nil, fmt.Errorf("runs %d, warmup %d: want at least 1 of each (the first warm-up exchange fetches the cookie)", cfg.Runs, cfg.Warmup)
 	}
-	if cfg.Server != ServerEcho && cfg.Server != ServerNginx {
-		return nil, fmt.Errorf("unknown server %q: want echo or nginx", cfg.Server)
+	switch cfg.Server {
+	case ServerEcho, ServerNginx, ServerHTTP, ServerHTTPS:
+	default:
+		return nil, fmt.Errorf("unknown server %q: want echo, nginx, http or https", cfg.Server)
 	}
 	vs, err := variants(cfg.Clients)
 	if err != nil {
 		return nil, err
+	}
+	for _, v := range vs {
+		switch {
+		case cfg.Server == ServerHTTPS && !isHTTPClient(v.client):
+			return nil, fmt.Errorf("client %s cannot speak to server https: want clients http and http-fitsyn (the others send raw bytes, not TLS)", v.client)
+		case v.client == ClientHTTP && cfg.Server == ServerEcho:
+			return nil, fmt.Errorf("client http needs an HTTP server: --server http, https or nginx")
+		case v.client == ClientHTTPFit && cfg.Server != ServerHTTPS:
+			return nil, fmt.Errorf("client http-fitsyn fits a TLS ClientHello in the SYN: it needs --server https")
+		}
 	}
 	for _, v := range vs {
 		if v.client == ClientCurl && cfg.Curl == "" {
@@ -351,8 +383,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for _, p := range res.Points {
 		res.SYNPayloadMax = max(res.SYNPayloadMax, p.SYNBytesMax)
 	}
-	if cfg.Server == ServerNginx {
-		res.Notes = append(res.Notes, fmt.Sprintf("nginx: requests are HTTP GETs of at least %d bytes, padded with X-Pad headers to the size", minHTTPRequest))
+	if cfg.Server == ServerNginx || cfg.Server == ServerHTTP || cfg.Server == ServerHTTPS {
+		res.Notes = append(res.Notes, fmt.Sprintf("%s: requests are HTTP GETs of at least %d bytes, padded with X-Pad headers to about the size", cfg.Server, minHTTPRequest))
+	}
+	if hasClient(vs, ClientHTTP) || hasClient(vs, ClientHTTPFit) {
+		res.Notes = append(res.Notes, "http clients: Go's http.Client on fohttp.Transport, a new connection per request, timed to the end of the body")
+	}
+	if cfg.Server == ServerHTTPS {
+		res.Notes = append(res.Notes, "https: http uses Go's default ClientHello (post-quantum key share, ~1.5 KB: too big for a SYN); http-fitsyn uses fotls.FitSYN (X25519 only, ~300 B: fits, but no post-quantum key exchange) and resumes TLS sessions")
 	}
 	if cfg.Server == ServerEcho && hasClient(vs, ClientCurl) {
 		res.Notes = append(res.Notes, "curl against the echo server: the echo server answers curl's first read, so for requests larger than one read (2 KiB) the time is to the reply to the first part; use --server nginx to time whole curl requests")
@@ -382,6 +420,11 @@ type server struct {
 	http   bool           // requests must be HTTP
 	infos  chan fastopen.Info
 	stop   func()
+	// The HTTP servers' URL and, for HTTPS, the certificate to trust;
+	// the Go HTTP client of each variant.
+	url     string
+	pool    *x509.CertPool
+	clients map[variant]*http.Client
 }
 
 // startServer starts the configured server in e's server namespace.
@@ -394,7 +437,23 @@ func startServer(ctx context.Context, cfg *Config, e *env) (*server, error) {
 			cancel()
 			return nil, err
 		}
-		return &server{stream: addr, once: addr, http: true, stop: func() { cancel(); stop() }}, nil
+		return &server{stream: addr, once: addr, http: true, url: "http://" + addr.String() + "/", stop: func() { cancel(); stop() }}, nil
+	}
+	if cfg.Server == ServerHTTP || cfg.Server == ServerHTTPS {
+		useTLS := cfg.Server == ServerHTTPS
+		addr := netip.AddrPortFrom(e.serverIP, benchHTTPPort)
+		scheme := "http://"
+		if useTLS {
+			addr, scheme = netip.AddrPortFrom(e.serverIP, benchHTTPSPort), "https://"
+		}
+		s := &server{stream: addr, once: addr, http: true, url: scheme + addr.String() + "/", infos: make(chan fastopen.Info, 64)}
+		pool, stop, err := startHTTPServer(ctx, e, addr, useTLS, s.infos)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		s.pool, s.stop = pool, func() { cancel(); stop() }
+		return s, nil
 	}
 	s := &server{
 		stream: netip.AddrPortFrom(e.serverIP, benchEchoPort),
@@ -522,11 +581,16 @@ func runLab(ctx context.Context, cfg *Config, vs []variant, rtt time.Duration, l
 }
 
 func variantName(v variant) string {
-	if v.client == ClientCurl {
+	switch v.client {
+	case ClientCurl:
 		if v.tfo {
 			return "curl --tcp-fastopen"
 		}
 		return "curl"
+	case ClientHTTP:
+		if !v.tfo {
+			return "http, no TFO"
+		}
 	}
 	return v.client
 }
@@ -548,6 +612,15 @@ func sampleOf(d time.Duration, inf fastopen.Info) sample {
 // exchange runs one request of size bytes with variant v and returns the
 // time to the complete reply and what rode in the SYN.
 func exchange(ctx context.Context, cfg *Config, e *env, srv *server, v variant, size int) (sample, error) {
+	if isHTTPClient(v.client) {
+		if srv.clients[v] == nil {
+			if srv.clients == nil {
+				srv.clients = map[variant]*http.Client{}
+			}
+			srv.clients[v] = httpClient(e, srv, v, cfg.Timeout)
+		}
+		return httpExchange(ctx, cfg, srv, v, size)
+	}
 	if v.client == ClientCurl {
 		d, syn, err := curlExchange(ctx, cfg, e, srv, v, size)
 		return sample{elapsed: d, synData: syn}, err
@@ -572,7 +645,7 @@ func exchange(ctx context.Context, cfg *Config, e *env, srv *server, v variant, 
 		return sample{}, err
 	}
 	if srv.http && !strings.HasPrefix(string(r.Reply), "HTTP/1.1 200") {
-		return sample{}, fmt.Errorf("nginx replied %q", firstLine(r.Reply))
+		return sample{}, fmt.Errorf("%s server replied %q", cfg.Server, firstLine(r.Reply))
 	}
 	if !srv.http && len(r.Reply) != size {
 		return sample{}, fmt.Errorf("echo reply of %d bytes, want %d", len(r.Reply), size)

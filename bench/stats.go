@@ -59,8 +59,11 @@ func computeSavings(pts []Point) {
 			continue
 		}
 		base := ClientPlain
-		if p.Client == ClientCurl {
+		switch p.Client {
+		case ClientCurl:
 			base = ClientCurl
+		case ClientHTTP, ClientHTTPFit:
+			base = ClientHTTP
 		}
 		for _, b := range pts {
 			if b.TFO || b.Client != base || b.Runs == 0 || b.RTTMS != p.RTTMS || b.Size != p.Size || b.Loss != p.Loss || b.Server != p.Server {
