@@ -139,6 +139,13 @@ func (r *synRecord) set(done, recorded bool, firstLen, inSYN int) {
 	r.mu.Unlock()
 }
 
+// markDone notes that the SYN has left, keeping what was recorded.
+func (r *synRecord) markDone() {
+	r.mu.Lock()
+	r.done = true
+	r.mu.Unlock()
+}
+
 func (r *synRecord) get() (recorded bool, firstLen, inSYN int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -193,14 +200,14 @@ func (c *Conn) writeRecordingSYN(b []byte) (int, error) {
 		return 0, c.opError("write", err)
 	}
 	if !first {
-		c.syn.set(true, false, 0, 0)
+		c.syn.markDone() // a racing write (recorded) or a Read's data-less SYN sent it
 		return c.tc.Write(b)
 	}
 	if werr != nil {
 		if errors.Is(werr, unix.EINPROGRESS) {
 			c.syn.set(true, true, len(b), 0) // the SYN left without data
 		} else {
-			c.syn.set(true, false, 0, 0)
+			c.syn.markDone()
 		}
 		return 0, c.opError("write", os.NewSyscallError("write", werr))
 	}
