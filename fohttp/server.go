@@ -102,8 +102,10 @@ type connState struct {
 type connKey struct{}
 
 // ConnContext is an http.Server.ConnContext: it records the connection
-// and its TFO info (one getsockopt) for the Guard. To chain with another
-// ConnContext, call it from yours with that one's context.
+// and its TFO info (one getsockopt) for the Guard. A connection whose
+// info cannot be read (not TCP, such as a Unix socket) had no SYN and is
+// treated as not from one. To chain with another ConnContext, call it
+// from yours with that one's context.
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
 	cs := &connState{conn: c}
 	_, cs.tls = c.(*tls.Conn)
