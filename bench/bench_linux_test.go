@@ -155,6 +155,21 @@ func TestBenchCurlNginx(t *testing.T) {
 	}
 }
 
+// TestBenchHTTP: the Dialer and Go's HTTP client against the fohttp
+// server: a GET in the SYN is answered in one round trip (the Guard does
+// not hold safe requests), without TFO in two.
+func TestBenchHTTP(t *testing.T) {
+	labtest.NeedRoot(t)
+	const runs = 3
+	_, pts := runJSON(t, Config{RTTs: []time.Duration{20 * time.Millisecond}, Clients: []string{ClientLazy, ClientPlain, ClientHTTP}, Server: ServerHTTP, Runs: runs, Warmup: 1})
+	if len(pts) != 4 {
+		t.Fatalf("%d points, want lazy, plain, http with and without TFO", len(pts))
+	}
+	for _, p := range pts {
+		checkPhysics(t, p, runs)
+	}
+}
+
 // TestBenchHTTPS: Go's HTTP client over TLS against the fohttp server.
 // With Go's default ClientHello the SYN carries 1420 B of it, every time
 // (partial), and the reply takes 3 round trips as without TFO; with
