@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -126,25 +127,24 @@ func fillKernel(inf *Info, ti *unix.TCPInfo) {
 // from the kernel: that write's length and how many of its bytes the SYN
 // carried. It is filled once, by writeRecordingSYN.
 type synRecord struct {
+	done     atomic.Bool // the SYN has left: nothing more to record (read on every write)
 	mu       sync.Mutex
-	done     bool // the SYN has left: nothing more to record
 	recorded bool // a write through writeRecordingSYN sent the SYN
 	firstLen int  // that write's length
 	inSYN    int  // bytes of it in the SYN
 }
 
-func (r *synRecord) set(done, recorded bool, firstLen, inSYN int) {
+// set records what the write that sent the SYN learned, and that the SYN
+// has left.
+func (r *synRecord) set(firstLen, inSYN int) {
 	r.mu.Lock()
-	r.done, r.recorded, r.firstLen, r.inSYN = done, recorded, firstLen, inSYN
+	r.recorded, r.firstLen, r.inSYN = true, firstLen, inSYN
 	r.mu.Unlock()
+	r.done.Store(true)
 }
 
 // markDone notes that the SYN has left, keeping what was recorded.
-func (r *synRecord) markDone() {
-	r.mu.Lock()
-	r.done = true
-	r.mu.Unlock()
-}
+func (r *synRecord) markDone() { r.done.Store(true) }
 
 func (r *synRecord) get() (recorded bool, firstLen, inSYN int) {
 	r.mu.Lock()
@@ -152,11 +152,7 @@ func (r *synRecord) get() (recorded bool, firstLen, inSYN int) {
 	return r.recorded, r.firstLen, r.inSYN
 }
 
-func (r *synRecord) isDone() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.done
-}
+func (r *synRecord) isDone() bool { return r.done.Load() }
 
 // writeRecordingSYN writes b like c.tc.Write. On a lazy connection whose
 // SYN has not left yet it performs the first sendmsg itself, holding the
@@ -205,13 +201,13 @@ func (c *Conn) writeRecordingSYN(b []byte) (int, error) {
 	}
 	if werr != nil {
 		if errors.Is(werr, unix.EINPROGRESS) {
-			c.syn.set(true, true, len(b), 0) // the SYN left without data
+			c.syn.set(len(b), 0) // the SYN left without data
 		} else {
 			c.syn.markDone()
 		}
 		return 0, c.opError("write", os.NewSyscallError("write", werr))
 	}
-	c.syn.set(true, true, len(b), n)
+	c.syn.set(len(b), n)
 	if n == len(b) {
 		return n, nil
 	}
