@@ -108,11 +108,18 @@ func init() {
 						return err
 					}
 				}
+				serveMode := mode(*stream)
+				switch {
+				case *httpMode:
+					serveMode = "http"
+				case *tlsMode:
+					serveMode = "https"
+				}
 				l := ln.(*fastopen.Listener)
 				if ok, why := l.FastOpen(); ok {
-					log.Info("listening", "addr", ln.Addr().String(), "tfo", true, "queue", l.QueueLen(), "mode", mode(*stream))
+					log.Info("listening", "addr", ln.Addr().String(), "tfo", true, "queue", l.QueueLen(), "mode", serveMode)
 				} else {
-					log.Info("listening", "addr", ln.Addr().String(), "tfo", false, "mode", mode(*stream))
+					log.Info("listening", "addr", ln.Addr().String(), "tfo", false, "mode", serveMode)
 					if why == fastopen.ReasonKernelOff {
 						log.Warn("TFO server side is off in this network namespace: data in SYNs will be ignored; " +
 							"set bit 0x2 of net.ipv4.tcp_fastopen (`fastopen enable server`, or `sysctl -w net.ipv4.tcp_fastopen=3`)")
@@ -127,7 +134,7 @@ func init() {
 							}
 						}
 					}
-					log.Info("serving HTTP", "tls", *tlsMode, "early", policy.String())
+					log.Info("serving HTTP", "early", policy.String())
 					err = hs.serve(ctx, ln, log)
 					log.Info("stopped")
 					return err
