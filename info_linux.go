@@ -134,12 +134,10 @@ type synRecord struct {
 	inSYN    int  // bytes of it in the SYN
 }
 
-// set records what the write that sent the SYN learned, and that the SYN
-// has left.
-func (r *synRecord) set(firstLen, inSYN int) {
-	r.mu.Lock()
+// setLocked records what the write that sent the SYN learned, and that
+// the SYN has left. r.mu is held.
+func (r *synRecord) setLocked(firstLen, inSYN int) {
 	r.recorded, r.firstLen, r.inSYN = true, firstLen, inSYN
-	r.mu.Unlock()
 	r.done.Store(true)
 }
 
@@ -185,9 +183,21 @@ func (c *Conn) writeRecordingSYN(b []byte) (int, error) {
 			first = false // the SYN has left (or the socket cannot tell): a plain write follows
 			return true
 		}
+		// The record is locked across the sendmsg: the reply to the SYN
+		// can be read (and Info asked for) before this goroutine runs
+		// again, and Info must then wait for the count, not miss it.
+		c.syn.mu.Lock()
+		defer c.syn.mu.Unlock()
 		n, werr = unix.Write(int(fd), b)
-		if errors.Is(werr, unix.EAGAIN) {
+		switch {
+		case errors.Is(werr, unix.EAGAIN):
 			return false
+		case werr == nil:
+			c.syn.setLocked(len(b), n)
+		case errors.Is(werr, unix.EINPROGRESS):
+			c.syn.setLocked(len(b), 0) // the SYN left without data
+		default:
+			c.syn.done.Store(true)
 		}
 		first = true
 		return true
@@ -200,14 +210,8 @@ func (c *Conn) writeRecordingSYN(b []byte) (int, error) {
 		return c.tc.Write(b)
 	}
 	if werr != nil {
-		if errors.Is(werr, unix.EINPROGRESS) {
-			c.syn.set(len(b), 0) // the SYN left without data
-		} else {
-			c.syn.markDone()
-		}
 		return 0, c.opError("write", os.NewSyscallError("write", werr))
 	}
-	c.syn.set(len(b), n)
 	if n == len(b) {
 		return n, nil
 	}
@@ -221,12 +225,15 @@ func (c *Conn) info() (Info, error) {
 	started, sentData, noData := c.started, c.sentData, c.noData
 	c.mu.Unlock()
 	inf.SentInSYN = sentData
+	// TCP_INFO first, the SYN record after: a SYN the kernel reports
+	// answered was sent by a write that has recorded it or holds the
+	// record's lock.
+	ti, fail, err := tcpInfo(c.tc)
 	recorded, firstLen, inSYN := c.syn.get()
 	if recorded {
 		inf.FirstWriteBytes, inf.SYNSentBytes = firstLen, inSYN
 		inf.SentInSYN = inSYN > 0
 	}
-	ti, fail, err := tcpInfo(c.tc)
 	if err != nil {
 		return inf, err
 	}
