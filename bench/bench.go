@@ -41,6 +41,9 @@ const (
 	// exchange), and its session cache; TFO only, compared with
 	// ClientHTTP without TFO.
 	ClientHTTPFit = "http-fitsyn"
+	// ClientHTTPFitFull is ClientHTTPFit without session resumption: every
+	// connection makes a full TLS handshake.
+	ClientHTTPFitFull = "http-fitsyn-full"
 )
 
 // Servers a bench can run against.
@@ -54,7 +57,8 @@ const (
 	// a fastopen listener); requests are HTTP GETs.
 	ServerHTTP = "http"
 	// ServerHTTPS is ServerHTTP over TLS with a self-signed certificate;
-	// only the HTTP clients (ClientHTTP, ClientHTTPFit) speak to it.
+	// only the HTTP clients (ClientHTTP, ClientHTTPFit, ClientHTTPFitFull)
+	// speak to it.
 	ServerHTTPS = "https"
 )
 
@@ -233,14 +237,14 @@ func variants(clients []string) ([]variant, error) {
 			vs = append(vs, variant{c, false})
 		case ClientCurl, ClientHTTP:
 			vs = append(vs, variant{c, true}, variant{c, false})
-		case ClientHTTPFit:
+		case ClientHTTPFit, ClientHTTPFitFull:
 			vs = append(vs, variant{c, true})
 		default:
-			return nil, fmt.Errorf("unknown client %q: want lazy, eager, plain, curl, http or http-fitsyn", c)
+			return nil, fmt.Errorf("unknown client %q: want lazy, eager, plain, curl, http, http-fitsyn or http-fitsyn-full", c)
 		}
 	}
 	if len(vs) == 0 {
-		return nil, errors.New("no client given: want lazy, eager, plain, curl, http or http-fitsyn")
+		return nil, errors.New("no client given: want lazy, eager, plain, curl, http, http-fitsyn or http-fitsyn-full")
 	}
 	return vs, nil
 }
@@ -322,11 +326,11 @@ func (cfg *Config) check() ([]variant, error) {
 	for _, v := range vs {
 		switch {
 		case cfg.Server == ServerHTTPS && !isHTTPClient(v.client):
-			return nil, fmt.Errorf("client %s cannot speak to server https: want clients http and http-fitsyn (the others send raw bytes, not TLS)", v.client)
+			return nil, fmt.Errorf("client %s cannot speak to server https: want clients http, http-fitsyn and http-fitsyn-full (the others send raw bytes, not TLS)", v.client)
 		case v.client == ClientHTTP && cfg.Server == ServerEcho:
 			return nil, fmt.Errorf("client http needs an HTTP server: --server http, https or nginx")
-		case v.client == ClientHTTPFit && cfg.Server != ServerHTTPS:
-			return nil, fmt.Errorf("client http-fitsyn fits a TLS ClientHello in the SYN: it needs --server https")
+		case (v.client == ClientHTTPFit || v.client == ClientHTTPFitFull) && cfg.Server != ServerHTTPS:
+			return nil, fmt.Errorf("client %s fits a TLS ClientHello in the SYN: it needs --server https", v.client)
 		}
 	}
 	for _, v := range vs {
@@ -386,11 +390,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Server == ServerNginx || cfg.Server == ServerHTTP || cfg.Server == ServerHTTPS {
 		res.Notes = append(res.Notes, fmt.Sprintf("%s: requests are HTTP GETs of at least %d bytes, padded with X-Pad headers to about the size", cfg.Server, minHTTPRequest))
 	}
-	if hasClient(vs, ClientHTTP) || hasClient(vs, ClientHTTPFit) {
+	if hasClient(vs, ClientHTTP) || hasClient(vs, ClientHTTPFit) || hasClient(vs, ClientHTTPFitFull) {
 		res.Notes = append(res.Notes, "http clients: Go's http.Client on fohttp.Transport, a new connection per request, timed to the end of the body")
 	}
 	if cfg.Server == ServerHTTPS {
-		res.Notes = append(res.Notes, "https: http uses Go's default ClientHello (post-quantum key share, ~1.5 KB: too big for a SYN); http-fitsyn uses fotls.FitSYN (X25519 only, ~300 B: fits, but no post-quantum key exchange) and resumes TLS sessions")
+		res.Notes = append(res.Notes, "https: http uses Go's default ClientHello (post-quantum key share, ~1.5 KB: too big for a SYN); http-fitsyn uses fotls.FitSYN (X25519 only, ~300 B: fits, but no post-quantum key exchange) and resumes TLS sessions; http-fitsyn-full makes a full handshake every time")
 	}
 	if cfg.Server == ServerEcho && hasClient(vs, ClientCurl) {
 		res.Notes = append(res.Notes, "curl against the echo server: the echo server answers curl's first read, so for requests larger than one read (2 KiB) the time is to the reply to the first part; use --server nginx to time whole curl requests")

@@ -173,14 +173,14 @@ func TestBenchHTTP(t *testing.T) {
 // TestBenchHTTPS: Go's HTTP client over TLS against the fohttp server.
 // With Go's default ClientHello the SYN carries 1420 B of it, every time
 // (partial), and the reply takes 3 round trips as without TFO; with
-// fotls.FitSYN's it rides whole and the reply takes 2 (the lower decile,
-// as load only adds time).
+// fotls.FitSYN's it rides whole and the reply takes 2, with a resumed
+// session or a full handshake (the lower decile, as load only adds time).
 func TestBenchHTTPS(t *testing.T) {
 	labtest.NeedRoot(t)
 	const runs = 3
-	_, pts := runJSON(t, Config{RTTs: []time.Duration{20 * time.Millisecond}, Clients: []string{ClientHTTP, ClientHTTPFit}, Server: ServerHTTPS, Runs: runs, Warmup: 2})
-	if len(pts) != 3 {
-		t.Fatalf("%d points, want http with and without TFO, http-fitsyn", len(pts))
+	_, pts := runJSON(t, Config{RTTs: []time.Duration{20 * time.Millisecond}, Clients: []string{ClientHTTP, ClientHTTPFit, ClientHTTPFitFull}, Server: ServerHTTPS, Runs: runs, Warmup: 2})
+	if len(pts) != 4 {
+		t.Fatalf("%d points, want http with and without TFO, http-fitsyn, http-fitsyn-full", len(pts))
 	}
 	for _, p := range pts {
 		rtts := p.P10MS / p.RTTMS
@@ -193,9 +193,9 @@ func TestBenchHTTPS(t *testing.T) {
 			if p.SYNDataRatio != 0 || rtts < 2.9 {
 				t.Errorf("http without TFO: %+v, want about 3 RTT", p)
 			}
-		case p.Client == ClientHTTPFit:
+		case p.Client == ClientHTTPFit, p.Client == ClientHTTPFitFull:
 			if p.SYNDataRatio != 1 || p.Partial != 0 || p.SYNSentMax == 0 || p.SYNSentMax > 1420 || rtts > 2.5 {
-				t.Errorf("http-fitsyn: %+v, want every ClientHello whole in the SYN and about 2 RTT", p)
+				t.Errorf("%s: %+v, want every ClientHello whole in the SYN and about 2 RTT", p.Client, p)
 			}
 		}
 	}

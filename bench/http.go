@@ -31,7 +31,9 @@ const (
 const maxHTTPBody = 1 << 20
 
 // isHTTPClient reports whether c is one of the Go HTTP clients.
-func isHTTPClient(c string) bool { return c == ClientHTTP || c == ClientHTTPFit }
+func isHTTPClient(c string) bool {
+	return c == ClientHTTP || c == ClientHTTPFit || c == ClientHTTPFitFull
+}
 
 // startHTTPServer runs this project's HTTP server (package fohttp's Guard
 // on a fastopen listener) in e's server namespace, over TLS with a
@@ -87,11 +89,15 @@ func startHTTPServer(ctx context.Context, e *env, addr netip.AddrPort, useTLS bo
 // httpClient is a Go http.Client on a fohttp.Transport dialing from e's
 // client namespace, a new connection per request; for HTTPS it trusts
 // the bench server's certificate, with Go's default ClientHello or (fit)
-// fotls.FitSYN's.
+// fotls.FitSYN's (with or without session resumption).
 func httpClient(e *env, srv *server, v variant, timeout time.Duration) *http.Client {
 	cfg := &tls.Config{RootCAs: srv.pool}
-	if v.client == ClientHTTPFit {
+	switch v.client {
+	case ClientHTTPFit:
 		cfg = fotls.FitSYN(cfg)
+	case ClientHTTPFitFull:
+		cfg = fotls.FitSYN(cfg)
+		cfg.ClientSessionCache = nil // no resumption: a full handshake every time
 	}
 	tr := &fohttp.Transport{
 		Dialer: &fastopen.Dialer{Disable: !v.tfo},

@@ -13,7 +13,7 @@ func TestHTTPConfigErrors(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{Server: ServerHTTPS, Clients: []string{ClientLazy}}, "want clients http and http-fitsyn"},
+		{Config{Server: ServerHTTPS, Clients: []string{ClientLazy}}, "want clients http, http-fitsyn and http-fitsyn-full"},
 		{Config{Server: ServerEcho, Clients: []string{ClientHTTP}}, "needs an HTTP server"},
 		{Config{Server: ServerHTTP, Clients: []string{ClientHTTPFit}}, "needs --server https"},
 		{Config{Server: "gopher"}, "want echo, nginx, http or https"},

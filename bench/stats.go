@@ -62,7 +62,7 @@ func computeSavings(pts []Point) {
 		switch p.Client {
 		case ClientCurl:
 			base = ClientCurl
-		case ClientHTTP, ClientHTTPFit:
+		case ClientHTTP, ClientHTTPFit, ClientHTTPFitFull:
 			base = ClientHTTP
 		}
 		for _, b := range pts {
