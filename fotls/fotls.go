@@ -112,15 +112,21 @@ func ClientHelloSize(c *tls.Config, serverName string) (int, error) {
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	done := make(chan struct{})
+	done := make(chan error, 1)
 	go func() {
-		defer close(done)
-		tls.Client(cli, c).HandshakeContext(ctx)
+		defer cli.Close() // a client that fails before writing ends the read below
+		done <- tls.Client(cli, c).HandshakeContext(ctx)
 	}()
 	defer func() { cli.Close(); <-done }()
 	srv.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var hdr [5]byte
 	if _, err := io.ReadFull(srv, hdr[:]); err != nil {
+		select {
+		case herr := <-done:
+			done <- herr // for the deferred wait
+			return 0, fmt.Errorf("fotls: no ClientHello: %w", herr)
+		default:
+		}
 		return 0, fmt.Errorf("fotls: read the ClientHello: %w", err)
 	}
 	if hdr[0] != 22 { // TLS record type handshake (RFC 8446 section 5.1)

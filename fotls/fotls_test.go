@@ -3,6 +3,7 @@ package fotls_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,16 @@ func TestClientHelloSize(t *testing.T) {
 	}
 	if fit > synRoom/2 {
 		t.Errorf("FitSYN ClientHello %d B, want well under %d B", fit, synRoom)
+	}
+}
+
+// TestClientHelloSizeBadConfig: a configuration the client refuses fails
+// at once with the client's reason.
+func TestClientHelloSizeBadConfig(t *testing.T) {
+	start := time.Now()
+	_, err := fotls.ClientHelloSize(&tls.Config{}, "")
+	if err == nil || !strings.Contains(err.Error(), "ServerName") || time.Since(start) > time.Second {
+		t.Fatalf("no server name: %v after %v, want the client's error at once", err, time.Since(start))
 	}
 }
 
