@@ -234,6 +234,9 @@ func newGetRecord(i int, u string, res fohttp.Result) getRecord {
 	switch {
 	case res.Report.Reused:
 		rec.SYNBytes, rec.FirstWrite, rec.Reason = 0, 0, "reused"
+	case res.Report.Retried && inf.Reason == fastopen.ReasonDisabled:
+		rec.Reason = "retried_after_425"
+		rec.ReasonText = "the server answered 425 Too Early; the request was sent again without TFO"
 	case !res.Report.Allowed && inf.Reason == fastopen.ReasonDisabled:
 		rec.Reason = "not_repeatable"
 		rec.ReasonText = "not safe to repeat (unsafe method, no Idempotency-Key header): dialed without TFO, since a replayed SYN could run it twice"
@@ -254,9 +257,6 @@ func printGet(w io.Writer, r getRecord) {
 		fmt.Fprint(w, "  (keep-alive: connection reused, no handshake)")
 	case r.Reason != "":
 		fmt.Fprintf(w, "  (%s: %s)", r.Reason, r.ReasonText)
-	}
-	if r.Retried {
-		fmt.Fprint(w, "  [425 Too Early: retried without TFO]")
 	}
 	if r.TLSVersion != "" {
 		fmt.Fprintf(w, "  %s", r.TLSVersion)
