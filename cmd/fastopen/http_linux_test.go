@@ -121,3 +121,28 @@ func TestHTTPFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestServeHTTPReject: with --early reject, a POST that rides in the SYN
+// (it has an Idempotency-Key) is answered 425 and `fastopen get` sends it
+// again without TFO; the handler runs once per request. Over the lab
+// (RTT 40 ms): on loopback the handshake completes before the request is
+// read, and nothing is early.
+func TestServeHTTPReject(t *testing.T) {
+	l := labtest.Lab(t, lab.Config{RTT: 40 * time.Millisecond})
+	addr := netip.AddrPortFrom(l.ServerAddr(false), 8080).String()
+	logs := startServe(t, l.Server, "--addr", addr, "--http", "--early", "reject")
+	recs := getRecords(t, l.Client, "http://"+addr+"/order", "-X", "POST", "-d", "x", "-H", "Idempotency-Key: k1", "--count", "2")
+	if len(recs) != 2 || recs[0].Status != 200 || recs[0].Retried || recs[1].Status != 200 || !recs[1].Retried || recs[1].Reason != "retried_after_425" {
+		t.Fatalf("records %+v: want the cold POST served, the warm one retried after 425", recs)
+	}
+	for i := range 2 {
+		if l := nextLog(t, logs); l.Method != "POST" || l.InSYN {
+			t.Fatalf("handler run %d: %+v, want a POST not from a SYN", i+1, l)
+		}
+	}
+	select {
+	case l := <-logs:
+		t.Fatalf("a third handler run: %+v", l)
+	default:
+	}
+}
