@@ -35,6 +35,7 @@ type Conn struct {
 	readDeadline time.Time
 	rdChanged    chan struct{} // closed (and replaced) when readDeadline changes
 	wrDeadline   time.Time
+	syn          synRecord // what the write that sent the SYN put in it (info_*.go)
 }
 
 // dialState is what dialing learned.
@@ -136,7 +137,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 // none of b and fails with EINPROGRESS. b is then written after the
 // handshake, as on any connection.
 func (c *Conn) write(b []byte) (int, error) {
-	n, err := c.tc.Write(b)
+	n, err := c.writeRecordingSYN(b)
 	if n == 0 && len(b) > 0 && synLeftWithoutData(err) {
 		c.mu.Lock()
 		c.sentData = false

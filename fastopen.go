@@ -139,6 +139,24 @@ type Info struct {
 	HadCookie bool `json:"had_cookie"`
 	// SentInSYN (client): the SYN carried data.
 	SentInSYN bool `json:"sent_in_syn"`
+	// FirstWriteBytes (client): the length of the Write that sent a lazy
+	// connection's SYN (its first Write, or one racing it); 0 when no
+	// Write sent the SYN (no cookie at dial, a Read started the
+	// handshake, plain TCP).
+	FirstWriteBytes int `json:"first_write_bytes,omitempty"`
+	// SYNSentBytes (client): how many bytes of that Write rode in the
+	// SYN, as the kernel reported them (the return value of the sendmsg
+	// that sent the SYN: at most about one MSS less 40 bytes of option
+	// space, 1420 B on a 1500-byte MTU). Whether the server accepted them
+	// is SYNData.
+	SYNSentBytes int `json:"syn_sent_bytes,omitempty"`
+	// FirstWriteFit (client): the whole first Write rode in the SYN and
+	// the server acknowledged it (SYNData, and SYNSentBytes equals
+	// FirstWriteBytes). When the SYN carried only part of it, SYNData is
+	// still true but Reason is ReasonTooBigForSYN: a server that needs
+	// the whole first flight before answering (a TLS ClientHello) answers
+	// no earlier than without TFO.
+	FirstWriteFit bool `json:"first_write_fit"`
 	// SYNData is the kernel's TCPI_OPT_SYN_DATA. Client: the server
 	// acknowledged the data in the SYN. Server: the connection's first
 	// bytes arrived in the SYN and were accepted.
@@ -146,7 +164,9 @@ type Info struct {
 	// SYNBytes (server): how many payload bytes arrived in the SYN, when
 	// it could be measured exactly at accept time; otherwise 0.
 	SYNBytes int `json:"syn_bytes,omitempty"`
-	// Reason says why SYNData is false; ReasonNone when it is true.
+	// Reason says why SYNData is false, or, when it is true on a client
+	// whose SYN carried only part of the first Write, ReasonTooBigForSYN;
+	// ReasonNone when TFO fully happened.
 	Reason Reason `json:"reason"`
 	// State is the TCP state ("ESTABLISHED", "SYN_SENT", ...), as the
 	// kernel's TCP_INFO reports it.
@@ -203,6 +223,14 @@ const (
 	// net.ipv4.tcp_fastopen_blackhole_timeout_sec; see `fastopen check`):
 	// the SYN then carries neither data nor a cookie request.
 	ReasonUnknown
+	// ReasonTooBigForSYN (client): the SYN carried data and the server
+	// accepted it (SYNData is true), but only part of the first Write
+	// (SYNSentBytes of FirstWriteBytes); the rest followed after the
+	// handshake. A server that needs the whole first flight before it can
+	// answer — a TLS ClientHello larger than the SYN's room, such as Go's
+	// default with a post-quantum key share (~1.5 KB) — answers one round
+	// trip later, as without TFO.
+	ReasonTooBigForSYN
 )
 
 var reasonText = [...]struct{ code, text string }{
@@ -217,6 +245,7 @@ var reasonText = [...]struct{ code, text string }{
 	ReasonNoData:           {"no_data", "the handshake started with no data to send (read before write)"},
 	ReasonNotInSYN:         {"not_in_syn", "the first bytes did not arrive in the SYN"},
 	ReasonUnknown:          {"unknown", "the kernel did not use TFO and did not say why (client TFO may be paused after a suspected middlebox blackhole: see `fastopen check`)"},
+	ReasonTooBigForSYN:     {"too_big_for_syn", "data in the SYN but only part of the first flight: the rest followed after the handshake, so the server could not answer earlier (send a first write that fits, about 1420 B on a 1500-byte MTU)"},
 }
 
 // String explains the reason in words, with what to do where a user can

@@ -301,8 +301,8 @@ func TestCookieGoneBeforeFirstWrite(t *testing.T) {
 	const msg = "written after the cookie was flushed"
 	echoOn(t, c, msg)
 	inf := clientInfo(t, c)
-	if inf.SYNData || inf.SentInSYN || inf.Reason != fastopen.ReasonNoCookie {
-		t.Fatalf("info %+v, want not sent in the SYN, reason no_cookie", inf)
+	if inf.SYNData || inf.SentInSYN || inf.Reason != fastopen.ReasonNoCookie || inf.SYNSentBytes != 0 || inf.FirstWriteBytes != len(msg) {
+		t.Fatalf("info %+v, want not sent in the SYN (0 of %d B), reason no_cookie", inf, len(msg))
 	}
 	if s := recv(t, infos); s.SYNData {
 		t.Fatalf("server: %+v, want no SYN data", s)
@@ -326,8 +326,9 @@ func TestSYNDataDropped(t *testing.T) {
 		t.Fatalf("cold: %+v, want reason no_cookie", inf)
 	}
 	recv(t, infos)
-	inf := exchange(t, l.Client, &d, "tcp4", addr, "dropped with the SYN, delivered after")
-	if inf.SYNData || !inf.SentInSYN || inf.Reason != fastopen.ReasonSYNRetransmitted {
+	const msg = "dropped with the SYN, delivered after"
+	inf := exchange(t, l.Client, &d, "tcp4", addr, msg)
+	if inf.SYNData || !inf.SentInSYN || inf.SYNSentBytes != len(msg) || inf.FirstWriteFit || inf.Reason != fastopen.ReasonSYNRetransmitted {
 		t.Fatalf("SYN data dropped: %+v, want sent in the SYN, not acked, reason syn_retransmitted", inf)
 	}
 	if s := recv(t, infos); s.SYNData {

@@ -18,7 +18,7 @@ func TestInfoJSONRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(b, &out); err != nil || out != in {
 		t.Fatalf("round trip of %s: %+v, %v", b, out, err)
 	}
-	for r := fastopen.ReasonNone; r <= fastopen.ReasonUnknown; r++ {
+	for r := fastopen.ReasonNone; r <= fastopen.ReasonTooBigForSYN; r++ {
 		if r.String() == "" || (r != fastopen.ReasonNone) == (r.Code() == "") {
 			t.Errorf("reason %d: code %q text %q", r, r.Code(), r.String())
 		}

@@ -2,10 +2,13 @@ package fastopen
 
 import (
 	"encoding/binary"
+	"errors"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -120,20 +123,127 @@ func fillKernel(inf *Info, ti *unix.TCPInfo) {
 	inf.RTTVar = time.Duration(ti.Rttvar) * time.Microsecond
 }
 
+// synRecord is what the write that sent a lazy connection's SYN learned
+// from the kernel: that write's length and how many of its bytes the SYN
+// carried. It is filled once, by writeRecordingSYN.
+type synRecord struct {
+	done     atomic.Bool // the SYN has left: nothing more to record (read on every write)
+	mu       sync.Mutex
+	recorded bool // a write through writeRecordingSYN sent the SYN
+	firstLen int  // that write's length
+	inSYN    int  // bytes of it in the SYN
+}
+
+// setLocked records what the write that sent the SYN learned, and that
+// the SYN has left. r.mu is held.
+func (r *synRecord) setLocked(firstLen, inSYN int) {
+	r.recorded, r.firstLen, r.inSYN = true, firstLen, inSYN
+	r.done.Store(true)
+}
+
+// markDone notes that the SYN has left, keeping what was recorded.
+func (r *synRecord) markDone() { r.done.Store(true) }
+
+func (r *synRecord) get() (recorded bool, firstLen, inSYN int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.recorded, r.firstLen, r.inSYN
+}
+
+func (r *synRecord) isDone() bool { return r.done.Load() }
+
+// writeRecordingSYN writes b like c.tc.Write. On a lazy connection whose
+// SYN has not left yet it performs the first sendmsg itself, holding the
+// socket's write lock, so that it learns exactly how much of b the SYN
+// carried: the kernel's sendmsg on a deferred TFO connect sends the SYN
+// with as much of b as fits (min(len, MSS − 40 B of option space), less
+// under memory pressure) and returns that count with the connection
+// still in SYN_SENT. This is the kernel's own number; reading TCP_INFO
+// after the write instead races with the SYN-ACK, which on loopback is
+// processed before sendmsg returns and lets the rest follow at once.
+// Whether the SYN is still to be sent is read from the kernel
+// (tcpi_segs_out is 0 until it leaves), so a racing Write or a Read's
+// data-less SYN is never mistaken for this write's.
+func (c *Conn) writeRecordingSYN(b []byte) (int, error) {
+	if !c.st.deferred || len(b) == 0 || c.syn.isDone() {
+		return c.tc.Write(b)
+	}
+	rc, err := c.tc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var (
+		n     int
+		werr  error
+		first bool
+	)
+	err = rc.Write(func(fd uintptr) bool {
+		ti, gerr := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		if gerr != nil || ti.Segs_out != 0 {
+			first = false // the SYN has left (or the socket cannot tell): a plain write follows
+			return true
+		}
+		// The record is locked across the sendmsg: the reply to the SYN
+		// can be read (and Info asked for) before this goroutine runs
+		// again, and Info must then wait for the count, not miss it.
+		c.syn.mu.Lock()
+		defer c.syn.mu.Unlock()
+		n, werr = unix.Write(int(fd), b)
+		switch {
+		case errors.Is(werr, unix.EAGAIN):
+			return false
+		case werr == nil:
+			c.syn.setLocked(len(b), n)
+		case errors.Is(werr, unix.EINPROGRESS):
+			c.syn.setLocked(len(b), 0) // the SYN left without data
+		default:
+			c.syn.done.Store(true)
+		}
+		first = true
+		return true
+	})
+	if err != nil {
+		return 0, c.opError("write", err)
+	}
+	if !first {
+		c.syn.markDone() // a racing write (recorded) or a Read's data-less SYN sent it
+		return c.tc.Write(b)
+	}
+	if werr != nil {
+		return 0, c.opError("write", os.NewSyscallError("write", werr))
+	}
+	if n == len(b) {
+		return n, nil
+	}
+	m, err := c.tc.Write(b[n:]) // the rest, after the handshake
+	return n + m, err
+}
+
 func (c *Conn) info() (Info, error) {
 	inf := Info{Side: SideClient, Requested: c.st.requested, HadCookie: c.st.deferred}
 	c.mu.Lock()
 	started, sentData, noData := c.started, c.sentData, c.noData
 	c.mu.Unlock()
 	inf.SentInSYN = sentData
+	// TCP_INFO first, the SYN record after: a SYN the kernel reports
+	// answered was sent by a write that has recorded it or holds the
+	// record's lock.
 	ti, fail, err := tcpInfo(c.tc)
+	recorded, firstLen, inSYN := c.syn.get()
+	if recorded {
+		inf.FirstWriteBytes, inf.SYNSentBytes = firstLen, inSYN
+		inf.SentInSYN = inSYN > 0
+	}
 	if err != nil {
 		return inf, err
 	}
 	fillKernel(&inf, ti)
 	switch {
+	case inf.SYNData && recorded && inSYN < firstLen:
+		inf.Reason = ReasonTooBigForSYN
 	case inf.SYNData:
 		inf.Reason = ReasonNone
+		inf.FirstWriteFit = recorded
 	case c.st.disabled:
 		inf.Reason = ReasonDisabled
 	case c.st.unsupported:

@@ -7,6 +7,12 @@ import (
 	"syscall"
 )
 
+// synRecord is empty where there is no TFO: no write sends a SYN with data.
+type synRecord struct{}
+
+// writeRecordingSYN writes b; see the Linux version.
+func (c *Conn) writeRecordingSYN(b []byte) (int, error) { return c.tc.Write(b) }
+
 func (c *Conn) info() (Info, error) {
 	inf := Info{Side: SideClient, Reason: ReasonUnsupported}
 	if c.st.disabled {

@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os/exec"
 	"slices"
@@ -29,6 +31,19 @@ const (
 	// ClientCurl is curl, run once with --tcp-fastopen and once without
 	// for every sample.
 	ClientCurl = "curl"
+	// ClientHTTP is Go's http.Client on a fohttp.Transport, a new
+	// connection per request, run with TFO and without for every sample;
+	// over HTTPS with Go's default ClientHello (post-quantum key share,
+	// too big for a SYN).
+	ClientHTTP = "http"
+	// ClientHTTPFit is ClientHTTP over HTTPS with fotls.FitSYN's
+	// ClientHello, which fits in the SYN (X25519 only: no post-quantum key
+	// exchange), and its session cache; TFO only, compared with
+	// ClientHTTP without TFO.
+	ClientHTTPFit = "http-fitsyn"
+	// ClientHTTPFitFull is ClientHTTPFit without session resumption: every
+	// connection makes a full TLS handshake.
+	ClientHTTPFitFull = "http-fitsyn-full"
 )
 
 // Servers a bench can run against.
@@ -38,6 +53,13 @@ const (
 	// ServerNginx is nginx, started with a temporary configuration that
 	// listens with fastopen=N; requests are HTTP GETs.
 	ServerNginx = "nginx"
+	// ServerHTTP is this project's HTTP server (package fohttp's Guard on
+	// a fastopen listener); requests are HTTP GETs.
+	ServerHTTP = "http"
+	// ServerHTTPS is ServerHTTP over TLS with a self-signed certificate;
+	// only the HTTP clients (ClientHTTP, ClientHTTPFit, ClientHTTPFitFull)
+	// speak to it.
+	ServerHTTPS = "https"
 )
 
 // Defaults of Config.
@@ -176,6 +198,13 @@ type Point struct {
 	// SYNBytesMax is the most request bytes the server saw arrive in a SYN
 	// (echo server only; 0 otherwise).
 	SYNBytesMax int `json:"syn_bytes_max,omitempty"`
+	// SYNSentBytesMax is the most request bytes the client's kernel put in
+	// a SYN (fastopen.Info.SYNSentBytes; this project's clients only).
+	SYNSentBytesMax int `json:"syn_sent_bytes_max,omitempty"`
+	// PartialSYNRatio is the share of samples whose SYN data was accepted
+	// but was only part of the first write (reason too_big_for_syn): the
+	// server could not answer before the rest arrived.
+	PartialSYNRatio float64 `json:"partial_syn_ratio,omitempty"`
 	// Baseline names the plain client this TFO point is compared with;
 	// SavingMS and SavingRTTs are its median minus this point's median.
 	Baseline   string  `json:"baseline,omitempty"`
@@ -206,14 +235,16 @@ func variants(clients []string) ([]variant, error) {
 			vs = append(vs, variant{c, true})
 		case ClientPlain:
 			vs = append(vs, variant{c, false})
-		case ClientCurl:
+		case ClientCurl, ClientHTTP:
 			vs = append(vs, variant{c, true}, variant{c, false})
+		case ClientHTTPFit, ClientHTTPFitFull:
+			vs = append(vs, variant{c, true})
 		default:
-			return nil, fmt.Errorf("unknown client %q: want lazy, eager, plain or curl", c)
+			return nil, fmt.Errorf("unknown client %q: want lazy, eager, plain, curl, http, http-fitsyn or http-fitsyn-full", c)
 		}
 	}
 	if len(vs) == 0 {
-		return nil, errors.New("no client given: want lazy, eager, plain or curl")
+		return nil, errors.New("no client given: want lazy, eager, plain, curl, http, http-fitsyn or http-fitsyn-full")
 	}
 	return vs, nil
 }
@@ -283,12 +314,24 @@ func (cfg *Config) check() ([]variant, error) {
 	if cfg.Runs < 1 || cfg.Warmup < 1 {
 		return nil, fmt.Errorf("runs %d, warmup %d: want at least 1 of each (the first warm-up exchange fetches the cookie)", cfg.Runs, cfg.Warmup)
 	}
-	if cfg.Server != ServerEcho && cfg.Server != ServerNginx {
-		return nil, fmt.Errorf("unknown server %q: want echo or nginx", cfg.Server)
+	switch cfg.Server {
+	case ServerEcho, ServerNginx, ServerHTTP, ServerHTTPS:
+	default:
+		return nil, fmt.Errorf("unknown server %q: want echo, nginx, http or https", cfg.Server)
 	}
 	vs, err := variants(cfg.Clients)
 	if err != nil {
 		return nil, err
+	}
+	for _, v := range vs {
+		switch {
+		case cfg.Server == ServerHTTPS && !isHTTPClient(v.client):
+			return nil, fmt.Errorf("client %s cannot speak to server https: want clients http, http-fitsyn and http-fitsyn-full (the others send raw bytes, not TLS)", v.client)
+		case v.client == ClientHTTP && cfg.Server == ServerEcho:
+			return nil, fmt.Errorf("client http needs an HTTP server: --server http, https or nginx")
+		case (v.client == ClientHTTPFit || v.client == ClientHTTPFitFull) && cfg.Server != ServerHTTPS:
+			return nil, fmt.Errorf("client %s fits a TLS ClientHello in the SYN: it needs --server https", v.client)
+		}
 	}
 	for _, v := range vs {
 		if v.client == ClientCurl && cfg.Curl == "" {
@@ -344,8 +387,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for _, p := range res.Points {
 		res.SYNPayloadMax = max(res.SYNPayloadMax, p.SYNBytesMax)
 	}
-	if cfg.Server == ServerNginx {
-		res.Notes = append(res.Notes, fmt.Sprintf("nginx: requests are HTTP GETs of at least %d bytes, padded with X-Pad headers to the size", minHTTPRequest))
+	if cfg.Server == ServerNginx || cfg.Server == ServerHTTP || cfg.Server == ServerHTTPS {
+		res.Notes = append(res.Notes, fmt.Sprintf("%s: requests are HTTP GETs of at least %d bytes, padded with X-Pad headers to about the size", cfg.Server, minHTTPRequest))
+	}
+	if hasClient(vs, ClientHTTP) || hasClient(vs, ClientHTTPFit) || hasClient(vs, ClientHTTPFitFull) {
+		res.Notes = append(res.Notes, "http clients: Go's http.Client on fohttp.Transport, a new connection per request, timed to the end of the body")
+	}
+	if cfg.Server == ServerHTTPS {
+		res.Notes = append(res.Notes, "https: http uses Go's default ClientHello (post-quantum key share, ~1.5 KB: too big for a SYN); http-fitsyn uses fotls.FitSYN (X25519 only, ~300 B: fits, but no post-quantum key exchange) and resumes TLS sessions; http-fitsyn-full makes a full handshake every time")
 	}
 	if cfg.Server == ServerEcho && hasClient(vs, ClientCurl) {
 		res.Notes = append(res.Notes, "curl against the echo server: the echo server answers curl's first read, so for requests larger than one read (2 KiB) the time is to the reply to the first part; use --server nginx to time whole curl requests")
@@ -375,6 +424,11 @@ type server struct {
 	http   bool           // requests must be HTTP
 	infos  chan fastopen.Info
 	stop   func()
+	// The HTTP servers' URL and, for HTTPS, the certificate to trust;
+	// the Go HTTP client of each variant.
+	url     string
+	pool    *x509.CertPool
+	clients map[variant]*http.Client
 }
 
 // startServer starts the configured server in e's server namespace.
@@ -387,7 +441,23 @@ func startServer(ctx context.Context, cfg *Config, e *env) (*server, error) {
 			cancel()
 			return nil, err
 		}
-		return &server{stream: addr, once: addr, http: true, stop: func() { cancel(); stop() }}, nil
+		return &server{stream: addr, once: addr, http: true, url: "http://" + addr.String() + "/", stop: func() { cancel(); stop() }}, nil
+	}
+	if cfg.Server == ServerHTTP || cfg.Server == ServerHTTPS {
+		useTLS := cfg.Server == ServerHTTPS
+		addr := netip.AddrPortFrom(e.serverIP, benchHTTPPort)
+		scheme := "http://"
+		if useTLS {
+			addr, scheme = netip.AddrPortFrom(e.serverIP, benchHTTPSPort), "https://"
+		}
+		s := &server{stream: addr, once: addr, http: true, url: scheme + addr.String() + "/", infos: make(chan fastopen.Info, 64)}
+		pool, stop, err := startHTTPServer(ctx, e, addr, useTLS, s.infos)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		s.pool, s.stop = pool, func() { cancel(); stop() }
+		return s, nil
 	}
 	s := &server{
 		stream: netip.AddrPortFrom(e.serverIP, benchEchoPort),
@@ -463,7 +533,7 @@ func runLab(ctx context.Context, cfg *Config, vs []variant, rtt time.Duration, l
 		}
 		for w := 0; w < cfg.Warmup; w++ {
 			for _, v := range vs {
-				if _, _, err := exchange(ctx, cfg, e, srv, v, size); err != nil && ctx.Err() != nil {
+				if _, err := exchange(ctx, cfg, e, srv, v, size); err != nil && ctx.Err() != nil {
 					return out, ctx.Err()
 				}
 				tick("warm-up " + label(v))
@@ -476,7 +546,7 @@ func runLab(ctx context.Context, cfg *Config, vs []variant, rtt time.Duration, l
 			for k := range vs {
 				i := (k + r) % len(vs)
 				v := vs[i]
-				d, syn, err := exchange(ctx, cfg, e, srv, v, size)
+				smp, err := exchange(ctx, cfg, e, srv, v, size)
 				if ctx.Err() != nil {
 					return out, ctx.Err()
 				}
@@ -487,10 +557,14 @@ func runLab(ctx context.Context, cfg *Config, vs []variant, rtt time.Duration, l
 						p.FirstError = err.Error()
 					}
 				} else {
-					p.SamplesMS = append(p.SamplesMS, msOf(d))
-					if syn {
+					p.SamplesMS = append(p.SamplesMS, msOf(smp.elapsed))
+					if smp.synData {
 						p.SYNDataRatio++
 					}
+					if smp.partial {
+						p.PartialSYNRatio++
+					}
+					p.SYNSentBytesMax = max(p.SYNSentBytesMax, smp.synSent)
 				}
 				if srv.infos != nil {
 					// curl's own request is at least curlRequestBase bytes,
@@ -511,20 +585,49 @@ func runLab(ctx context.Context, cfg *Config, vs []variant, rtt time.Duration, l
 }
 
 func variantName(v variant) string {
-	if v.client == ClientCurl {
+	switch v.client {
+	case ClientCurl:
 		if v.tfo {
 			return "curl --tcp-fastopen"
 		}
 		return "curl"
+	case ClientHTTP:
+		if !v.tfo {
+			return "http, no TFO"
+		}
 	}
 	return v.client
 }
 
+// sample is the outcome of one exchange.
+type sample struct {
+	elapsed time.Duration // to the complete reply
+	synData bool          // data rode in the SYN and was accepted
+	partial bool          // ... but only part of the first write (too_big_for_syn)
+	synSent int           // bytes the client's kernel put in the SYN (0 if unknown)
+}
+
+// sampleOf is the sample of an exchange that took d, from the client's
+// connection info.
+func sampleOf(d time.Duration, inf fastopen.Info) sample {
+	return sample{elapsed: d, synData: inf.SYNData, partial: inf.Reason == fastopen.ReasonTooBigForSYN, synSent: inf.SYNSentBytes}
+}
+
 // exchange runs one request of size bytes with variant v and returns the
-// time to the complete reply and whether the data rode in the SYN.
-func exchange(ctx context.Context, cfg *Config, e *env, srv *server, v variant, size int) (time.Duration, bool, error) {
+// time to the complete reply and what rode in the SYN.
+func exchange(ctx context.Context, cfg *Config, e *env, srv *server, v variant, size int) (sample, error) {
+	if isHTTPClient(v.client) {
+		if srv.clients[v] == nil {
+			if srv.clients == nil {
+				srv.clients = map[variant]*http.Client{}
+			}
+			srv.clients[v] = httpClient(e, srv, v, cfg.Timeout)
+		}
+		return httpExchange(ctx, cfg, srv, v, size)
+	}
 	if v.client == ClientCurl {
-		return curlExchange(ctx, cfg, e, srv, v, size)
+		d, syn, err := curlExchange(ctx, cfg, e, srv, v, size)
+		return sample{elapsed: d, synData: syn}, err
 	}
 	req := echo.Request{Network: "tcp", Address: srv.stream.String(), Data: payload(size), ReplySize: size}
 	if srv.http {
@@ -543,15 +646,15 @@ func exchange(ctx context.Context, cfg *Config, e *env, srv *server, v variant, 
 		return err
 	})
 	if err != nil {
-		return 0, false, err
+		return sample{}, err
 	}
 	if srv.http && !strings.HasPrefix(string(r.Reply), "HTTP/1.1 200") {
-		return 0, false, fmt.Errorf("nginx replied %q", firstLine(r.Reply))
+		return sample{}, fmt.Errorf("%s server replied %q", cfg.Server, firstLine(r.Reply))
 	}
 	if !srv.http && len(r.Reply) != size {
-		return 0, false, fmt.Errorf("echo reply of %d bytes, want %d", len(r.Reply), size)
+		return sample{}, fmt.Errorf("echo reply of %d bytes, want %d", len(r.Reply), size)
 	}
-	return r.Elapsed, r.Info.SYNData, nil
+	return sampleOf(r.Elapsed, r.Info), nil
 }
 
 // curlExchange runs curl once; whether its data rode in the SYN is told

@@ -78,6 +78,9 @@ func WriteCharts(dir string, res *Result) ([]string, error) {
 		p.Y.Label.Text = "median time to reply (ms)"
 		addRefLine(p, "1 RTT", func(x float64) float64 { return x }, 1)
 		addRefLine(p, "2 RTT", func(x float64) float64 { return 2 * x }, 2)
+		if res.Server == ServerHTTPS { // TLS adds a round trip
+			addRefLine(p, "3 RTT", func(x float64) float64 { return 3 * x }, 3)
+		}
 		err := addSeries(p, res.Points, func(q Point) (float64, bool) {
 			return q.RTTMS, q.Size == first.Size && q.Loss == first.Loss
 		})
@@ -101,6 +104,9 @@ func WriteCharts(dir string, res *Result) ([]string, error) {
 		if rtt > 0 {
 			addRefLine(p, "1 RTT", func(float64) float64 { return rtt }, 1)
 			addRefLine(p, "2 RTT", func(float64) float64 { return 2 * rtt }, 2)
+			if res.Server == ServerHTTPS {
+				addRefLine(p, "3 RTT", func(float64) float64 { return 3 * rtt }, 3)
+			}
 		}
 		err := addSeries(p, res.Points, func(q Point) (float64, bool) {
 			return float64(q.Size), q.RTTMS == rtt && q.Loss == first.Loss

@@ -37,13 +37,17 @@ func WriteTable(w io.Writer, res *Result) {
 		if p.Errors > 0 {
 			runs += fmt.Sprintf(" (%d failed)", p.Errors)
 		}
+		inSYN := fmt.Sprintf("%.0f%%", p.SYNDataRatio*100)
+		if p.PartialSYNRatio > 0 {
+			inSYN += fmt.Sprintf(" (%.0f%% partial)", p.PartialSYNRatio*100)
+		}
 		size := sizeString(p.Size)
 		if res.MSS > 0 && p.Size > res.MSS {
 			size += " >MSS"
 		}
 		rows = append(rows, []string{rtt, size, fmt.Sprintf("%g%%", p.Loss*100), p.Server, variantName(variant{p.Client, p.TFO}), yesNo(p.TFO), runs,
 			fmtMS(p.MedianMS), fmtMS(p.P10MS), fmtMS(p.P90MS), fmtMS(p.MinMS), fmtMS(p.MaxMS), rtts,
-			fmt.Sprintf("%.0f%%", p.SYNDataRatio*100), saving})
+			inSYN, saving})
 	}
 	table.Write(w, rows)
 	if res.LinkLatenessP99US > 0 {
@@ -74,7 +78,7 @@ func WriteTable(w io.Writer, res *Result) {
 }
 
 // CSVHeader is the first row WriteCSV writes.
-var CSVHeader = []string{"rtt_ms", "size", "loss", "server", "client", "tfo", "runs", "errors", "median_ms", "p10_ms", "p90_ms", "min_ms", "max_ms", "mean_ms", "median_rtts", "syn_data_ratio", "syn_bytes_max", "baseline", "saving_ms", "saving_rtts", "first_error"}
+var CSVHeader = []string{"rtt_ms", "size", "loss", "server", "client", "tfo", "runs", "errors", "median_ms", "p10_ms", "p90_ms", "min_ms", "max_ms", "mean_ms", "median_rtts", "syn_data_ratio", "syn_bytes_max", "syn_sent_bytes_max", "partial_syn_ratio", "baseline", "saving_ms", "saving_rtts", "first_error"}
 
 // WriteCSV writes one row per point, with CSVHeader first.
 func WriteCSV(w io.Writer, res *Result) error {
@@ -84,7 +88,7 @@ func WriteCSV(w io.Writer, res *Result) error {
 	for _, p := range res.Points {
 		cw.Write([]string{f(p.RTTMS), strconv.Itoa(p.Size), f(p.Loss), p.Server, p.Client, strconv.FormatBool(p.TFO),
 			strconv.Itoa(p.Runs), strconv.Itoa(p.Errors), f(p.MedianMS), f(p.P10MS), f(p.P90MS), f(p.MinMS), f(p.MaxMS), f(p.MeanMS),
-			f(p.MedianRTTs), f(p.SYNDataRatio), strconv.Itoa(p.SYNBytesMax), p.Baseline, f(p.SavingMS), f(p.SavingRTTs), p.FirstError})
+			f(p.MedianRTTs), f(p.SYNDataRatio), strconv.Itoa(p.SYNBytesMax), strconv.Itoa(p.SYNSentBytesMax), f(p.PartialSYNRatio), p.Baseline, f(p.SavingMS), f(p.SavingRTTs), p.FirstError})
 	}
 	cw.Flush()
 	return cw.Error()

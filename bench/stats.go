@@ -23,7 +23,7 @@ func quantile(sorted []float64, q float64) float64 {
 func (p *Point) summarize() {
 	p.Runs = len(p.SamplesMS)
 	if p.Runs == 0 {
-		p.SYNDataRatio = 0
+		p.SYNDataRatio, p.PartialSYNRatio = 0, 0
 		return
 	}
 	s := slices.Clone(p.SamplesMS)
@@ -41,6 +41,7 @@ func (p *Point) summarize() {
 		p.MedianRTTs = round3(p.MedianMS / p.RTTMS)
 	}
 	p.SYNDataRatio = round3(p.SYNDataRatio / float64(p.Runs))
+	p.PartialSYNRatio = round3(p.PartialSYNRatio / float64(p.Runs))
 	for i, v := range p.SamplesMS {
 		p.SamplesMS[i] = round3(v)
 	}
@@ -58,8 +59,11 @@ func computeSavings(pts []Point) {
 			continue
 		}
 		base := ClientPlain
-		if p.Client == ClientCurl {
+		switch p.Client {
+		case ClientCurl:
 			base = ClientCurl
+		case ClientHTTP, ClientHTTPFit, ClientHTTPFitFull:
+			base = ClientHTTP
 		}
 		for _, b := range pts {
 			if b.TFO || b.Client != base || b.Runs == 0 || b.RTTMS != p.RTTMS || b.Size != p.Size || b.Loss != p.Loss || b.Server != p.Server {

@@ -20,15 +20,15 @@ func init() {
 	cli.Register(&cli.Command{
 		Name:    "bench",
 		Summary: "measure TFO against plain TCP over emulated links: sweeps of RTT, request size and loss; table, JSON, CSV and charts",
-		Usage:   "[--rtt 10ms,50ms,100ms] [--size 6,1400,16KiB] [--loss 0,0.01] [--runs N] [--client lazy,eager,plain,curl] [--server echo|nginx] [--json|--csv] [--out DIR] [--mode latency|rate]",
+		Usage:   "[--rtt 10ms,50ms,100ms] [--size 6,1400,16KiB] [--loss 0,0.01] [--runs N] [--client lazy,eager,plain,curl,http,http-fitsyn,http-fitsyn-full] [--server echo|nginx|http|https] [--json|--csv] [--out DIR] [--mode latency|rate]",
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			rtts := fs.String("rtt", "10ms,50ms,100ms", "round-trip times to sweep, comma-separated")
 			sizes := fs.String("size", "6", "request sizes in bytes to sweep, comma-separated (k/KiB = 1024), e.g. 6,512,1400,2048,16KiB")
 			losses := fs.String("loss", "0", "packet loss rates to sweep (each direction), as fractions or percentages, e.g. 0,0.01 or 0,1%")
 			runs := fs.Int("runs", bench.DefaultRuns, "timed samples per point")
 			warmup := fs.Int("warmup", bench.DefaultWarmup, "untimed exchanges per point before the samples (the first fetches the cookie)")
-			clients := fs.String("client", "lazy,eager,plain", "clients: lazy (Dialer.DialContext), eager (Dialer.DialData), plain (no TFO), curl (curl with and without --tcp-fastopen)")
-			server := fs.String("server", bench.ServerEcho, "server: echo (this project's, TFO queue 64) or nginx (started with a temporary config, listen ... fastopen=64)")
+			clients := fs.String("client", "lazy,eager,plain", "clients: lazy (Dialer.DialContext), eager (Dialer.DialData), plain (no TFO), curl (curl with and without --tcp-fastopen), http (Go http.Client on fohttp.Transport, with and without TFO), http-fitsyn (http over TLS with a ClientHello that fits in the SYN, resuming sessions; --server https), http-fitsyn-full (the same, a full TLS handshake every time)")
+			server := fs.String("server", bench.ServerEcho, "server: echo (this project's, TFO queue 64), nginx (started with a temporary config, listen ... fastopen=64), http or https (this project's fohttp server; https with a self-signed certificate, clients http and http-fitsyn)")
 			asJSON := fs.Bool("json", false, "print the result as one JSON object")
 			asCSV := fs.Bool("csv", false, "print the result as CSV, one row per point")
 			out := fs.String("out", "", "write charts (SVG and PNG) and the JSON result into this directory")

@@ -46,6 +46,9 @@ type serveLog struct {
 	SYNBytes int    `json:"syn_bytes"`
 	Reason   string `json:"reason"`
 	Addr     string `json:"addr"`
+	// Requests of --http/--tls.
+	Method string `json:"method"`
+	InSYN  bool   `json:"in_syn"`
 }
 
 // startServe runs `fastopen serve` in h and returns a channel of its
@@ -74,7 +77,7 @@ func startServe(t *testing.T, h *lab.Host, args ...string) <-chan serveLog {
 			switch l.Msg {
 			case "listening":
 				close(ready)
-			case "connection":
+			case "connection", "request": // echo, or --http/--tls
 				logs <- l
 			}
 		}
@@ -183,10 +186,26 @@ func TestCurl(t *testing.T) {
 // TestNginx: `fastopen send` against nginx listening with fastopen=N: the
 // HTTP request rides in the SYN and nginx's reply is printed.
 func TestNginx(t *testing.T) {
-	nginx := labtest.NeedCommand(t, "nginx")
 	h := labtest.Host(t, "cli", 3)
+	startNginx(t, h, "127.0.0.1:8080")
+	recs := sendRecords(t, h, "127.0.0.1:8080", "--count", "3", "--data", `GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`)
+	for i, r := range recs {
+		if !strings.HasPrefix(r.Reply, "HTTP/1.1 200 OK") || !strings.HasSuffix(r.Reply, bench.NginxBody) {
+			t.Fatalf("reply %d: %q", i+1, r.Reply)
+		}
+	}
+	if recs[0].SYNData || !recs[1].SYNData || !recs[2].SYNData {
+		t.Fatalf("syn_data = %v %v %v, want false true true", recs[0].SYNData, recs[1].SYNData, recs[2].SYNData)
+	}
+}
+
+// startNginx runs nginx with bench.NginxConfig (fastopen=16) in h on
+// addr until the test ends.
+func startNginx(t *testing.T, h *lab.Host, addr string) {
+	t.Helper()
+	nginx := labtest.NeedCommand(t, "nginx")
 	dir := t.TempDir()
-	conf := bench.NginxConfig(dir, netip.MustParseAddrPort("127.0.0.1:8080"), 16)
+	conf := bench.NginxConfig(dir, netip.MustParseAddrPort(addr), 16)
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -204,16 +223,7 @@ func TestNginx(t *testing.T) {
 			t.Logf("nginx stderr: %s\nerror.log: %s", errOut.String(), b)
 		}
 	})
-	waitPort(t, h, "127.0.0.1:8080")
-	recs := sendRecords(t, h, "127.0.0.1:8080", "--count", "3", "--data", `GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`)
-	for i, r := range recs {
-		if !strings.HasPrefix(r.Reply, "HTTP/1.1 200 OK") || !strings.HasSuffix(r.Reply, bench.NginxBody) {
-			t.Fatalf("reply %d: %q", i+1, r.Reply)
-		}
-	}
-	if recs[0].SYNData || !recs[1].SYNData || !recs[2].SYNData {
-		t.Fatalf("syn_data = %v %v %v, want false true true", recs[0].SYNData, recs[1].SYNData, recs[2].SYNData)
-	}
+	waitPort(t, h, addr)
 }
 
 // TestPythonSeed: the walkthrough's programs (ported to Python 3) against

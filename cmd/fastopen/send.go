@@ -27,6 +27,8 @@ type sendRecord struct {
 	SYNData     bool          `json:"syn_data"`
 	SentInSYN   bool          `json:"sent_in_syn"`
 	HadCookie   bool          `json:"had_cookie"`
+	SYNBytes    int           `json:"syn_sent_bytes"`
+	FirstWrite  int           `json:"first_write_bytes"`
 	FailReason  string        `json:"fail_reason"`
 	FailText    string        `json:"fail_text,omitempty"`
 	ElapsedMS   float64       `json:"elapsed_ms"`
@@ -116,6 +118,7 @@ func init() {
 					inf := res.Info
 					rec := sendRecord{
 						Conn: i, Reply: string(res.Reply), SYNData: inf.SYNData, SentInSYN: inf.SentInSYN, HadCookie: inf.HadCookie,
+						SYNBytes: inf.SYNSentBytes, FirstWrite: inf.FirstWriteBytes,
 						FailReason: inf.Reason.Code(), ElapsedMS: ms(res.Elapsed), FirstMS: ms(res.FirstByte), RTTMS: ms(inf.RTT), Info: inf,
 					}
 					if inf.Reason != fastopen.ReasonNone {
@@ -157,8 +160,13 @@ func printSend(w io.Writer, r sendRecord, sent int) {
 	if r.SYNData {
 		syn = "yes"
 	}
-	fmt.Fprintf(w, "#%d  reply %d bytes in %.3f ms  data in SYN: %s  rtt %.3f ms", r.Conn, len(r.Reply), r.ElapsedMS, syn, r.RTTMS)
 	if r.SYNData {
+		syn = fmt.Sprintf("yes (%d of %d B)", r.SYNBytes, r.FirstWrite)
+	}
+	fmt.Fprintf(w, "#%d  reply %d bytes in %.3f ms  data in SYN: %s  rtt %.3f ms", r.Conn, len(r.Reply), r.ElapsedMS, syn, r.RTTMS)
+	if r.SYNData && r.FailReason != "" {
+		fmt.Fprintf(w, "  (%s: %s)\n", r.FailReason, r.FailText)
+	} else if r.SYNData {
 		fmt.Fprintf(w, "  (server acknowledged the data in its SYN-ACK)\n")
 	} else {
 		fmt.Fprintf(w, "  (%s: %s)\n", r.FailReason, r.FailText)

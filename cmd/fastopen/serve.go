@@ -14,6 +14,7 @@ import (
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/echo"
+	"github.com/fastopen/fastopen/fohttp"
 	"github.com/fastopen/fastopen/internal/cli"
 )
 
@@ -40,7 +41,7 @@ func init() {
 	cli.Register(&cli.Command{
 		Name:    "serve",
 		Summary: "run the TFO echo server (replies to the first read with the same bytes and closes, like the walkthrough's)",
-		Usage:   "[--addr 0.0.0.0:8000] [--backlog 5] [--stream] [--confirm] [--plain] [--require] [--max-conns 1024] [--idle-timeout 30s] [--key-file F] [--metrics ADDR] [--log-json]",
+		Usage:   "[--addr 0.0.0.0:8000] [--backlog 5] [--stream] [--confirm] [--plain] [--require] [--max-conns 1024] [--idle-timeout 30s] [--key-file F] [--metrics ADDR] [--log-json] [--http|--tls [--cert F --key F|--cert-out F] [--early wait|reject]]",
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			addr := fs.String("addr", "0.0.0.0:8000", "address to listen on (host:port; [::]:8000 for IPv6)")
 			backlog := fs.Int("backlog", 5, "TFO queue length: connections with SYN data awaiting the end of their handshake (TCP_FASTOPEN value)")
@@ -51,6 +52,12 @@ func init() {
 			confirm := fs.Bool("confirm", false, "guard against replayed SYN data: answer data that came in the SYN only once the client completes the handshake (costs TFO's saving on those requests)")
 			maxConns := fs.Int("max-conns", 1024, "most connections served at once; more wait in the kernel's accept queue (keep it below the descriptor limit, ulimit -n)")
 			idle := fs.Duration("idle-timeout", 30*time.Second, "close a connection that sends nothing, or does not read its echo, for this long")
+			httpMode := fs.Bool("http", false, "serve HTTP instead of echo: safe requests from a SYN are answered at once, unsafe ones follow --early")
+			tlsMode := fs.Bool("tls", false, "serve HTTPS (TLS 1.2/1.3) instead of echo, with --cert/--key or a self-signed certificate made at start")
+			certFile := fs.String("cert", "", "--tls: PEM certificate (chain) file; with --key")
+			keyFile := fs.String("key", "", "--tls: PEM private key file; with --cert")
+			certOut := fs.String("cert-out", "", "--tls without --cert: write the self-signed certificate here (PEM), for clients' --ca")
+			early := fs.String("early", "wait", "--http/--tls: unsafe requests (POST, PUT, ...) that arrived in SYN data: wait for the handshake, or reject with 425 Too Early")
 			var hooks []serveHook
 			for _, h := range serveHooks {
 				hooks = append(hooks, h(fs))
@@ -70,6 +77,22 @@ func init() {
 				}
 				if *idle < 100*time.Millisecond || *idle > time.Hour {
 					return cli.Usagef("--idle-timeout must be between 100ms and 1h, got %v", *idle)
+				}
+				policy, err := fohttp.ParseEarlyPolicy(*early)
+				if err != nil {
+					return cli.Usagef("--early: %v", err)
+				}
+				switch {
+				case *httpMode && *tlsMode:
+					return cli.Usagef("--http and --tls: pick one (--tls serves HTTPS)")
+				case (*certFile == "") != (*keyFile == ""):
+					return cli.Usagef("--cert and --key go together")
+				case !*tlsMode && (*certFile != "" || *certOut != ""):
+					return cli.Usagef("--cert, --key and --cert-out need --tls")
+				case *certFile != "" && *certOut != "":
+					return cli.Usagef("--cert-out writes the self-signed certificate; with --cert there is none")
+				case (*httpMode || *tlsMode) && (*stream || *confirm):
+					return cli.Usagef("--stream and --confirm are for the echo server; with --http/--tls use --early")
 				}
 				var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
 				if *logJSON {
@@ -94,11 +117,18 @@ func init() {
 						return err
 					}
 				}
+				serveMode := mode(*stream)
+				switch {
+				case *httpMode:
+					serveMode = "http"
+				case *tlsMode:
+					serveMode = "https"
+				}
 				l := ln.(*fastopen.Listener)
 				if ok, why := l.FastOpen(); ok {
-					log.Info("listening", "addr", ln.Addr().String(), "tfo", true, "queue", l.QueueLen(), "mode", mode(*stream), "max_conns", *maxConns, "idle_timeout", idle.String())
+					log.Info("listening", "addr", ln.Addr().String(), "tfo", true, "queue", l.QueueLen(), "mode", serveMode, "max_conns", *maxConns, "idle_timeout", idle.String())
 				} else {
-					log.Info("listening", "addr", ln.Addr().String(), "tfo", false, "mode", mode(*stream), "max_conns", *maxConns, "idle_timeout", idle.String())
+					log.Info("listening", "addr", ln.Addr().String(), "tfo", false, "mode", serveMode, "max_conns", *maxConns, "idle_timeout", idle.String())
 					if why == fastopen.ReasonKernelOff {
 						log.Warn("TFO server side is off in this network namespace: data in SYNs will be ignored; " +
 							"set bit 0x2 of net.ipv4.tcp_fastopen (`fastopen enable server`, or `sysctl -w net.ipv4.tcp_fastopen=3`)")
@@ -107,6 +137,20 @@ func init() {
 				if lim, ok := fdLimit(); ok && uint64(*maxConns)+fdReserve > lim {
 					log.Warn("--max-conns is above what the descriptor limit allows: at the limit, accepting fails until connections end",
 						"max_conns", *maxConns, "fd_limit", lim, "advice", fmt.Sprintf("lower --max-conns to %d or raise ulimit -n", max(int64(lim)-fdReserve, 1)))
+				}
+				if *httpMode || *tlsMode {
+					hs := &httpServe{tls: *tlsMode, cert: *certFile, key: *keyFile, certOut: *certOut, early: policy}
+					if len(hooks) > 0 {
+						hs.accepted = func(c net.Conn, inf fastopen.Info) {
+							for _, hk := range hooks {
+								hk.Accepted(c, inf)
+							}
+						}
+					}
+					log.Info("serving HTTP", "early", policy.String())
+					err = hs.serve(ctx, ln, log)
+					log.Info("stopped")
+					return err
 				}
 				srv := &echo.Server{Stream: *stream, Logger: log, Confirm: *confirm, MaxConns: *maxConns, IdleTimeout: *idle}
 				if len(hooks) > 0 {
