@@ -229,14 +229,14 @@ func (c *Conn) Close() error {
 
 // CloseWrite shuts down the writing side. On a lazy connection whose
 // handshake is not over it first starts the handshake (without data) if
-// nothing did, and waits for it, bounded by the write deadline: the
-// kernel would abort a connection shut down in SYN_SENT, and the peer
-// must see an orderly FIN.
+// nothing did, and waits for it, bounded by the write deadline (which it
+// only reads): the kernel would abort a connection shut down in SYN_SENT,
+// and the peer must see an orderly FIN.
 func (c *Conn) CloseWrite() error {
 	if err := c.startWithoutData(); err != nil {
 		return c.opError("close", err)
 	}
-	if err := c.waitEstablished(context.Background()); err != nil {
+	if err := waitHandshake(context.Background(), c.tc, c.writeDeadline()); err != nil {
 		return c.opError("close", err)
 	}
 	return c.tc.CloseWrite()
@@ -300,8 +300,9 @@ func (c *Conn) Info() (Info, error) { return c.info() }
 func (c *Conn) dialError(err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) {
-		op.Op = "dial"
-		return op
+		cp := *op // never change an error someone else may hold
+		cp.Op = "dial"
+		return &cp
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = os.ErrDeadlineExceeded
@@ -319,10 +320,23 @@ func (c *Conn) writeDeadline() time.Time {
 	return c.wrDeadline
 }
 
-// waitEstablished blocks until the handshake is over (or failed), honouring
-// ctx. It restores the write deadline the caller had set.
-func (c *Conn) waitEstablished(ctx context.Context) error {
-	return connectError(waitHandshake(ctx, c.tc, c.writeDeadline))
+// awaitStart waits until the handshake of c has started (by a Write, a
+// Read or CloseWrite), c is closed (net.ErrClosed) or ctx ends (its
+// error). It starts nothing itself.
+func (c *Conn) awaitStart(ctx context.Context) error {
+	select {
+	case <-c.firstWrite:
+		return nil
+	default:
+	}
+	select {
+	case <-c.firstWrite:
+		return nil
+	case <-c.closed:
+		return net.ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // connectError reports a failed handshake's errno as net.Dial does.
@@ -334,36 +348,42 @@ func connectError(err error) error {
 	return err
 }
 
-// waitHandshake waits for tc's handshake, honouring ctx through the write
-// deadline, which it then restores to what writeDeadline returns. When the
-// handshake is already over it returns at once and leaves the deadline
-// alone.
-func waitHandshake(ctx context.Context, tc *net.TCPConn, writeDeadline func() time.Time) error {
-	if done, err := handshakeOver(tc); done {
+// ctxError turns a wait's deadline error into what ended it: ctx's
+// cancellation (context.Canceled), or os.ErrDeadlineExceeded.
+func ctxError(ctx context.Context, err error) error {
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 		return err
 	}
-	return withWriteContext(ctx, tc, writeDeadline, func() error { return awaitHandshake(tc) })
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return ctx.Err()
+	}
+	return os.ErrDeadlineExceeded
 }
 
 // withWriteContext runs fn, which blocks in writes (or waits for
 // writability) on tc, with ctx standing in for tc's write deadline; it
 // then restores the deadline to what writeDeadline returns. If fn fails
 // because ctx ended, the error is os.ErrDeadlineExceeded or ctx.Err().
+// Only a caller that owns tc's writes may use it (DialData, before it
+// returns the connection): it borrows the write deadline.
 func withWriteContext(ctx context.Context, tc *net.TCPConn, writeDeadline func() time.Time, fn func() error) error {
+	if ctx.Done() == nil {
+		return fn()
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		tc.SetWriteDeadline(dl)
 	}
-	stop := context.AfterFunc(ctx, func() { tc.SetWriteDeadline(aLongTimeAgo) })
+	interrupted := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		tc.SetWriteDeadline(aLongTimeAgo)
+		close(interrupted)
+	})
 	err := fn()
-	stop()
-	tc.SetWriteDeadline(writeDeadline())
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) || ctx.Err() != nil {
-			if errors.Is(ctx.Err(), context.Canceled) {
-				return ctx.Err()
-			}
-			return os.ErrDeadlineExceeded
-		}
+	if !stop() {
+		// ctx ended and the interrupt runs or ran: let it finish, or it
+		// could put the deadline in the past after it is restored.
+		<-interrupted
 	}
-	return err
+	tc.SetWriteDeadline(writeDeadline())
+	return ctxError(ctx, err)
 }

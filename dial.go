@@ -2,7 +2,7 @@ package fastopen
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net"
 	"time"
 )
@@ -133,7 +133,7 @@ func tcpConn(nc net.Conn, network string) (*net.TCPConn, error) {
 	tc, ok := nc.(*net.TCPConn)
 	if !ok {
 		nc.Close()
-		return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("fastopen: dialer returned a non-TCP connection")}
+		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("net.Dialer returned a %T: %w", nc, ErrNotTCP)}
 	}
 	return tc, nil
 }

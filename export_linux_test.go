@@ -1,8 +1,31 @@
 package fastopen
 
+import (
+	"github.com/fastopen/fastopen/kernel"
+	"golang.org/x/sys/unix"
+)
+
 // KernelReportsClientFail exposes kernelReportsClientFail to the tests.
 var KernelReportsClientFail = kernelReportsClientFail
 
 // SetTestHookBeforeTrigger sets the hook that runs before a Read (or an
 // empty Write) sends its data-less SYN; nil removes it.
 func SetTestHookBeforeTrigger(f func()) { testHookBeforeTrigger = f }
+
+// SetSetsockoptInt replaces the function that sets integer socket options
+// (nil restores unix.SetsockoptInt), to inject an older kernel's errors.
+func SetSetsockoptInt(f func(fd, level, opt, value int) error) {
+	if f == nil {
+		f = unix.SetsockoptInt
+	}
+	setsockoptInt = f
+}
+
+// SetFastOpenMode replaces the reader of net.ipv4.tcp_fastopen (nil
+// restores kernel.FastOpenMode), to inject an unreadable /proc/sys.
+func SetFastOpenMode(f func() (kernel.Mode, error)) {
+	if f == nil {
+		f = kernel.FastOpenMode
+	}
+	fastOpenMode = f
+}

@@ -168,10 +168,8 @@ func (s *ServerConn) info() (Info, error) {
 	fillKernel(&inf, ti)
 	switch {
 	case inf.SYNData:
-	case s.l.disabled:
-		inf.Reason = ReasonDisabled
-	case s.l.kernelOff:
-		inf.Reason = ReasonKernelOff
+	case s.l.why == ReasonDisabled, s.l.why == ReasonKernelOff, s.l.why == ReasonUnsupported:
+		inf.Reason = s.l.why
 	default:
 		inf.Reason = ReasonNotInSYN
 	}

@@ -16,11 +16,7 @@ func (c *Conn) info() (Info, error) {
 }
 
 func (s *ServerConn) info() (Info, error) {
-	inf := Info{Side: SideServer, Reason: ReasonUnsupported}
-	if s.l.disabled {
-		inf.Reason = ReasonDisabled
-	}
-	return inf, nil
+	return Info{Side: SideServer, Reason: s.l.why}, nil
 }
 
 func synBytesAtAccept(*net.TCPConn) int { return 0 }
