@@ -33,12 +33,13 @@ func Handshake(ctx context.Context, c net.Conn) error {
 	var err error
 	switch v := c.(type) {
 	case *Conn:
-		if err = v.awaitStart(ctx); err == context.Canceled || err == context.DeadlineExceeded {
-			return err
+		if err = v.awaitStart(ctx); err != nil {
+			if err == ctx.Err() || v.failure() != nil {
+				return err // ctx's error as is; a failed dial's *net.OpError
+			}
+			break
 		}
-		if err == nil {
-			err = waitHandshake(ctx, v.tc, time.Time{})
-		}
+		err = waitHandshake(ctx, v.sock(), time.Time{})
 	case *ServerConn:
 		err = waitHandshake(ctx, v.TCPConn, time.Time{})
 	case *net.TCPConn:

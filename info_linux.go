@@ -121,12 +121,13 @@ func fillKernel(inf *Info, ti *unix.TCPInfo) {
 }
 
 func (c *Conn) info() (Info, error) {
-	inf := Info{Side: SideClient, Requested: c.st.requested, HadCookie: c.st.deferred}
 	c.mu.Lock()
-	started, sentData, noData := c.started, c.sentData, c.noData
+	st, start, raced := c.st, c.start, c.raced
 	c.mu.Unlock()
-	inf.SentInSYN = sentData
-	ti, fail, err := tcpInfo(c.tc)
+	started := phase(c.phase.Load()) != phaseDeferred
+	noData := start == startNoData
+	inf := Info{Side: SideClient, Requested: st.requested || raced, HadCookie: st.deferred || raced, SentInSYN: start == startData}
+	ti, fail, err := tcpInfo(c.sock())
 	if err != nil {
 		return inf, err
 	}
@@ -134,11 +135,15 @@ func (c *Conn) info() (Info, error) {
 	switch {
 	case inf.SYNData:
 		inf.Reason = ReasonNone
-	case c.st.disabled:
+	case raced:
+		// The SYN with data got no answer within the race delay and a
+		// plain connection won the race: the SYN's fate is unknown.
+		inf.Reason = ReasonSYNRetransmitted
+	case st.disabled:
 		inf.Reason = ReasonDisabled
-	case c.st.unsupported:
+	case st.unsupported:
 		inf.Reason = ReasonUnsupported
-	case c.st.kernelOff:
+	case st.kernelOff:
 		inf.Reason = ReasonKernelOff
 	case !started || ti.State == unix.BPF_TCP_SYN_SENT:
 		inf.Reason = ReasonPending
@@ -146,7 +151,7 @@ func (c *Conn) info() (Info, error) {
 		inf.Reason = kernelReason(fail)
 	case noData:
 		inf.Reason = ReasonNoData
-	case !c.st.deferred && !kernelReportsClientFail:
+	case !st.deferred && !kernelReportsClientFail:
 		// The cookie check at connect failed and the kernel is too old
 		// to say why: on kernels before 5.5 this is where "no cookie"
 		// lands. From 5.5 on the kernel records "no cookie" itself, so a
