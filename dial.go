@@ -65,13 +65,17 @@ type Dialer struct {
 	Race bool
 
 	// RaceDelay is how long a racing connection waits for the SYN-ACK
-	// before it opens the plain connection. Zero means DefaultRaceDelay.
+	// before it opens the plain connection. Zero derives it from the
+	// destination's RTT in the kernel's TCP metrics cache (twice the RTT
+	// plus four variations, 10 ms to 900 ms), or DefaultRaceDelay when
+	// the cache holds none (or cannot be read).
 	RaceDelay time.Duration
 }
 
-// DefaultRaceDelay is the RaceDelay used when Dialer.RaceDelay is zero:
-// well above round trips on most paths, well below the kernel's initial
-// SYN retransmission timeout (1 s, RFC 6298).
+// DefaultRaceDelay is the race delay when Dialer.RaceDelay is zero and
+// no RTT is cached for the destination: above round trips on most paths,
+// well below the kernel's initial SYN retransmission timeout (1 s, RFC
+// 6298).
 const DefaultRaceDelay = 200 * time.Millisecond
 
 // Dial connects to address on the named network ("tcp", "tcp4", "tcp6")
@@ -204,8 +208,9 @@ func checkNetwork(op, network, address string) error {
 // host is a name with several addresses; nil when it is an IP literal or
 // has one address (net.Dialer then dials it as given).
 //
-// The order is net.Dialer's: the resolver's (RFC 6724), the family of
-// the first address before the other.
+// The order is net.Dialer's (the resolver's, RFC 6724, the family of the
+// first address before the other), except that addresses for which the
+// kernel holds a TFO cookie come first: their data can ride in the SYN.
 func (d *Dialer) resolve(ctx context.Context, network, address string) ([]string, error) {
 	host, port, err := net.SplitHostPort(address)
 	if err != nil || host == "" {
@@ -226,10 +231,12 @@ func (d *Dialer) resolve(ctx context.Context, network, address string) ([]string
 	if len(ips) < 2 {
 		return nil, nil
 	}
+	paths := lookupPaths(ips...)
 	out := make([]string, 0, len(ips))
-	for pass := 0; pass < 2; pass++ {
-		for _, ip := range ips {
-			if (ip.Unmap().Is4() == ips[0].Unmap().Is4()) == (pass == 0) {
+	for pass := 0; pass < 4; pass++ {
+		cookie, first := pass < 2, pass%2 == 0
+		for i, ip := range ips {
+			if paths[i].cookie == cookie && (ip.Unmap().Is4() == ips[0].Unmap().Is4()) == first {
 				out = append(out, net.JoinHostPort(ip.Unmap().String(), port))
 			}
 		}
@@ -281,6 +288,26 @@ func partialDeadline(now, deadline time.Time, addrsRemaining int) time.Time {
 	return now.Add(share)
 }
 
+// pathCache is what the kernel's TCP metrics cache holds for one
+// destination (in the calling thread's network namespace), as
+// lookupPaths reads it.
+type pathCache struct {
+	rtt, rttVar time.Duration // the smoothed RTT saved from the last connection; 0: none
+	cookie      bool          // a TFO cookie is cached
+}
+
+// raceDelay is the race delay for a destination whose cached RTT is
+// pc's: the time by which a SYN-ACK is overdue (twice the RTT plus four
+// variations, as an RTO with margin), at least 10 ms, and below the
+// kernel's initial SYN retransmission timeout (1 s), beyond which racing
+// gains nothing. Without a cached RTT it is DefaultRaceDelay.
+func raceDelay(pc pathCache) time.Duration {
+	if pc.rtt <= 0 {
+		return DefaultRaceDelay
+	}
+	return min(max(2*pc.rtt+4*pc.rttVar, 10*time.Millisecond), 900*time.Millisecond)
+}
+
 // dialPlan is what a lazy connection needs to finish its dial when its
 // handshake starts: the time the dial had left, the addresses not tried
 // yet, whether to race a plain connection.
@@ -296,7 +323,7 @@ type dialPlan struct {
 // newPlan returns the plan of a lazy connection dialed with deadline, or
 // nil when its handshake needs none (not bounded, no other address, no
 // race): then the first Write returns as soon as its SYN is out.
-func (d *Dialer) newPlan(ctx context.Context, network string, rest []string, deadline time.Time, eager bool) *dialPlan {
+func (d *Dialer) newPlan(ctx context.Context, network string, remote net.Addr, rest []string, deadline time.Time, eager bool) *dialPlan {
 	var budget time.Duration
 	if !deadline.IsZero() {
 		if budget = time.Until(deadline); budget <= 0 {
@@ -310,7 +337,11 @@ func (d *Dialer) newPlan(ctx context.Context, network string, rest []string, dea
 	if d.Race {
 		p.race = d.RaceDelay
 		if p.race <= 0 {
-			p.race = DefaultRaceDelay
+			var pc pathCache
+			if ta, ok := remote.(*net.TCPAddr); ok {
+				pc = lookupPaths(ta.AddrPort().Addr())[0]
+			}
+			p.race = raceDelay(pc)
 		}
 	}
 	if eager {
@@ -527,14 +558,17 @@ func (c *Conn) attempt(tc *net.TCPConn, b []byte, dl time.Time, race time.Durati
 	in.begin(tc)
 	n, err = c.writeAndAwait(tc, b, 0)
 	in.end()
-	if race == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || !wait.Before(dl) || !time.Now().Before(dl) {
+	if race == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || !dl.IsZero() && (!wait.Before(dl) || !time.Now().Before(dl)) {
 		return n, nil, err
 	}
 	if over, _ := handshakeOver(tc); over {
 		return n, nil, err
 	}
 	// No SYN-ACK within the race delay: a plain connection races it.
-	ctx, cancel := context.WithDeadline(context.Background(), dl)
+	ctx, cancel := context.WithCancel(context.Background())
+	if !dl.IsZero() {
+		ctx, cancel = context.WithDeadline(ctx, dl)
+	}
 	defer cancel()
 	if p := c.plan; p.ctx != nil {
 		stop := context.AfterFunc(p.ctx, cancel)

@@ -46,7 +46,7 @@ func (d *Dialer) dial(ctx context.Context, network, address string, eager bool) 
 	}
 	c := newConn(tc, st, d.FirstWriteWait)
 	if st.deferred {
-		c.plan = d.newPlan(ctx, network, rest, deadline, eager)
+		c.plan = d.newPlan(ctx, network, tc.RemoteAddr(), rest, deadline, eager)
 	}
 	return c, nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 )
 
 // On platforms other than Linux this package dials plain TCP and says so.
@@ -43,3 +44,6 @@ func abort(*net.TCPConn)                   {}
 func handshakeOver(*net.TCPConn) (bool, error) { return true, nil }
 
 func inNamespaceOf(_ *net.TCPConn, fn func() error) error { return fn() }
+
+// lookupPaths knows nothing: there is no TCP metrics cache to read.
+func lookupPaths(ips ...netip.Addr) []pathCache { return make([]pathCache, len(ips)) }

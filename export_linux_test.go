@@ -1,6 +1,9 @@
 package fastopen
 
 import (
+	"net/netip"
+	"time"
+
 	"github.com/fastopen/fastopen/kernel"
 	"golang.org/x/sys/unix"
 )
@@ -28,4 +31,11 @@ func SetFastOpenMode(f func() (kernel.Mode, error)) {
 		f = kernel.FastOpenMode
 	}
 	fastOpenMode = f
+}
+
+// CachedRTT returns the RTT the kernel's TCP metrics cache holds for ip
+// (in the calling thread's namespace) and whether it holds a cookie.
+func CachedRTT(ip netip.Addr) (rtt, rttVar time.Duration, cookie bool) {
+	pc := lookupPaths(ip)[0]
+	return pc.rtt, pc.rttVar, pc.cookie
 }
