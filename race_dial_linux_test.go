@@ -36,7 +36,7 @@ func TestRaceDropSYNData(t *testing.T) {
 	var warm fastopen.Dialer
 	cold := labtest.Dial(t, l.Client, &warm, "tcp4", addr)
 	echoOn(t, cold, "cookie please") // SYN without data: passes
-	cold.Close() // the kernel saves the RTT when the connection ends (TIME_WAIT, a round trip later)
+	cold.Close()                     // the kernel saves the RTT when the connection ends (TIME_WAIT, a round trip later)
 	var rtt time.Duration
 	for end := time.Now().Add(bound); rtt == 0 && time.Now().Before(end); {
 		labtest.Run(t, l.Client, func() error {
