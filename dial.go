@@ -322,7 +322,8 @@ type dialPlan struct {
 
 // newPlan returns the plan of a lazy connection dialed with deadline, or
 // nil when its handshake needs none (not bounded, no other address, no
-// race): then the first Write returns as soon as its SYN is out.
+// race): then the first Write returns as soon as its SYN is out. eager
+// (DialData) makes ctx's cancellation end the handshake too.
 func (d *Dialer) newPlan(ctx context.Context, network string, remote net.Addr, rest []string, deadline time.Time, eager bool) *dialPlan {
 	var budget time.Duration
 	if !deadline.IsZero() {
@@ -330,7 +331,7 @@ func (d *Dialer) newPlan(ctx context.Context, network string, remote net.Addr, r
 			budget = time.Nanosecond
 		}
 	}
-	if budget == 0 && len(rest) == 0 && !d.Race && !eager {
+	if budget == 0 && len(rest) == 0 && !d.Race {
 		return nil
 	}
 	p := &dialPlan{d: *d, network: network, budget: budget, rest: rest}

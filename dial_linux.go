@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,85 +59,102 @@ func (d *Dialer) dial(ctx context.Context, network, address string, eager bool) 
 // nothing sent; without one, connect did a full handshake that asked the
 // server for a cookie.
 func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TCPConn, dialState, error) {
-	st := dialState{network: network, address: address, disabled: d.Disable}
-	nd := d.Dialer
-	var ctl *tfoControl
-	if !d.Disable {
-		ctl = &tfoControl{d: d, user: nd.ControlContext, st: &st}
-		if ctl.user == nil && nd.Control != nil {
-			ctl.userFn = nd.Control
+	if d.Disable {
+		st := dialState{network: network, address: address, disabled: true}
+		nc, err := d.Dialer.DialContext(ctx, network, address)
+		if err != nil {
+			return nil, st, err
 		}
-		nd.Control = nil
-		nd.ControlContext = ctl.control
+		tc, err := tcpConn(nc, network)
+		return tc, st, err
 	}
-	nc, err := nd.DialContext(ctx, network, address)
+	// One allocation holds the dial's state; its two funcs are the only
+	// others (net.Dialer needs a Control, RawConn.Control a func).
+	g := &dialing{d: d, nd: d.Dialer, st: dialState{network: network, address: address}, fd: -1}
+	g.recordFD = func(fd uintptr) { g.fd = int(fd) }
+	g.nd.Control, g.nd.ControlContext = nil, g.control
+	nc, err := g.nd.DialContext(ctx, network, address)
 	if err != nil {
-		return nil, st, err
+		return nil, g.st, err
 	}
 	tc, err := tcpConn(nc, network)
 	if err != nil {
-		return nil, st, err
+		return nil, g.st, err
 	}
-	if st.requested {
-		ti, _, err := tcpInfo(tc)
+	if g.st.requested && g.fd >= 0 {
+		// The descriptor recorded in Control is tc's: nothing else holds
+		// the connection yet, so it cannot have been closed.
+		state, err := tcpState(g.fd)
 		if err != nil {
 			tc.Close()
-			return nil, st, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
+			return nil, g.st, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
 		}
-		st.deferred = ti.State == unix.BPF_TCP_SYN_SENT
+		g.st.deferred = state == unix.BPF_TCP_SYN_SENT
 	}
-	return tc, st, nil
+	return tc, g.st, nil
 }
 
-// tfoControl sets TCP_FASTOPEN_CONNECT on a socket being dialed, after
-// the caller's own Control, and records the outcome. A dial of one
-// address runs it once per socket.
-type tfoControl struct {
-	d      *Dialer
-	user   func(ctx context.Context, network, address string, rc syscall.RawConn) error
-	userFn func(network, address string, rc syscall.RawConn) error
-	st     *dialState
+// dialing is one dial of dialAddr: net.Dialer with its Control set to
+// set TCP_FASTOPEN_CONNECT after the caller's own, and what it learned.
+// A dial of one address runs Control once per socket.
+type dialing struct {
+	d        *Dialer
+	nd       net.Dialer
+	st       dialState
+	fd       int
+	recordFD func(fd uintptr)
 }
 
-func (t *tfoControl) control(ctx context.Context, network, address string, rc syscall.RawConn) error {
+func (g *dialing) control(ctx context.Context, network, address string, rc syscall.RawConn) error {
 	switch {
-	case t.user != nil:
-		if err := t.user(ctx, network, address, rc); err != nil {
+	case g.d.ControlContext != nil:
+		if err := g.d.ControlContext(ctx, network, address, rc); err != nil {
 			return err
 		}
-	case t.userFn != nil:
-		if err := t.userFn(network, address, rc); err != nil {
+	case g.d.Control != nil:
+		if err := g.d.Control(network, address, rc); err != nil {
 			return err
 		}
 	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = setsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
-	}); err != nil {
+	if err := rc.Control(g.recordFD); err != nil {
 		return err
 	}
-	t.st.requested, t.st.kernelOff, t.st.unsupported = false, false, false
+	serr := setsockoptInt(g.fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
+	g.st.requested, g.st.kernelOff, g.st.unsupported = false, false, false
 	switch {
 	case serr == nil:
-		t.st.requested = true
+		g.st.requested = true
 		return nil
 	case errors.Is(serr, unix.EOPNOTSUPP):
 		// The kernel refuses TCP_FASTOPEN_CONNECT when
 		// net.ipv4.tcp_fastopen lacks the client bit.
-		t.st.kernelOff = true
-		if t.d.Require {
+		g.st.kernelOff = true
+		if g.d.Require {
 			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonKernelOff, Err: ErrNotUsed}
 		}
 		return nil
 	case errors.Is(serr, unix.ENOPROTOOPT):
 		// Kernels before 4.11 have no TCP_FASTOPEN_CONNECT.
-		t.st.unsupported = true
-		if t.d.Require {
+		g.st.unsupported = true
+		if g.d.Require {
 			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonUnsupported, Err: errors.ErrUnsupported}
 		}
 		return nil
 	}
 	return os.NewSyscallError("setsockopt TCP_FASTOPEN_CONNECT", serr)
+}
+
+// tcpState reads the TCP state of the socket fd: the first byte of
+// struct tcp_info (tcpi_state), which the kernel copies alone when asked
+// for one byte, so nothing is allocated.
+func tcpState(fd int) (uint8, error) {
+	var state uint8
+	l := uint32(unsafe.Sizeof(state))
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, unix.TCP_INFO, uintptr(unsafe.Pointer(&state)), uintptr(unsafe.Pointer(&l)), 0)
+	if errno != 0 {
+		return 0, os.NewSyscallError("getsockopt TCP_INFO", errno)
+	}
+	return state, nil
 }
 
 // trigger starts a deferred handshake without data: a zero-length send on
