@@ -3,6 +3,7 @@ package fastopen
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -424,6 +425,74 @@ func (c *Conn) CloseWrite() error {
 	return c.sock().CloseWrite()
 }
 
+// firstChunk is the most ReadFrom reads for a first Write, which rides in
+// the SYN: more than fits in one (about one MSS).
+const firstChunk = 16 << 10
+
+// ReadFrom implements io.ReaderFrom, so that io.Copy to a Conn reaches the
+// *net.TCPConn's splice and sendfile paths. On a lazy connection that has
+// not started, the first chunk of r (up to 16 KiB) is read and written
+// with Write, so that it rides in the SYN; the rest goes to the socket.
+func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
+	var n int64
+	for {
+		switch phase(c.phase.Load()) {
+		case phaseOpen:
+			m, err := c.sock().ReadFrom(r)
+			return n + m, err
+		case phaseFailed:
+			return n, c.failure()
+		case phaseDeferred:
+			buf := make([]byte, firstChunk)
+			m, rerr := r.Read(buf)
+			if m > 0 {
+				w, err := c.Write(buf[:m])
+				n += int64(w)
+				if err != nil {
+					return n, err
+				}
+			}
+			if rerr == io.EOF {
+				return n, nil
+			}
+			if rerr != nil {
+				return n, rerr
+			}
+		default:
+			if err := c.awaitOpen("write", c.writeDeadline()); err != nil {
+				return n, err
+			}
+		}
+	}
+}
+
+// WriteTo implements io.WriterTo, so that io.Copy from a Conn reaches the
+// *net.TCPConn's splice path. Before the handshake has started it reads
+// the first bytes with Read (which waits for the first Write as Read
+// does), then hands the socket over.
+func (c *Conn) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	if phase(c.phase.Load()) != phaseOpen {
+		buf := make([]byte, firstChunk)
+		m, err := c.Read(buf)
+		if m > 0 {
+			k, werr := w.Write(buf[:m])
+			n += int64(k)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	m, err := c.sock().WriteTo(w)
+	return n + m, err
+}
+
 // CloseRead shuts down the reading side.
 func (c *Conn) CloseRead() error { return c.sock().CloseRead() }
 
@@ -472,8 +541,26 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 // bypasses the first-write bookkeeping that Info relies on.
 func (c *Conn) NetConn() net.Conn { return c.sock() }
 
-// SyscallConn returns the raw connection, for socket options.
-func (c *Conn) SyscallConn() (syscall.RawConn, error) { return c.sock().SyscallConn() }
+// SyscallConn returns the raw connection, for socket options. Until the
+// handshake has started it hides the socket's poll descriptor from
+// package os, whose zero-copy paths (io.Copy from an *os.File) would
+// otherwise send the first bytes behind the connection's back, and Info
+// could not tell whether they rode in the SYN; they go through ReadFrom
+// instead. Afterwards it is the *net.TCPConn's.
+func (c *Conn) SyscallConn() (syscall.RawConn, error) {
+	rc, err := c.sock().SyscallConn()
+	if err != nil || phase(c.phase.Load()) == phaseOpen {
+		return rc, err
+	}
+	return rawConn{rc}, nil
+}
+
+// rawConn is a syscall.RawConn that offers nothing more.
+type rawConn struct{ rc syscall.RawConn }
+
+func (r rawConn) Control(f func(fd uintptr)) error    { return r.rc.Control(f) }
+func (r rawConn) Read(f func(fd uintptr) bool) error  { return r.rc.Read(f) }
+func (r rawConn) Write(f func(fd uintptr) bool) error { return r.rc.Write(f) }
 
 // Info reports the connection's TCP Fast Open state; see InfoOf. It fails
 // only if the socket cannot be queried (closed).
