@@ -201,6 +201,10 @@ func (c *Conn) startWithoutData(deadline time.Time) error {
 	return err
 }
 
+// testHookWait, set by tests, runs when a Read or Write (op) is about to
+// block waiting for the handshake to start or settle: a readiness signal.
+var testHookWait func(op string)
+
 // testHookBeforeTrigger, set by tests, runs between marking the handshake
 // started and sending its data-less SYN: it widens that window.
 var testHookBeforeTrigger func()
@@ -362,6 +366,9 @@ func (c *Conn) await(op string, sig *signal, until time.Time) error {
 		c.mu.Lock()
 		closed := c.closed.C()
 		c.mu.Unlock()
+		if testHookWait != nil {
+			testHookWait(op)
+		}
 		select {
 		case <-fire:
 		case <-closed:

@@ -15,6 +15,10 @@ var KernelReportsClientFail = kernelReportsClientFail
 // empty Write) sends its data-less SYN; nil removes it.
 func SetTestHookBeforeTrigger(f func()) { testHookBeforeTrigger = f }
 
+// SetTestHookWait sets the hook that runs when a Read or Write is about
+// to block waiting for the handshake; nil removes it.
+func SetTestHookWait(f func(op string)) { testHookWait = f }
+
 // SetSetsockoptInt replaces the function that sets integer socket options
 // (nil restores unix.SetsockoptInt), to inject an older kernel's errors.
 func SetSetsockoptInt(f func(fd, level, opt, value int) error) {
