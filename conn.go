@@ -196,7 +196,7 @@ func (c *Conn) startWithoutData(deadline time.Time) error {
 		_, err := c.settle(nil, deadline)
 		return err
 	}
-	err := c.trigger(c.sock())
+	err := trigger(c.sock())
 	c.setOpen(nil)
 	return err
 }

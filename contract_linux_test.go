@@ -142,8 +142,8 @@ func TestLazyDialTimeoutHTTP(t *testing.T) {
 	t.Logf("GET: %v after %v", err, took)
 }
 
-// fakeDNS is a resolver whose answers are given: every A query for name
-// gets addrs, in that order.
+// fakeDNS is a resolver whose answers are given: every A and AAAA query
+// for name gets the addresses of addrs of its family, in that order.
 func fakeDNS(name string, addrs ...netip.Addr) *net.Resolver {
 	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		client, server := net.Pipe()
@@ -172,12 +172,15 @@ func serveDNS(c net.Conn, name string, addrs []netip.Addr) {
 		qq := m.Questions[0]
 		if qq.Name.String() != name {
 			m.Header.RCode = dnsmessage.RCodeNameError
-		} else if qq.Type == dnsmessage.TypeA {
+		} else {
 			for _, a := range addrs {
-				m.Answers = append(m.Answers, dnsmessage.Resource{
-					Header: dnsmessage.ResourceHeader{Name: qq.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 60},
-					Body:   &dnsmessage.AResource{A: a.As4()},
-				})
+				h := dnsmessage.ResourceHeader{Name: qq.Name, Type: qq.Type, Class: dnsmessage.ClassINET, TTL: 60}
+				switch {
+				case qq.Type == dnsmessage.TypeA && a.Is4():
+					m.Answers = append(m.Answers, dnsmessage.Resource{Header: h, Body: &dnsmessage.AResource{A: a.As4()}})
+				case qq.Type == dnsmessage.TypeAAAA && a.Is6():
+					m.Answers = append(m.Answers, dnsmessage.Resource{Header: h, Body: &dnsmessage.AAAAResource{AAAA: a.As16()}})
+				}
 			}
 		}
 		b, err := m.Pack()
@@ -256,5 +259,73 @@ func TestLazyDialFallback(t *testing.T) {
 	defer mu.Unlock()
 	if got[req] != 1 {
 		t.Fatalf("the server read the request %d times, want exactly once (it read %v)", got[req], got)
+	}
+}
+
+// TestLazyDialHappyEyeballs: a name with an IPv4 address that went silent
+// (its cookie still cached) and an IPv6 one. As net.Dialer does across
+// families, the lazy handshake starts the IPv6 connection after
+// FallbackDelay (300 ms) instead of waiting out the IPv4 one's share of
+// Timeout (2 s); the request is delivered once, in the IPv6 SYN.
+func TestLazyDialHappyEyeballs(t *testing.T) {
+	l := labtest.Lab(t, lab.Config{RTT: 20 * time.Millisecond})
+	silent := netip.MustParseAddr("10.200.0.3")
+	run := func(h *lab.Host, args ...string) {
+		if out, err := h.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v\n%s", args, err, out)
+		}
+	}
+	run(l.Server, "addr", "add", silent.String()+"/32", "dev", lab.TunName)
+	run(l.Client, "route", "add", silent.String()+"/32", "dev", lab.TunName)
+	var mu sync.Mutex
+	got := map[string]int{}
+	ln := labtest.Listen(t, l.Server, nil, "tcp", ":8000")
+	labtest.Serve(ln, func(c net.Conn) {
+		buf := make([]byte, 64)
+		n, _ := c.Read(buf)
+		mu.Lock()
+		got[string(buf[:n])]++
+		mu.Unlock()
+		c.Write(buf[:n])
+	})
+	v6 := netip.AddrPortFrom(l.ServerAddr(true), 8000)
+	var warm fastopen.Dialer
+	for _, ap := range []netip.AddrPort{netip.AddrPortFrom(silent, 8000), v6} {
+		c := labtest.Dial(t, l.Client, &warm, "tcp", ap.String())
+		echoOn(t, c, "cookie please")
+		c.Close()
+	}
+	run(l.Server, "addr", "del", silent.String()+"/32", "dev", lab.TunName)
+
+	d := fastopen.Dialer{Dialer: net.Dialer{Timeout: 4 * time.Second, Resolver: fakeDNS("dual.test.", silent, v6.Addr())}}
+	c := labtest.Dial(t, l.Client, &d, "tcp", "dual.test.:8000")
+	if c.RemoteAddr().String() != netip.AddrPortFrom(silent, 8000).String() {
+		t.Fatalf("dialed %v first, want the IPv4 address (RFC 6724 puts it before a ULA)", c.RemoteAddr())
+	}
+	const req = "across families"
+	took, err := timed(t, "request", func() error {
+		if _, err := c.Write([]byte(req)); err != nil {
+			return err
+		}
+		_, err := io.ReadFull(c, make([]byte, len(req)))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	t.Logf("answered by %v after %v", c.RemoteAddr(), took)
+	if c.RemoteAddr().String() != v6.String() {
+		t.Fatalf("answered by %v, want %v", c.RemoteAddr(), v6)
+	}
+	if took > time.Second {
+		t.Errorf("took %v, want about FallbackDelay (300 ms) plus a round trip", took)
+	}
+	if inf := clientInfo(t, c); !inf.SYNData {
+		t.Errorf("IPv6: %+v, want the request in the SYN", inf)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got[req] != 1 {
+		t.Fatalf("the server read the request %d times, want exactly once", got[req])
 	}
 }

@@ -108,9 +108,10 @@ func (d *Dialer) Dial(network, address string) (net.Conn, error) {
 // matches os.ErrDeadlineExceeded and context.DeadlineExceeded) and
 // matches ErrNotDelivered. A cancellation of ctx after DialContext
 // returned does not affect the connection, as with net.Dialer. For a name
-// with several addresses, the next one is tried, as net.Dialer does
-// (serially, each getting its share of the time left), and the first
-// flight is sent again there. The operation that starts such a bounded
+// with several addresses, the next one is tried, as net.Dialer does (each
+// getting its share of the time left; the first address of the other
+// family in parallel after FallbackDelay), and the first flight is sent
+// again there. The operation that starts such a bounded
 // handshake returns once it is over; see Conn.
 //
 // Addresses should be IP literals when the dialing goroutine runs in a
@@ -389,13 +390,49 @@ func (timeoutError) Is(err error) bool {
 	return err == context.DeadlineExceeded || err == os.ErrDeadlineExceeded
 }
 
-// attempt is a connection tried in parallel with the current one: a
-// plain one racing it, started after the race delay.
+// attempt is a connection tried in parallel with the current one.
 type attempt struct {
-	tc  *net.TCPConn
-	st  dialState
-	n   int
-	err error
+	tc    *net.TCPConn
+	st    dialState
+	n     int
+	err   error
+	raced bool // a plain connection that raced a SYN with data
+}
+
+// parallel is the connection a settling handshake starts beside its
+// first one when that one has no SYN-ACK after delay: a plain connection
+// to the same address (Dialer.Race), or the first address of the other
+// family, as net.Dialer's Happy Eyeballs (RFC 8305) does after
+// FallbackDelay.
+type parallel struct {
+	addr  string
+	plain bool
+	delay time.Duration
+}
+
+// parallel returns the parallel attempt for a handshake on tc, taking its
+// address out of the plan's rest; nil when there is none.
+func (p *dialPlan) parallel(tc *net.TCPConn) *parallel {
+	if p.race > 0 {
+		return &parallel{addr: tc.RemoteAddr().String(), plain: true, delay: p.race}
+	}
+	ra, ok := tc.RemoteAddr().(*net.TCPAddr)
+	if p.network != "tcp" || p.d.FallbackDelay < 0 || !ok {
+		return nil
+	}
+	for i, a := range p.rest {
+		ap, err := netip.ParseAddrPort(a)
+		if err != nil || ap.Addr().Unmap().Is4() == (ra.IP.To4() != nil) {
+			continue
+		}
+		p.rest = append(p.rest[:i:i], p.rest[i+1:]...)
+		delay := p.d.FallbackDelay
+		if delay == 0 {
+			delay = 300 * time.Millisecond // net.Dialer's default
+		}
+		return &parallel{addr: a, delay: delay}
+	}
+	return nil
 }
 
 // interrupter wakes the settling goroutine's wait on tc (by moving tc's
@@ -443,15 +480,15 @@ func (c *Conn) settle(b []byte, opDeadline time.Time) (int, error) {
 		stop := context.AfterFunc(p.ctx, in.interrupt)
 		defer stop()
 	}
-	race := p.race
+	par := p.parallel(c.sock())
 	for {
 		tc := c.sock()
 		dl := earliest(partialDeadline(time.Now(), end, 1+len(p.rest)), opDeadline)
-		n, won, err := c.attempt(tc, b, dl, race, &in)
-		race = 0 // only the first address races
+		n, won, err := c.attempt(tc, b, dl, par, &in)
+		par = nil // only the first address races
 		if err == nil {
 			if won != nil {
-				c.swap(won.tc, won.st, true)
+				c.swap(won.tc, won.st, won.raced)
 				n = won.n
 			}
 			c.setOpen(nil)
@@ -546,48 +583,40 @@ func (c *Conn) swap(tc *net.TCPConn, st dialState, raced bool) bool {
 }
 
 // attempt writes b on tc (or sends a SYN without data) and waits for its
-// handshake until dl. With race > 0, a plain connection to the same
-// address starts after race and the first to complete its handshake wins:
-// won is that plain connection if it did.
-func (c *Conn) attempt(tc *net.TCPConn, b []byte, dl time.Time, race time.Duration, in *interrupter) (n int, won *attempt, err error) {
+// handshake until dl. With par, a parallel connection starts when tc has
+// no SYN-ACK after par.delay, and the first to complete its handshake
+// wins: won is the parallel one if it did.
+func (c *Conn) attempt(tc *net.TCPConn, b []byte, dl time.Time, par *parallel, in *interrupter) (n int, won *attempt, err error) {
 	defer tc.SetWriteDeadline(c.writeDeadline())
 	wait := dl
-	if race > 0 {
-		wait = earliest(time.Now().Add(race), dl)
+	if par != nil {
+		wait = earliest(time.Now().Add(par.delay), dl)
 	}
 	tc.SetWriteDeadline(wait)
 	in.begin(tc)
 	n, err = c.writeAndAwait(tc, b, 0)
 	in.end()
-	if race == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || !dl.IsZero() && (!wait.Before(dl) || !time.Now().Before(dl)) {
+	if par == nil || !errors.Is(err, os.ErrDeadlineExceeded) || !dl.IsZero() && (!wait.Before(dl) || !time.Now().Before(dl)) {
 		return n, nil, err
 	}
 	if over, _ := handshakeOver(tc); over {
 		return n, nil, err
 	}
-	// No SYN-ACK within the race delay: a plain connection races it.
+	// No SYN-ACK within the delay: the parallel connection starts.
 	ctx, cancel := context.WithCancel(context.Background())
-	if !dl.IsZero() {
-		ctx, cancel = context.WithDeadline(ctx, dl)
-	}
 	defer cancel()
+	if !dl.IsZero() {
+		var cancelDL context.CancelFunc
+		ctx, cancelDL = context.WithDeadline(ctx, dl)
+		defer cancelDL()
+	}
 	if p := c.plan; p.ctx != nil {
 		stop := context.AfterFunc(p.ctx, cancel)
 		defer stop()
 	}
 	results := make(chan *attempt, 1)
 	go func() {
-		d := c.plan.d
-		d.Disable = true
-		a := &attempt{}
-		a.err = inNamespaceOf(tc, func() (err error) {
-			a.tc, a.st, err = d.dialAddr(ctx, c.plan.network, tc.RemoteAddr().String())
-			return err
-		})
-		if a.err == nil && b != nil {
-			a.n, a.err = a.tc.Write(b)
-		}
-		results <- a
+		results <- c.plan.start(ctx, tc, par, b)
 		in.interrupt()
 	}()
 	tc.SetWriteDeadline(dl)
@@ -618,12 +647,41 @@ func (c *Conn) attempt(tc *net.TCPConn, b []byte, dl time.Time, race time.Durati
 	return n, nil, err
 }
 
+// start runs a parallel attempt to its end: it dials (in the namespace of
+// tc, the first connection), sends b (nil: a SYN without data) and waits
+// for the handshake, all bounded by ctx.
+func (p *dialPlan) start(ctx context.Context, tc *net.TCPConn, par *parallel, b []byte) *attempt {
+	d := p.d
+	d.Disable = par.plain
+	a := &attempt{raced: par.plain}
+	a.err = inNamespaceOf(tc, func() (err error) {
+		a.tc, a.st, err = d.dialAddr(ctx, p.network, par.addr)
+		return err
+	})
+	if a.err != nil {
+		return a
+	}
+	a.err = withWriteContext(ctx, a.tc, func() time.Time { return time.Time{} }, func() error {
+		var err error
+		if b == nil {
+			err = trigger(a.tc)
+		} else if a.n, err = a.tc.Write(b); a.n == 0 && synLeftWithoutData(err) {
+			a.n, err = a.tc.Write(b) // the cookie went: sent after the handshake
+		}
+		if err != nil {
+			return err
+		}
+		return connectError(awaitHandshake(a.tc))
+	})
+	return a
+}
+
 // writeAndAwait writes b[from:] on tc (nil b: sends a SYN without data)
 // and waits for the handshake, both bounded by tc's write deadline.
 func (c *Conn) writeAndAwait(tc *net.TCPConn, b []byte, from int) (int, error) {
 	var n int
 	if b == nil {
-		if err := c.trigger(tc); err != nil {
+		if err := trigger(tc); err != nil {
 			return 0, err
 		}
 	} else if from < len(b) {

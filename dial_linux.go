@@ -164,7 +164,7 @@ func tcpState(fd int) (uint8, error) {
 // (a Read must start the handshake even after a write deadline passed).
 // EAGAIN means a racing Write started the handshake first. On a socket
 // whose handshake is over it sends nothing.
-func (c *Conn) trigger(tc *net.TCPConn) error {
+func trigger(tc *net.TCPConn) error {
 	rc, err := tc.SyscallConn()
 	if err != nil {
 		return err

@@ -36,10 +36,10 @@ func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TC
 	return tc, st, err
 }
 
-func (c *Conn) trigger(*net.TCPConn) error { return nil }
-func synLeftWithoutData(error) bool        { return false }
-func awaitHandshake(*net.TCPConn) error    { return nil }
-func abort(*net.TCPConn)                   {}
+func trigger(*net.TCPConn) error        { return nil }
+func synLeftWithoutData(error) bool     { return false }
+func awaitHandshake(*net.TCPConn) error { return nil }
+func abort(*net.TCPConn)                {}
 
 func handshakeOver(*net.TCPConn) (bool, error) { return true, nil }
 
