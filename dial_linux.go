@@ -70,28 +70,29 @@ func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TC
 	}
 	// One allocation holds the dial's state; its two funcs are the only
 	// others (net.Dialer needs a Control, RawConn.Control a func).
-	g := &dialing{d: d, nd: d.Dialer, st: dialState{network: network, address: address}, fd: -1}
+	g := &dialing{d: d, nd: d.Dialer, fd: -1}
 	g.recordFD = func(fd uintptr) { g.fd = int(fd) }
 	g.nd.Control, g.nd.ControlContext = nil, g.control
 	nc, err := g.nd.DialContext(ctx, network, address)
+	st := dialState{network: network, address: address, requested: g.requested, kernelOff: g.kernelOff, unsupported: g.unsupported}
 	if err != nil {
-		return nil, g.st, err
+		return nil, st, err
 	}
 	tc, err := tcpConn(nc, network)
 	if err != nil {
-		return nil, g.st, err
+		return nil, st, err
 	}
-	if g.st.requested && g.fd >= 0 {
+	if st.requested && g.fd >= 0 {
 		// The descriptor recorded in Control is tc's: nothing else holds
 		// the connection yet, so it cannot have been closed.
 		state, err := tcpState(g.fd)
 		if err != nil {
 			tc.Close()
-			return nil, g.st, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
+			return nil, st, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
 		}
-		g.st.deferred = state == unix.BPF_TCP_SYN_SENT
+		st.deferred = state == unix.BPF_TCP_SYN_SENT
 	}
-	return tc, g.st, nil
+	return tc, st, nil
 }
 
 // dialing is one dial of dialAddr: net.Dialer with its Control set to
@@ -100,9 +101,10 @@ func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TC
 type dialing struct {
 	d        *Dialer
 	nd       net.Dialer
-	st       dialState
 	fd       int
 	recordFD func(fd uintptr)
+
+	requested, kernelOff, unsupported bool // as in dialState
 }
 
 func (g *dialing) control(ctx context.Context, network, address string, rc syscall.RawConn) error {
@@ -120,22 +122,22 @@ func (g *dialing) control(ctx context.Context, network, address string, rc sysca
 		return err
 	}
 	serr := setsockoptInt(g.fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
-	g.st.requested, g.st.kernelOff, g.st.unsupported = false, false, false
+	g.requested, g.kernelOff, g.unsupported = false, false, false
 	switch {
 	case serr == nil:
-		g.st.requested = true
+		g.requested = true
 		return nil
 	case errors.Is(serr, unix.EOPNOTSUPP):
 		// The kernel refuses TCP_FASTOPEN_CONNECT when
 		// net.ipv4.tcp_fastopen lacks the client bit.
-		g.st.kernelOff = true
+		g.kernelOff = true
 		if g.d.Require {
 			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonKernelOff, Err: ErrNotUsed}
 		}
 		return nil
 	case errors.Is(serr, unix.ENOPROTOOPT):
 		// Kernels before 4.11 have no TCP_FASTOPEN_CONNECT.
-		g.st.unsupported = true
+		g.unsupported = true
 		if g.d.Require {
 			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonUnsupported, Err: errors.ErrUnsupported}
 		}
