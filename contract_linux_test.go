@@ -192,14 +192,16 @@ func serveDNS(c net.Conn, name string, addrs []netip.Addr) {
 	}
 }
 
-// TestLazyDialFallback: a name with two addresses, the first silent
-// (its packets reach the server's namespace, which no longer owns it)
-// though a cookie for it is cached. The lazy connection's handshake gives
-// the first its share of Timeout, then sends the request again to the
-// second address; the server sees it exactly once.
-func TestLazyDialFallback(t *testing.T) {
-	l := labtest.Lab(t, lab.Config{RTT: 20 * time.Millisecond})
-	silent := netip.MustParseAddr("10.200.0.3")
+// silentLab returns a lab whose server counts the requests it reads on
+// port 8000 (every address, both families) and echoes them, and an IPv4
+// address, silent, for which the client holds a cookie: the server owned
+// it long enough to hand one out, then dropped it, so that its packets
+// now reach the server's namespace and vanish. warm lists more
+// addresses to fetch cookies for.
+func silentLab(t *testing.T, warm ...netip.AddrPort) (l *lab.Lab, silent netip.Addr, count func(req string) int) {
+	labtest.NeedCommand(t, "ip")
+	l = labtest.Lab(t, lab.Config{RTT: 20 * time.Millisecond})
+	silent = netip.MustParseAddr("10.200.0.3")
 	run := func(h *lab.Host, args ...string) {
 		if out, err := h.Command("ip", args...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %v: %v\n%s", args, err, out)
@@ -207,10 +209,9 @@ func TestLazyDialFallback(t *testing.T) {
 	}
 	run(l.Server, "addr", "add", silent.String()+"/32", "dev", lab.TunName)
 	run(l.Client, "route", "add", silent.String()+"/32", "dev", lab.TunName)
-
 	var mu sync.Mutex
-	got := map[string]int{} // request -> times the server read it
-	ln := labtest.Listen(t, l.Server, nil, "tcp4", "0.0.0.0:8000")
+	got := map[string]int{}
+	ln := labtest.Listen(t, l.Server, nil, "tcp", ":8000")
 	labtest.Serve(ln, func(c net.Conn) {
 		buf := make([]byte, 64)
 		n, _ := c.Read(buf)
@@ -219,15 +220,27 @@ func TestLazyDialFallback(t *testing.T) {
 		mu.Unlock()
 		c.Write(buf[:n])
 	})
-	// Cookies for both addresses, then the first goes silent.
-	var warm fastopen.Dialer
-	for _, ip := range []netip.Addr{silent, l.ServerAddr(false)} {
-		c := labtest.Dial(t, l.Client, &warm, "tcp4", netip.AddrPortFrom(ip, 8000).String())
+	var d fastopen.Dialer
+	for _, ap := range append([]netip.AddrPort{netip.AddrPortFrom(silent, 8000)}, warm...) {
+		c := labtest.Dial(t, l.Client, &d, "tcp", ap.String())
 		echoOn(t, c, "cookie please")
 		c.Close()
 	}
 	run(l.Server, "addr", "del", silent.String()+"/32", "dev", lab.TunName)
+	return l, silent, func(req string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return got[req]
+	}
+}
 
+// TestLazyDialFallback: a name with two addresses, the first silent
+// (its packets reach the server's namespace, which no longer owns it)
+// though a cookie for it is cached. The lazy connection's handshake gives
+// the first its share of Timeout, then sends the request again to the
+// second address; the server sees it exactly once.
+func TestLazyDialFallback(t *testing.T) {
+	l, silent, count := silentLab(t, netip.AddrPortFrom(lab.ServerIPv4, 8000))
 	d := fastopen.Dialer{Dialer: net.Dialer{Timeout: 4 * time.Second, Resolver: fakeDNS("two.test.", silent, l.ServerAddr(false))}}
 	c := labtest.Dial(t, l.Client, &d, "tcp4", "two.test.:8000")
 	if inf := clientInfo(t, c); !inf.HadCookie || c.RemoteAddr().String() != netip.AddrPortFrom(silent, 8000).String() {
@@ -255,10 +268,8 @@ func TestLazyDialFallback(t *testing.T) {
 	if took > 2*time.Second+500*time.Millisecond {
 		t.Errorf("took %v, want the first address's share of Timeout (2 s) plus a round trip", took)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if got[req] != 1 {
-		t.Fatalf("the server read the request %d times, want exactly once (it read %v)", got[req], got)
+	if n := count(req); n != 1 {
+		t.Fatalf("the server read the request %d times, want exactly once", n)
 	}
 }
 
@@ -268,35 +279,8 @@ func TestLazyDialFallback(t *testing.T) {
 // FallbackDelay (300 ms) instead of waiting out the IPv4 one's share of
 // Timeout (2 s); the request is delivered once, in the IPv6 SYN.
 func TestLazyDialHappyEyeballs(t *testing.T) {
-	l := labtest.Lab(t, lab.Config{RTT: 20 * time.Millisecond})
-	silent := netip.MustParseAddr("10.200.0.3")
-	run := func(h *lab.Host, args ...string) {
-		if out, err := h.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v\n%s", args, err, out)
-		}
-	}
-	run(l.Server, "addr", "add", silent.String()+"/32", "dev", lab.TunName)
-	run(l.Client, "route", "add", silent.String()+"/32", "dev", lab.TunName)
-	var mu sync.Mutex
-	got := map[string]int{}
-	ln := labtest.Listen(t, l.Server, nil, "tcp", ":8000")
-	labtest.Serve(ln, func(c net.Conn) {
-		buf := make([]byte, 64)
-		n, _ := c.Read(buf)
-		mu.Lock()
-		got[string(buf[:n])]++
-		mu.Unlock()
-		c.Write(buf[:n])
-	})
-	v6 := netip.AddrPortFrom(l.ServerAddr(true), 8000)
-	var warm fastopen.Dialer
-	for _, ap := range []netip.AddrPort{netip.AddrPortFrom(silent, 8000), v6} {
-		c := labtest.Dial(t, l.Client, &warm, "tcp", ap.String())
-		echoOn(t, c, "cookie please")
-		c.Close()
-	}
-	run(l.Server, "addr", "del", silent.String()+"/32", "dev", lab.TunName)
-
+	v6 := netip.AddrPortFrom(lab.ServerIPv6, 8000)
+	l, silent, count := silentLab(t, v6)
 	d := fastopen.Dialer{Dialer: net.Dialer{Timeout: 4 * time.Second, Resolver: fakeDNS("dual.test.", silent, v6.Addr())}}
 	c := labtest.Dial(t, l.Client, &d, "tcp", "dual.test.:8000")
 	if c.RemoteAddr().String() != netip.AddrPortFrom(silent, 8000).String() {
@@ -323,9 +307,7 @@ func TestLazyDialHappyEyeballs(t *testing.T) {
 	if inf := clientInfo(t, c); !inf.SYNData {
 		t.Errorf("IPv6: %+v, want the request in the SYN", inf)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if got[req] != 1 {
-		t.Fatalf("the server read the request %d times, want exactly once", got[req])
+	if n := count(req); n != 1 {
+		t.Fatalf("the server read the request %d times, want exactly once", n)
 	}
 }

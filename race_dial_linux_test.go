@@ -47,8 +47,7 @@ func TestRaceDropSYNData(t *testing.T) {
 			time.Sleep(rtt0 / 4) // polling the kernel's cache, a condition
 		}
 	}
-	out, _ := l.Client.Command("ip", "tcp_metrics", "show", l.ServerAddr(false).String()).CombinedOutput()
-	t.Logf("cached RTT %v; ip tcp_metrics: %s", rtt, out)
+	t.Logf("RTT in the kernel's TCP metrics cache: %v", rtt)
 	if rtt < rtt0/2 || rtt > 2*rtt0 {
 		t.Fatalf("the kernel's TCP metrics hold an RTT of %v for the server, want about %v", rtt, rtt0)
 	}
