@@ -206,8 +206,8 @@ func checkNetwork(op, network, address string) error {
 }
 
 // resolve returns the addresses to try for address, in order, when its
-// host is a name with several addresses; nil when it is an IP literal or
-// has one address (net.Dialer then dials it as given).
+// host is a name; nil when it is an IP literal (net.Dialer then dials it
+// as given).
 //
 // The order is net.Dialer's (the resolver's, RFC 6724, the family of the
 // first address before the other), except that addresses for which the
@@ -229,8 +229,11 @@ func (d *Dialer) resolve(ctx context.Context, network, address string) ([]string
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
-	if len(ips) < 2 {
-		return nil, nil
+	if len(ips) == 0 {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: &net.AddrError{Err: "no suitable address found", Addr: host}}
+	}
+	if len(ips) == 1 { // dialed as a literal: no second lookup
+		return []string{net.JoinHostPort(ips[0].Unmap().String(), port)}, nil
 	}
 	paths := lookupPaths(ips...)
 	out := make([]string, 0, len(ips))

@@ -269,10 +269,10 @@ func inNamespaceOf(tc *net.TCPConn, fn func() error) error {
 	if err != nil {
 		return fn()
 	}
-	nsFD := -1
-	rc.Control(func(fd uintptr) { nsFD, _ = unix.IoctlRetInt(int(fd), unix.SIOCGSKNS) })
-	if nsFD < 0 {
-		return fn()
+	nsFD, nerr := -1, error(nil)
+	rc.Control(func(fd uintptr) { nsFD, nerr = unix.IoctlRetInt(int(fd), unix.SIOCGSKNS) })
+	if nerr != nil || nsFD < 0 {
+		return fn() // EPERM without CAP_NET_ADMIN, ENOTTY before 4.9
 	}
 	defer unix.Close(nsFD)
 	runtime.LockOSThread()
