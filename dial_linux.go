@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -68,13 +70,16 @@ func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TC
 		tc, err := tcpConn(nc, network)
 		return tc, st, err
 	}
-	// One allocation holds the dial's state; its two funcs are the only
-	// others (net.Dialer needs a Control, RawConn.Control a func).
-	g := &dialing{d: d, nd: d.Dialer, fd: -1}
-	g.recordFD = func(fd uintptr) { g.fd = int(fd) }
-	g.nd.Control, g.nd.ControlContext = nil, g.control
+	g := getDialing(d)
 	nc, err := g.nd.DialContext(ctx, network, address)
 	st := dialState{network: network, address: address, requested: g.requested, kernelOff: g.kernelOff, unsupported: g.unsupported}
+	fd := g.fd
+	if isLiteral(address) {
+		// For an IP literal net calls Control only during DialContext
+		// (dial resolves names itself): g can serve another dial. For
+		// anything else a racing socket's Control might still come.
+		putDialing(g)
+	}
 	if err != nil {
 		return nil, st, err
 	}
@@ -82,10 +87,10 @@ func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TC
 	if err != nil {
 		return nil, st, err
 	}
-	if st.requested && g.fd >= 0 {
+	if st.requested && fd >= 0 {
 		// The descriptor recorded in Control is tc's: nothing else holds
 		// the connection yet, so it cannot have been closed.
-		state, err := tcpState(g.fd)
+		state, err := tcpState(fd)
 		if err != nil {
 			tc.Close()
 			return nil, st, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
@@ -97,14 +102,49 @@ func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TC
 
 // dialing is one dial of dialAddr: net.Dialer with its Control set to
 // set TCP_FASTOPEN_CONNECT after the caller's own, and what it learned.
-// A dial of one address runs Control once per socket.
+// A dial of one address runs Control once per socket. They are pooled
+// with their two funcs made once, so a dial allocates none of them.
 type dialing struct {
 	d        *Dialer
 	nd       net.Dialer
 	fd       int
 	recordFD func(fd uintptr)
+	// controlContext is control as a func value, made once.
+	controlContext func(ctx context.Context, network, address string, rc syscall.RawConn) error
 
 	requested, kernelOff, unsupported bool // as in dialState
+}
+
+var dialings = sync.Pool{New: func() any {
+	g := &dialing{}
+	g.recordFD = func(fd uintptr) { g.fd = int(fd) }
+	g.controlContext = g.control
+	return g
+}}
+
+// isLiteral reports whether address is an IP literal with a port.
+func isLiteral(address string) bool {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return false
+	}
+	_, err = netip.ParseAddr(host)
+	return err == nil
+}
+
+// getDialing returns a dialing for one dial with d.
+func getDialing(d *Dialer) *dialing {
+	g := dialings.Get().(*dialing)
+	g.d, g.nd, g.fd = d, d.Dialer, -1
+	g.requested, g.kernelOff, g.unsupported = false, false, false
+	g.nd.Control, g.nd.ControlContext = nil, g.controlContext
+	return g
+}
+
+// putDialing returns g to the pool, holding nothing of the caller's.
+func putDialing(g *dialing) {
+	g.d, g.nd = nil, net.Dialer{}
+	dialings.Put(g)
 }
 
 func (g *dialing) control(ctx context.Context, network, address string, rc syscall.RawConn) error {
