@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -40,13 +41,12 @@ type Conn struct {
 	mu           sync.Mutex
 	start        startKind
 	raced        bool   // a plain connection raced the SYN and won
-	failed       error  // phaseFailed: why the handshake failed
 	started      signal // the handshake started (phase left phaseDeferred)
 	open         signal // the socket is final (phaseOpen or phaseFailed)
 	closed       signal
-	readDeadline time.Time
+	readDeadline deadline
 	rdChanged    signal // fires, and is renewed, when readDeadline changes
-	wrDeadline   time.Time
+	wrDeadline   deadline
 }
 
 // phase is where a connection is in its life; it only moves forward.
@@ -64,7 +64,7 @@ const (
 	phaseSettling
 	// phaseOpen: the socket is final: Reads and Writes go to it.
 	phaseOpen
-	// phaseFailed: the handshake failed for good (see Conn.failed).
+	// phaseFailed: the handshake failed for good (see dialPlan.failed).
 	phaseFailed
 )
 
@@ -109,6 +109,31 @@ func (s *signal) fire() {
 			close(s.ch)
 		}
 	}
+}
+
+// deadline is a deadline kept in 8 bytes: Unix nanoseconds, 0 for none.
+type deadline int64
+
+// deadlineOf returns t as a deadline: times before 1970 become 1 ns after
+// (still past), times beyond 2262 the latest representable one.
+func deadlineOf(t time.Time) deadline {
+	switch {
+	case t.IsZero():
+		return 0
+	case t.Before(time.Unix(0, 1)):
+		return 1
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return deadline(t.UnixNano())
+}
+
+// time returns the deadline as a time.Time, zero for none.
+func (d deadline) time() time.Time {
+	if d == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(d))
 }
 
 // dialState is what dialing learned.
@@ -166,7 +191,10 @@ func (c *Conn) startHandshake(how startKind) bool {
 // handshake failed with err. c.mu is held.
 func (c *Conn) setOpenLocked(err error) {
 	if err != nil {
-		c.failed = err
+		if c.plan == nil {
+			c.plan = &dialPlan{} // failures come from settle, which has one
+		}
+		c.plan.failed = err
 		c.phase.Store(uint32(phaseFailed))
 	} else {
 		c.phase.Store(uint32(phaseOpen))
@@ -336,7 +364,7 @@ func (c *Conn) await(op string, sig *signal, until time.Time) error {
 		if !fired {
 			fire = sig.C()
 			if op == "read" {
-				dl, changed = c.readDeadline, c.rdChanged.C()
+				dl, changed = c.readDeadline.time(), c.rdChanged.C()
 			}
 		}
 		c.mu.Unlock()
@@ -392,7 +420,10 @@ func (c *Conn) isClosed() bool {
 func (c *Conn) failure() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.failed
+	if c.plan == nil {
+		return nil
+	}
+	return c.plan.failed
 }
 
 // opError wraps err the way package net reports errors on a connection.
@@ -513,7 +544,7 @@ func (c *Conn) RemoteAddr() net.Addr { return c.sock().RemoteAddr() }
 // Write.
 func (c *Conn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.readDeadline, c.wrDeadline = t, t
+	c.readDeadline, c.wrDeadline = deadlineOf(t), deadlineOf(t)
 	c.readDeadlineChanged()
 	c.mu.Unlock()
 	return c.sock().SetDeadline(t)
@@ -523,7 +554,7 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // first Write in Read.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.readDeadline = t
+	c.readDeadline = deadlineOf(t)
 	c.readDeadlineChanged()
 	c.mu.Unlock()
 	return c.sock().SetReadDeadline(t)
@@ -539,7 +570,7 @@ func (c *Conn) readDeadlineChanged() {
 // SetWriteDeadline sets the write deadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.wrDeadline = t
+	c.wrDeadline = deadlineOf(t)
 	c.mu.Unlock()
 	return c.sock().SetWriteDeadline(t)
 }
@@ -593,14 +624,14 @@ var aLongTimeAgo = time.Unix(1, 0)
 func (c *Conn) writeDeadline() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.wrDeadline
+	return c.wrDeadline.time()
 }
 
 // readDeadlineNow returns the read deadline the caller set.
 func (c *Conn) readDeadlineNow() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.readDeadline
+	return c.readDeadline.time()
 }
 
 // awaitStart waits until the handshake of c has started (by a Write, a

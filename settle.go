@@ -46,6 +46,7 @@ type dialPlan struct {
 	rest    []string        // addresses to fall back to, in order
 	race    time.Duration   // 0: no race
 	ctx     context.Context // DialData's: its cancellation ends the wait
+	failed  error           // why the handshake failed (phaseFailed); under Conn.mu
 }
 
 // newPlan returns the plan of a lazy connection dialed with deadline, or
@@ -301,7 +302,7 @@ func (c *Conn) swap(tc *net.TCPConn, st dialState, raced bool) bool {
 	st.address = c.st.address
 	c.st = st
 	c.raced = raced
-	wd, rd := c.wrDeadline, c.readDeadline
+	wd, rd := c.wrDeadline.time(), c.readDeadline.time()
 	c.mu.Unlock()
 	old.Close()
 	tc.SetWriteDeadline(wd)
