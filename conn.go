@@ -138,13 +138,11 @@ func (d deadline) time() time.Time {
 
 // dialState is what dialing learned.
 type dialState struct {
-	network     string
-	address     string
-	requested   bool // TCP_FASTOPEN_CONNECT is set on the socket
-	disabled    bool // Dialer.Disable
-	kernelOff   bool // the kernel refused TCP_FASTOPEN_CONNECT (client bit off)
-	unsupported bool // no TFO on this platform or kernel
-	deferred    bool // a cookie was cached: the SYN waits for the first write
+	network   string
+	address   string
+	requested bool   // TCP_FASTOPEN_CONNECT is set on the socket
+	deferred  bool   // a cookie was cached: the SYN waits for the first write
+	off       Reason // why TFO was not requested: ReasonDisabled (Dialer.Disable), ReasonKernelOff (client bit off), ReasonUnsupported
 }
 
 func newConn(tc *net.TCPConn, st dialState, wait time.Duration) *Conn {

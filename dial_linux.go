@@ -62,7 +62,7 @@ func (d *Dialer) dial(ctx context.Context, network, address string, eager bool) 
 // server for a cookie.
 func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TCPConn, dialState, error) {
 	if d.Disable {
-		st := dialState{network: network, address: address, disabled: true}
+		st := dialState{network: network, address: address, off: ReasonDisabled}
 		nc, err := d.Dialer.DialContext(ctx, network, address)
 		if err != nil {
 			return nil, st, err
@@ -72,7 +72,7 @@ func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TC
 	}
 	g := getDialing(d)
 	nc, err := g.nd.DialContext(ctx, network, address)
-	st := dialState{network: network, address: address, requested: g.requested, kernelOff: g.kernelOff, unsupported: g.unsupported}
+	st := dialState{network: network, address: address, requested: g.off == ReasonNone, off: g.off}
 	fd := g.fd
 	if isLiteral(address) {
 		// For an IP literal net calls Control only during DialContext
@@ -112,7 +112,7 @@ type dialing struct {
 	// controlContext is control as a func value, made once.
 	controlContext func(ctx context.Context, network, address string, rc syscall.RawConn) error
 
-	requested, kernelOff, unsupported bool // as in dialState
+	off Reason // as in dialState; ReasonNone once TCP_FASTOPEN_CONNECT is set
 }
 
 var dialings = sync.Pool{New: func() any {
@@ -136,7 +136,7 @@ func isLiteral(address string) bool {
 func getDialing(d *Dialer) *dialing {
 	g := dialings.Get().(*dialing)
 	g.d, g.nd, g.fd = d, d.Dialer, -1
-	g.requested, g.kernelOff, g.unsupported = false, false, false
+	g.off = ReasonPending // until Control has run
 	g.nd.Control, g.nd.ControlContext = nil, g.controlContext
 	return g
 }
@@ -162,22 +162,21 @@ func (g *dialing) control(ctx context.Context, network, address string, rc sysca
 		return err
 	}
 	serr := setsockoptInt(g.fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
-	g.requested, g.kernelOff, g.unsupported = false, false, false
 	switch {
 	case serr == nil:
-		g.requested = true
+		g.off = ReasonNone
 		return nil
 	case errors.Is(serr, unix.EOPNOTSUPP):
 		// The kernel refuses TCP_FASTOPEN_CONNECT when
 		// net.ipv4.tcp_fastopen lacks the client bit.
-		g.kernelOff = true
+		g.off = ReasonKernelOff
 		if g.d.Require {
 			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonKernelOff, Err: ErrNotUsed}
 		}
 		return nil
 	case errors.Is(serr, unix.ENOPROTOOPT):
 		// Kernels before 4.11 have no TCP_FASTOPEN_CONNECT.
-		g.unsupported = true
+		g.off = ReasonUnsupported
 		if g.d.Require {
 			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonUnsupported, Err: errors.ErrUnsupported}
 		}

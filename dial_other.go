@@ -27,7 +27,10 @@ func (d *Dialer) dial(ctx context.Context, network, address string, _ bool) (*Co
 }
 
 func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TCPConn, dialState, error) {
-	st := dialState{network: network, address: address, disabled: d.Disable, unsupported: !d.Disable}
+	st := dialState{network: network, address: address, off: ReasonUnsupported}
+	if d.Disable {
+		st.off = ReasonDisabled
+	}
 	nc, err := d.Dialer.DialContext(ctx, network, address)
 	if err != nil {
 		return nil, st, err

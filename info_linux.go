@@ -139,12 +139,8 @@ func (c *Conn) info() (Info, error) {
 		// The SYN with data got no answer within the race delay and a
 		// plain connection won the race: the SYN's fate is unknown.
 		inf.Reason = ReasonSYNRetransmitted
-	case st.disabled:
-		inf.Reason = ReasonDisabled
-	case st.unsupported:
-		inf.Reason = ReasonUnsupported
-	case st.kernelOff:
-		inf.Reason = ReasonKernelOff
+	case !st.requested:
+		inf.Reason = st.off // disabled, kernel_off, unsupported
 	case !started || ti.State == unix.BPF_TCP_SYN_SENT:
 		inf.Reason = ReasonPending
 	case kernelReason(fail) != ReasonUnknown:

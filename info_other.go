@@ -8,11 +8,7 @@ import (
 )
 
 func (c *Conn) info() (Info, error) {
-	inf := Info{Side: SideClient, Reason: ReasonUnsupported}
-	if c.st.disabled {
-		inf.Reason = ReasonDisabled
-	}
-	return inf, nil
+	return Info{Side: SideClient, Reason: c.st.off}, nil
 }
 
 func (s *ServerConn) info() (Info, error) {
