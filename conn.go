@@ -3,9 +3,12 @@ package fastopen
 import (
 	"context"
 	"errors"
+	"io"
+	"math"
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -19,80 +22,215 @@ import (
 // methods may be called from several goroutines at once (a reader and a
 // writer, as net/http does). Errors are *net.OpError values as from a
 // *net.TCPConn.
+//
+// A lazy connection whose dial was bounded (Dialer.Timeout, Deadline, a
+// ctx deadline), whose name had other addresses, or that races (Dialer
+// Race) finishes its dial when the handshake starts: the operation that
+// starts it (the first Write, or a Read, CloseWrite or empty Write) returns
+// once the handshake is over, and meanwhile holds the first flight (that
+// Write's bytes: what fits in the SYN and the rest of the same Write,
+// nothing more) so that it can send it again on another connection.
 type Conn struct {
-	tc   *net.TCPConn
+	tc   atomic.Pointer[net.TCPConn] // replaced only while the handshake settles
 	st   dialState
 	wait time.Duration
+	plan *dialPlan // nil: the handshake is neither bounded nor retried
+
+	phase atomic.Uint32 // a phase; changed under mu
 
 	mu           sync.Mutex
-	started      bool          // the SYN was (or is being) sent
-	sentData     bool          // the first write had data and the SYN was deferred
-	noData       bool          // the handshake started without data
-	firstWrite   chan struct{} // closed when started becomes true
-	synOut       chan struct{} // closed once data may follow the SYN (see startWithoutData)
-	closed       chan struct{}
-	closeOnce    sync.Once
-	readDeadline time.Time
-	rdChanged    chan struct{} // closed (and replaced) when readDeadline changes
-	wrDeadline   time.Time
+	start        startKind
+	raced        bool   // a plain connection raced the SYN and won
+	started      signal // the handshake started (phase left phaseDeferred)
+	open         signal // the socket is final (phaseOpen or phaseFailed)
+	closed       signal
+	readDeadline deadline
+	rdChanged    signal // fires, and is renewed, when readDeadline changes
+	wrDeadline   deadline
 	syn          synRecord // what the write that sent the SYN put in it (info_*.go)
+}
+
+// phase is where a connection is in its life; it only moves forward.
+type phase uint32
+
+const (
+	// phaseDeferred: connect was deferred (a cookie is cached), nothing
+	// was sent; the first Write's data will ride in the SYN.
+	phaseDeferred phase = iota
+	// phaseStarting: a Read, CloseWrite or empty Write is sending a SYN
+	// without data; Writes wait, or their data would enter that SYN.
+	phaseStarting
+	// phaseSettling: the SYN is out and the operation that sent it waits
+	// for the handshake (a bounded or retried dial); others wait.
+	phaseSettling
+	// phaseOpen: the socket is final: Reads and Writes go to it.
+	phaseOpen
+	// phaseFailed: the handshake failed for good (see dialPlan.failed).
+	phaseFailed
+)
+
+// startKind is how the handshake started.
+type startKind uint8
+
+const (
+	startNone   startKind = iota // not started (or not lazy: see dialState.deferred)
+	startData                    // by a Write: its data went into the SYN
+	startNoData                  // by a Read, CloseWrite or empty Write: a SYN without data
+)
+
+// signal is a one-shot event whose channel is made only when someone
+// waits for it. Its methods need the lock that guards it.
+type signal struct {
+	ch    chan struct{}
+	fired bool
+}
+
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// C returns a channel closed when the signal fires.
+func (s *signal) C() <-chan struct{} {
+	if s.fired {
+		return closedChan
+	}
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+// fire fires the signal, once.
+func (s *signal) fire() {
+	if !s.fired {
+		s.fired = true
+		if s.ch != nil {
+			close(s.ch)
+		}
+	}
+}
+
+// deadline is a deadline kept in 8 bytes: Unix nanoseconds, 0 for none.
+type deadline int64
+
+// deadlineOf returns t as a deadline: times before 1970 become 1 ns after
+// (still past), times beyond 2262 the latest representable one.
+func deadlineOf(t time.Time) deadline {
+	switch {
+	case t.IsZero():
+		return 0
+	case t.Before(time.Unix(0, 1)):
+		return 1
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return deadline(t.UnixNano())
+}
+
+// time returns the deadline as a time.Time, zero for none.
+func (d deadline) time() time.Time {
+	if d == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(d))
 }
 
 // dialState is what dialing learned.
 type dialState struct {
-	network     string
-	address     string
-	requested   bool // TCP_FASTOPEN_CONNECT is set on the socket
-	disabled    bool // Dialer.Disable
-	kernelOff   bool // the kernel refused TCP_FASTOPEN_CONNECT (client bit off)
-	unsupported bool // no TFO on this platform or kernel
-	deferred    bool // a cookie was cached: the SYN waits for the first write
+	network   string
+	address   string
+	requested bool   // TCP_FASTOPEN_CONNECT is set on the socket
+	deferred  bool   // a cookie was cached: the SYN waits for the first write
+	off       Reason // why TFO was not requested: ReasonDisabled (Dialer.Disable), ReasonKernelOff (client bit off), ReasonUnsupported
 }
 
 func newConn(tc *net.TCPConn, st dialState, wait time.Duration) *Conn {
 	if wait == 0 {
 		wait = DefaultFirstWriteWait
 	}
-	c := &Conn{tc: tc, st: st, wait: wait, firstWrite: make(chan struct{}), synOut: make(chan struct{}), closed: make(chan struct{}), rdChanged: make(chan struct{})}
+	c := &Conn{st: st, wait: wait}
+	c.tc.Store(tc)
 	if !st.deferred {
-		c.started = true
-		close(c.firstWrite)
-		close(c.synOut)
+		c.phase.Store(uint32(phaseOpen))
+		c.started.fire()
+		c.open.fire()
 	}
 	return c
 }
 
-// start marks the SYN as sent, once; it reports whether this call did it.
-func (c *Conn) start(withData bool) bool {
+// sock returns the current socket.
+func (c *Conn) sock() *net.TCPConn { return c.tc.Load() }
+
+// startHandshake moves a deferred connection to the started phase, once;
+// it reports whether this call did it. withData: the caller's Write sends
+// the SYN (and other Writes may follow it at once, unless the dial must
+// settle).
+func (c *Conn) startHandshake(how startKind) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.started {
+	if phase(c.phase.Load()) != phaseDeferred {
 		return false
 	}
-	c.started = true
-	c.sentData = withData
-	c.noData = !withData
-	close(c.firstWrite)
-	if withData {
-		close(c.synOut) // the caller's write sends the SYN: others may write
+	c.start = how
+	c.started.fire()
+	switch {
+	case c.plan != nil:
+		c.phase.Store(uint32(phaseSettling))
+	case how == startData:
+		c.setOpenLocked(nil) // the caller's write sends the SYN: others may write
+	default:
+		c.phase.Store(uint32(phaseStarting))
 	}
 	return true
 }
 
+// setOpenLocked ends the handshake phases: the socket is final, or the
+// handshake failed with err. c.mu is held.
+func (c *Conn) setOpenLocked(err error) {
+	if err != nil {
+		if c.plan == nil {
+			c.plan = &dialPlan{} // failures come from settle, which has one
+		}
+		c.plan.failed = err
+		c.phase.Store(uint32(phaseFailed))
+	} else {
+		c.phase.Store(uint32(phaseOpen))
+	}
+	c.open.fire()
+}
+
+func (c *Conn) setOpen(err error) {
+	c.mu.Lock()
+	c.setOpenLocked(err)
+	c.mu.Unlock()
+}
+
 // startWithoutData starts the handshake without data if nothing started
-// it yet. Until its data-less SYN is out, writes that find the handshake
-// started wait (on synOut): one that reached the socket first would put
-// its data in the SYN that this call reported as empty.
-func (c *Conn) startWithoutData() error {
-	if !c.start(false) {
+// it yet. Until its data-less SYN is out (or, on a settling dial, until
+// the handshake is over), Writes that find the handshake started wait:
+// one that reached the socket first would put its data in the SYN that
+// this call reported as empty. deadline bounds a settling handshake.
+func (c *Conn) startWithoutData(deadline time.Time) error {
+	if !c.startHandshake(startNoData) {
 		return nil
 	}
-	defer close(c.synOut)
 	if testHookBeforeTrigger != nil {
 		testHookBeforeTrigger()
 	}
-	return c.trigger()
+	if c.plan != nil {
+		_, err := c.settle(nil, deadline)
+		return err
+	}
+	err := trigger(c.sock())
+	c.setOpen(nil)
+	return err
 }
+
+// testHookWait, set by tests, runs when a Read or Write (op) is about to
+// block waiting for the handshake to start or settle: a readiness signal.
+var testHookWait func(op string)
 
 // testHookBeforeTrigger, set by tests, runs between marking the handshake
 // started and sending its data-less SYN: it widens that window.
@@ -103,15 +241,24 @@ var testHookBeforeTrigger func()
 // A first Write whose deadline has already passed fails without starting
 // the handshake, so the connection stays as it was.
 func (c *Conn) Write(b []byte) (int, error) {
-	select {
-	case <-c.firstWrite:
-		<-c.synOut
-		return c.write(b)
-	default:
+	for {
+		switch phase(c.phase.Load()) {
+		case phaseOpen:
+			return c.write(b)
+		case phaseFailed:
+			return 0, c.failure()
+		case phaseDeferred:
+			return c.firstWrite(b)
+		}
+		if err := c.awaitOpen("write", c.writeDeadline()); err != nil {
+			return 0, err
+		}
 	}
-	c.mu.Lock()
-	dl := c.wrDeadline
-	c.mu.Unlock()
+}
+
+// firstWrite is the Write that finds the connection deferred.
+func (c *Conn) firstWrite(b []byte) (int, error) {
+	dl := c.writeDeadline()
 	if !dl.IsZero() && !time.Now().Before(dl) {
 		if c.isClosed() {
 			return 0, c.opError("write", net.ErrClosed)
@@ -119,13 +266,16 @@ func (c *Conn) Write(b []byte) (int, error) {
 		return 0, c.opError("write", os.ErrDeadlineExceeded)
 	}
 	if len(b) == 0 {
-		if err := c.startWithoutData(); err != nil {
+		if err := c.startWithoutData(dl); err != nil {
 			return 0, c.opError("write", err)
 		}
 		return 0, nil
 	}
-	if !c.start(true) {
-		<-c.synOut // started meanwhile, perhaps without data
+	if !c.startHandshake(startData) {
+		return c.Write(b) // started meanwhile, perhaps without data
+	}
+	if c.plan != nil {
+		return c.settle(b, dl)
 	}
 	return c.write(b)
 }
@@ -137,12 +287,13 @@ func (c *Conn) Write(b []byte) (int, error) {
 // none of b and fails with EINPROGRESS. b is then written after the
 // handshake, as on any connection.
 func (c *Conn) write(b []byte) (int, error) {
+	tc := c.sock()
 	n, err := c.writeRecordingSYN(b)
 	if n == 0 && len(b) > 0 && synLeftWithoutData(err) {
 		c.mu.Lock()
-		c.sentData = false
+		c.start = startNoData
 		c.mu.Unlock()
-		return c.tc.Write(b)
+		return tc.Write(b)
 	}
 	return n, err
 }
@@ -154,145 +305,299 @@ func (c *Conn) write(b []byte) (int, error) {
 // with a timeout and leaves the connection unstarted. A zero-length Read
 // returns at once, as on a *net.TCPConn, and starts nothing.
 func (c *Conn) Read(b []byte) (int, error) {
-	select {
-	case <-c.firstWrite:
-	default:
-		if len(b) == 0 {
-			return c.tc.Read(b)
-		}
-		if err := c.awaitFirstWrite(); err != nil {
-			return 0, err
+	for {
+		switch phase(c.phase.Load()) {
+		case phaseOpen:
+			return c.sock().Read(b)
+		case phaseFailed:
+			return 0, c.failure()
+		case phaseDeferred:
+			if len(b) == 0 {
+				return c.sock().Read(b)
+			}
+			if err := c.awaitFirstWrite(); err != nil {
+				return 0, err
+			}
+		default:
+			if err := c.awaitOpen("read", time.Time{}); err != nil {
+				return 0, err
+			}
 		}
 	}
-	return c.tc.Read(b)
 }
 
 // awaitFirstWrite is Read's wait for the first Write (see Read). It
 // returns nil once the handshake has started, by a Write or by itself.
 func (c *Conn) awaitFirstWrite() error {
 	end := time.Now().Add(c.wait)
-	for {
-		c.mu.Lock()
-		started, dl, changed := c.started, c.readDeadline, c.rdChanged
-		c.mu.Unlock()
-		if started {
-			return nil
-		}
-		if c.isClosed() {
-			return c.opError("read", net.ErrClosed)
-		}
-		now := time.Now()
-		if !dl.IsZero() && !now.Before(dl) {
-			return c.opError("read", os.ErrDeadlineExceeded)
-		}
-		until := end
-		if !dl.IsZero() && dl.Before(until) {
-			until = dl
-		}
-		if !now.Before(until) {
-			break
-		}
-		t := time.NewTimer(until.Sub(now))
-		select {
-		case <-c.firstWrite:
-		case <-c.closed:
-		case <-changed:
-		case <-t.C:
-		}
-		t.Stop()
+	if err := c.await("read", &c.started, end); err != errWaitOver {
+		return err
 	}
-	if err := c.startWithoutData(); err != nil {
+	if err := c.startWithoutData(c.readDeadlineNow()); err != nil {
 		return c.opError("read", err)
 	}
 	return nil
 }
 
-func (c *Conn) isClosed() bool {
-	select {
-	case <-c.closed:
-		return true
-	default:
-		return false
+// awaitOpen waits until the socket is final. For op "read" the read
+// deadline bounds the wait (also when it changes meanwhile); for "write"
+// the write deadline given.
+func (c *Conn) awaitOpen(op string, writeDeadline time.Time) error {
+	err := c.await(op, &c.open, writeDeadline)
+	if err == errWaitOver {
+		return c.opError(op, os.ErrDeadlineExceeded)
 	}
+	return err
+}
+
+// errWaitOver: await's until passed.
+var errWaitOver = errors.New("wait over")
+
+// await waits until sig fires (nil), c is closed, the read deadline
+// (op "read") passes, or until passes (errWaitOver; zero: never).
+func (c *Conn) await(op string, sig *signal, until time.Time) error {
+	for {
+		c.mu.Lock()
+		fired, dl := sig.fired, time.Time{}
+		var fire, changed <-chan struct{}
+		if !fired {
+			fire = sig.C()
+			if op == "read" {
+				dl, changed = c.readDeadline.time(), c.rdChanged.C()
+			}
+		}
+		c.mu.Unlock()
+		if fired {
+			return nil
+		}
+		if c.isClosed() {
+			return c.opError(op, net.ErrClosed)
+		}
+		now := time.Now()
+		if !dl.IsZero() && !now.Before(dl) {
+			return c.opError(op, os.ErrDeadlineExceeded)
+		}
+		if !until.IsZero() && !now.Before(until) {
+			return errWaitOver
+		}
+		wake := until
+		if !dl.IsZero() && (wake.IsZero() || dl.Before(wake)) {
+			wake = dl
+		}
+		var timeout <-chan time.Time
+		var t *time.Timer
+		if !wake.IsZero() {
+			t = time.NewTimer(wake.Sub(now))
+			timeout = t.C
+		}
+		c.mu.Lock()
+		closed := c.closed.C()
+		c.mu.Unlock()
+		if testHookWait != nil {
+			testHookWait(op)
+		}
+		select {
+		case <-fire:
+		case <-closed:
+		case <-changed:
+		case <-timeout:
+		}
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
+
+func (c *Conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed.fired
+}
+
+// failure is the error of every operation on a connection whose
+// handshake failed.
+func (c *Conn) failure() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.plan == nil {
+		return nil
+	}
+	return c.plan.failed
 }
 
 // opError wraps err the way package net reports errors on a connection.
 func (c *Conn) opError(op string, err error) error {
-	return &net.OpError{Op: op, Net: c.st.network, Source: c.tc.LocalAddr(), Addr: c.tc.RemoteAddr(), Err: err}
+	tc := c.sock()
+	return &net.OpError{Op: op, Net: c.st.network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
 }
 
 // Close closes the connection. On a lazy connection that has not written,
 // no packet was sent and none is.
 func (c *Conn) Close() error {
-	c.closeOnce.Do(func() { close(c.closed) })
-	return c.tc.Close()
+	c.mu.Lock()
+	c.closed.fire()
+	c.mu.Unlock()
+	return c.sock().Close()
 }
 
 // CloseWrite shuts down the writing side. On a lazy connection whose
 // handshake is not over it first starts the handshake (without data) if
-// nothing did, and waits for it, bounded by the write deadline: the
-// kernel would abort a connection shut down in SYN_SENT, and the peer
-// must see an orderly FIN.
+// nothing did, and waits for it, bounded by the write deadline (which it
+// only reads): the kernel would abort a connection shut down in SYN_SENT,
+// and the peer must see an orderly FIN.
 func (c *Conn) CloseWrite() error {
-	if err := c.startWithoutData(); err != nil {
+	dl := c.writeDeadline()
+	if err := c.startWithoutData(dl); err != nil {
 		return c.opError("close", err)
 	}
-	if err := c.waitEstablished(context.Background()); err != nil {
+	if err := c.awaitOpen("write", dl); err != nil {
+		return err
+	}
+	if err := c.failure(); err != nil {
+		return err
+	}
+	if err := waitHandshake(context.Background(), c.sock(), dl); err != nil {
 		return c.opError("close", err)
 	}
-	return c.tc.CloseWrite()
+	return c.sock().CloseWrite()
+}
+
+// firstChunk is the most ReadFrom reads for a first Write, which rides in
+// the SYN: more than fits in one (about one MSS).
+const firstChunk = 16 << 10
+
+// ReadFrom implements io.ReaderFrom, so that io.Copy to a Conn reaches the
+// *net.TCPConn's splice and sendfile paths. On a lazy connection that has
+// not started, the first chunk of r (up to 16 KiB) is read and written
+// with Write, so that it rides in the SYN; the rest goes to the socket.
+func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
+	var n int64
+	for {
+		switch phase(c.phase.Load()) {
+		case phaseOpen:
+			m, err := c.sock().ReadFrom(r)
+			return n + m, err
+		case phaseFailed:
+			return n, c.failure()
+		case phaseDeferred:
+			buf := make([]byte, firstChunk)
+			m, rerr := r.Read(buf)
+			if m > 0 {
+				w, err := c.Write(buf[:m])
+				n += int64(w)
+				if err != nil {
+					return n, err
+				}
+			}
+			if rerr == io.EOF {
+				return n, nil
+			}
+			if rerr != nil {
+				return n, rerr
+			}
+		default:
+			if err := c.awaitOpen("write", c.writeDeadline()); err != nil {
+				return n, err
+			}
+		}
+	}
+}
+
+// WriteTo implements io.WriterTo, so that io.Copy from a Conn reaches the
+// *net.TCPConn's splice path. Before the handshake has started it reads
+// the first bytes with Read (which waits for the first Write as Read
+// does), then hands the socket over.
+func (c *Conn) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	if phase(c.phase.Load()) != phaseOpen {
+		buf := make([]byte, firstChunk)
+		m, err := c.Read(buf)
+		if m > 0 {
+			k, werr := w.Write(buf[:m])
+			n += int64(k)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	m, err := c.sock().WriteTo(w)
+	return n + m, err
 }
 
 // CloseRead shuts down the reading side.
-func (c *Conn) CloseRead() error { return c.tc.CloseRead() }
+func (c *Conn) CloseRead() error { return c.sock().CloseRead() }
 
 // LocalAddr returns the local address.
-func (c *Conn) LocalAddr() net.Addr { return c.tc.LocalAddr() }
+func (c *Conn) LocalAddr() net.Addr { return c.sock().LocalAddr() }
 
 // RemoteAddr returns the remote address.
-func (c *Conn) RemoteAddr() net.Addr { return c.tc.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.sock().RemoteAddr() }
 
 // SetDeadline sets the read and write deadlines, also before the first
 // Write.
 func (c *Conn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.readDeadline, c.wrDeadline = t, t
+	c.readDeadline, c.wrDeadline = deadlineOf(t), deadlineOf(t)
 	c.readDeadlineChanged()
 	c.mu.Unlock()
-	return c.tc.SetDeadline(t)
+	return c.sock().SetDeadline(t)
 }
 
 // SetReadDeadline sets the read deadline; it also bounds the wait for the
 // first Write in Read.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.readDeadline = t
+	c.readDeadline = deadlineOf(t)
 	c.readDeadlineChanged()
 	c.mu.Unlock()
-	return c.tc.SetReadDeadline(t)
+	return c.sock().SetReadDeadline(t)
 }
 
 // readDeadlineChanged wakes Reads waiting for the first Write so that they
 // look at the new deadline. c.mu is held.
 func (c *Conn) readDeadlineChanged() {
-	close(c.rdChanged)
-	c.rdChanged = make(chan struct{})
+	c.rdChanged.fire()
+	c.rdChanged = signal{}
 }
 
 // SetWriteDeadline sets the write deadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.wrDeadline = t
+	c.wrDeadline = deadlineOf(t)
 	c.mu.Unlock()
-	return c.tc.SetWriteDeadline(t)
+	return c.sock().SetWriteDeadline(t)
 }
 
 // NetConn returns the underlying *net.TCPConn. Writing to it directly
 // bypasses the first-write bookkeeping that Info relies on.
-func (c *Conn) NetConn() net.Conn { return c.tc }
+func (c *Conn) NetConn() net.Conn { return c.sock() }
 
-// SyscallConn returns the raw connection, for socket options.
-func (c *Conn) SyscallConn() (syscall.RawConn, error) { return c.tc.SyscallConn() }
+// SyscallConn returns the raw connection, for socket options. Until the
+// handshake has started it hides the socket's poll descriptor from
+// package os, whose zero-copy paths (io.Copy from an *os.File) would
+// otherwise send the first bytes behind the connection's back, and Info
+// could not tell whether they rode in the SYN; they go through ReadFrom
+// instead. Afterwards it is the *net.TCPConn's.
+func (c *Conn) SyscallConn() (syscall.RawConn, error) {
+	rc, err := c.sock().SyscallConn()
+	if err != nil || phase(c.phase.Load()) == phaseOpen {
+		return rc, err
+	}
+	return rawConn{rc}, nil
+}
+
+// rawConn is a syscall.RawConn that offers nothing more.
+type rawConn struct{ rc syscall.RawConn }
+
+func (r rawConn) Control(f func(fd uintptr)) error    { return r.rc.Control(f) }
+func (r rawConn) Read(f func(fd uintptr) bool) error  { return r.rc.Read(f) }
+func (r rawConn) Write(f func(fd uintptr) bool) error { return r.rc.Write(f) }
 
 // Info reports the connection's TCP Fast Open state; see InfoOf. It fails
 // only if the socket cannot be queried (closed).
@@ -301,13 +606,14 @@ func (c *Conn) Info() (Info, error) { return c.info() }
 func (c *Conn) dialError(err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) {
-		op.Op = "dial"
-		return op
+		cp := *op // never change an error someone else may hold
+		cp.Op = "dial"
+		return &cp
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = os.ErrDeadlineExceeded
 	}
-	return &net.OpError{Op: "dial", Net: c.st.network, Source: c.tc.LocalAddr(), Addr: c.tc.RemoteAddr(), Err: err}
+	return c.opError("dial", err)
 }
 
 // aLongTimeAgo is a deadline in the past, used to interrupt a wait.
@@ -317,13 +623,38 @@ var aLongTimeAgo = time.Unix(1, 0)
 func (c *Conn) writeDeadline() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.wrDeadline
+	return c.wrDeadline.time()
 }
 
-// waitEstablished blocks until the handshake is over (or failed), honouring
-// ctx. It restores the write deadline the caller had set.
-func (c *Conn) waitEstablished(ctx context.Context) error {
-	return connectError(waitHandshake(ctx, c.tc, c.writeDeadline))
+// readDeadlineNow returns the read deadline the caller set.
+func (c *Conn) readDeadlineNow() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readDeadline.time()
+}
+
+// awaitStart waits until the handshake of c has started (by a Write, a
+// Read or CloseWrite) and, on a settling dial, is over; c is closed
+// (net.ErrClosed) or ctx ends (its error). It starts nothing itself.
+func (c *Conn) awaitStart(ctx context.Context) error {
+	for _, sig := range []*signal{&c.started, &c.open} {
+		c.mu.Lock()
+		ch, closed := sig.C(), c.closed.C()
+		c.mu.Unlock()
+		select {
+		case <-ch:
+			continue
+		default:
+		}
+		select {
+		case <-ch:
+		case <-closed:
+			return net.ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return c.failure()
 }
 
 // connectError reports a failed handshake's errno as net.Dial does.
@@ -335,36 +666,42 @@ func connectError(err error) error {
 	return err
 }
 
-// waitHandshake waits for tc's handshake, honouring ctx through the write
-// deadline, which it then restores to what writeDeadline returns. When the
-// handshake is already over it returns at once and leaves the deadline
-// alone.
-func waitHandshake(ctx context.Context, tc *net.TCPConn, writeDeadline func() time.Time) error {
-	if done, err := handshakeOver(tc); done {
+// ctxError turns a wait's deadline error into what ended it: ctx's
+// cancellation (context.Canceled), or os.ErrDeadlineExceeded.
+func ctxError(ctx context.Context, err error) error {
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 		return err
 	}
-	return withWriteContext(ctx, tc, writeDeadline, func() error { return awaitHandshake(tc) })
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return ctx.Err()
+	}
+	return os.ErrDeadlineExceeded
 }
 
 // withWriteContext runs fn, which blocks in writes (or waits for
 // writability) on tc, with ctx standing in for tc's write deadline; it
 // then restores the deadline to what writeDeadline returns. If fn fails
 // because ctx ended, the error is os.ErrDeadlineExceeded or ctx.Err().
+// Only a caller that owns tc's writes may use it (DialData, before it
+// returns the connection): it borrows the write deadline.
 func withWriteContext(ctx context.Context, tc *net.TCPConn, writeDeadline func() time.Time, fn func() error) error {
+	if ctx.Done() == nil {
+		return fn()
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		tc.SetWriteDeadline(dl)
 	}
-	stop := context.AfterFunc(ctx, func() { tc.SetWriteDeadline(aLongTimeAgo) })
+	interrupted := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		tc.SetWriteDeadline(aLongTimeAgo)
+		close(interrupted)
+	})
 	err := fn()
-	stop()
-	tc.SetWriteDeadline(writeDeadline())
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) || ctx.Err() != nil {
-			if errors.Is(ctx.Err(), context.Canceled) {
-				return ctx.Err()
-			}
-			return os.ErrDeadlineExceeded
-		}
+	if !stop() {
+		// ctx ended and the interrupt runs or ran: let it finish, or it
+		// could put the deadline in the past after it is restored.
+		<-interrupted
 	}
-	return err
+	tc.SetWriteDeadline(writeDeadline())
+	return ctxError(ctx, err)
 }

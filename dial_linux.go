@@ -4,124 +4,198 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, error) {
+func (d *Dialer) dial(ctx context.Context, network, address string, eager bool) (*Conn, error) {
 	if err := checkNetwork("dial", network, address); err != nil {
 		return nil, err
 	}
-	st := dialState{network: network, address: address, disabled: d.Disable}
-	nd := d.Dialer
-	// For a name with IPv4 and IPv6 addresses net.Dialer races sockets of
-	// both families (RFC 8305) and runs Control on each, concurrently; a
-	// loser's may even run after DialContext returns. So each socket's
-	// outcome is kept by descriptor and the winner's is looked up.
-	var (
-		mu       sync.Mutex
-		outcomes = map[uintptr]dialState{}
-	)
-	if !d.Disable {
-		userCtl := nd.ControlContext
-		if userCtl == nil && nd.Control != nil {
-			ctl := nd.Control
-			userCtl = func(_ context.Context, network, address string, rc syscall.RawConn) error {
-				return ctl(network, address, rc)
-			}
-		}
-		nd.Control = nil
-		nd.ControlContext = func(ctx context.Context, network, address string, rc syscall.RawConn) error {
-			if userCtl != nil {
-				if err := userCtl(ctx, network, address, rc); err != nil {
-					return err
-				}
-			}
-			var st dialState
-			var serr error
-			var sockFD uintptr
-			if err := rc.Control(func(fd uintptr) {
-				sockFD = fd
-				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
-			}); err != nil {
-				return err
-			}
-			defer func() {
-				mu.Lock()
-				outcomes[sockFD] = st
-				mu.Unlock()
-			}()
-			switch {
-			case serr == nil:
-				st.requested = true
-				return nil
-			case errors.Is(serr, unix.EOPNOTSUPP):
-				// The kernel refuses TCP_FASTOPEN_CONNECT when
-				// net.ipv4.tcp_fastopen lacks the client bit.
-				st.kernelOff = true
-				if d.Require {
-					return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonKernelOff, Err: ErrNotUsed}
-				}
-				return nil
-			case errors.Is(serr, unix.ENOPROTOOPT):
-				// Kernels before 4.11 have no TCP_FASTOPEN_CONNECT.
-				st.unsupported = true
-				if d.Require {
-					return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonUnsupported, Err: errors.ErrUnsupported}
-				}
-				return nil
-			}
-			return os.NewSyscallError("setsockopt TCP_FASTOPEN_CONNECT", serr)
-		}
-	}
-	nc, err := nd.DialContext(ctx, network, address)
+	deadline := d.deadline(ctx, time.Now())
+	addrs, err := d.resolve(ctx, network, address)
 	if err != nil {
 		return nil, err
+	}
+	var (
+		tc   *net.TCPConn
+		st   dialState
+		rest []string
+	)
+	if addrs == nil {
+		tc, st, err = d.dialAddr(ctx, network, address)
+	} else {
+		tc, st, rest, err = d.dialSerial(ctx, network, addrs, deadline)
+	}
+	if err != nil {
+		return nil, err
+	}
+	st.address = address
+	if d.Require && st.requested && !st.deferred {
+		why := ReasonNoCookie
+		if _, fail, err := tcpInfo(tc); err == nil && kernelReportsClientFail && kernelReason(fail) != ReasonNoCookie {
+			why = ReasonUnknown // a cookie is cached but client TFO is paused (blackhole)
+		}
+		tc.Close()
+		return nil, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(),
+			Err: &Error{Op: "dial", Net: network, Addr: address, Reason: why, Err: ErrNotUsed}}
+	}
+	c := newConn(tc, st, d.FirstWriteWait)
+	if st.deferred {
+		c.plan = d.newPlan(ctx, network, tc.RemoteAddr(), rest, deadline, eager)
+	}
+	return c, nil
+}
+
+// dialAddr dials one address (an IP literal, or a name net resolves) with
+// TCP_FASTOPEN_CONNECT set on the socket unless d.Disable, and reports
+// what the kernel did: with a cached cookie it defers the SYN to the
+// first write and connect returns at once, the socket in SYN_SENT with
+// nothing sent; without one, connect did a full handshake that asked the
+// server for a cookie.
+func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TCPConn, dialState, error) {
+	if d.Disable {
+		st := dialState{network: network, address: address, off: ReasonDisabled}
+		nc, err := d.Dialer.DialContext(ctx, network, address)
+		if err != nil {
+			return nil, st, err
+		}
+		tc, err := tcpConn(nc, network)
+		return tc, st, err
+	}
+	g := getDialing(d)
+	nc, err := g.nd.DialContext(ctx, network, address)
+	st := dialState{network: network, address: address, requested: g.off == ReasonNone, off: g.off}
+	fd := g.fd
+	if isLiteral(address) {
+		// For an IP literal net calls Control only during DialContext
+		// (dial resolves names itself): g can serve another dial. For
+		// anything else a racing socket's Control might still come.
+		putDialing(g)
+	}
+	if err != nil {
+		return nil, st, err
 	}
 	tc, err := tcpConn(nc, network)
 	if err != nil {
-		return nil, err
+		return nil, st, err
 	}
-	if !d.Disable {
-		rc, err := tc.SyscallConn()
+	if st.requested && fd >= 0 {
+		// The descriptor recorded in Control is tc's: nothing else holds
+		// the connection yet, so it cannot have been closed.
+		state, err := tcpState(fd)
 		if err != nil {
 			tc.Close()
-			return nil, err
+			return nil, st, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
 		}
-		var sockFD uintptr
-		if err := rc.Control(func(fd uintptr) { sockFD = fd }); err != nil {
-			tc.Close()
-			return nil, err
-		}
-		mu.Lock()
-		o := outcomes[sockFD]
-		mu.Unlock()
-		st.requested, st.kernelOff, st.unsupported = o.requested, o.kernelOff, o.unsupported
+		st.deferred = state == unix.BPF_TCP_SYN_SENT
 	}
-	if st.requested {
-		// With a cached cookie the kernel defers the SYN to the first
-		// write and connect() returns at once: the socket is in SYN_SENT
-		// with nothing sent. Without one, connect() did a full handshake.
-		ti, fail, err := tcpInfo(tc)
-		if err != nil {
-			tc.Close()
-			return nil, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
+	return tc, st, nil
+}
+
+// dialing is one dial of dialAddr: net.Dialer with its Control set to
+// set TCP_FASTOPEN_CONNECT after the caller's own, and what it learned.
+// A dial of one address runs Control once per socket. They are pooled
+// with their two funcs made once, so a dial allocates none of them.
+type dialing struct {
+	d        *Dialer
+	nd       net.Dialer
+	fd       int
+	recordFD func(fd uintptr)
+	// controlContext is control as a func value, made once.
+	controlContext func(ctx context.Context, network, address string, rc syscall.RawConn) error
+
+	off Reason // as in dialState; ReasonNone once TCP_FASTOPEN_CONNECT is set
+}
+
+var dialings = sync.Pool{New: func() any {
+	g := &dialing{}
+	g.recordFD = func(fd uintptr) { g.fd = int(fd) }
+	g.controlContext = g.control
+	return g
+}}
+
+// isLiteral reports whether address is an IP literal with a port.
+func isLiteral(address string) bool {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return false
+	}
+	_, err = netip.ParseAddr(host)
+	return err == nil
+}
+
+// getDialing returns a dialing for one dial with d.
+func getDialing(d *Dialer) *dialing {
+	g := dialings.Get().(*dialing)
+	g.d, g.nd, g.fd = d, d.Dialer, -1
+	g.off = ReasonPending // until Control has run
+	g.nd.Control, g.nd.ControlContext = nil, g.controlContext
+	return g
+}
+
+// putDialing returns g to the pool, holding nothing of the caller's.
+func putDialing(g *dialing) {
+	g.d, g.nd = nil, net.Dialer{}
+	dialings.Put(g)
+}
+
+func (g *dialing) control(ctx context.Context, network, address string, rc syscall.RawConn) error {
+	switch {
+	case g.d.ControlContext != nil:
+		if err := g.d.ControlContext(ctx, network, address, rc); err != nil {
+			return err
 		}
-		st.deferred = ti.State == unix.BPF_TCP_SYN_SENT
-		if d.Require && !st.deferred {
-			tc.Close()
-			why := ReasonNoCookie
-			if kernelReportsClientFail && kernelReason(fail) != ReasonNoCookie {
-				why = ReasonUnknown // a cookie is cached but client TFO is paused (blackhole)
-			}
-			return nil, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(),
-				Err: &Error{Op: "dial", Net: network, Addr: address, Reason: why, Err: ErrNotUsed}}
+	case g.d.Control != nil:
+		if err := g.d.Control(network, address, rc); err != nil {
+			return err
 		}
 	}
-	return newConn(tc, st, d.FirstWriteWait), nil
+	if err := rc.Control(g.recordFD); err != nil {
+		return err
+	}
+	serr := setsockoptInt(g.fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
+	switch {
+	case serr == nil:
+		g.off = ReasonNone
+		return nil
+	case errors.Is(serr, unix.EOPNOTSUPP):
+		// The kernel refuses TCP_FASTOPEN_CONNECT when
+		// net.ipv4.tcp_fastopen lacks the client bit.
+		g.off = ReasonKernelOff
+		if g.d.Require {
+			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonKernelOff, Err: ErrNotUsed}
+		}
+		return nil
+	case errors.Is(serr, unix.ENOPROTOOPT):
+		// Kernels before 4.11 have no TCP_FASTOPEN_CONNECT.
+		g.off = ReasonUnsupported
+		if g.d.Require {
+			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonUnsupported, Err: errors.ErrUnsupported}
+		}
+		return nil
+	}
+	return os.NewSyscallError("setsockopt TCP_FASTOPEN_CONNECT", serr)
+}
+
+// tcpState reads the TCP state of the socket fd: the first byte of
+// struct tcp_info (tcpi_state), which the kernel copies alone when asked
+// for one byte, so nothing is allocated.
+func tcpState(fd int) (uint8, error) {
+	var state uint8
+	l := uint32(unsafe.Sizeof(state))
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, unix.TCP_INFO, uintptr(unsafe.Pointer(&state)), uintptr(unsafe.Pointer(&l)), 0)
+	if errno != 0 {
+		return 0, os.NewSyscallError("getsockopt TCP_INFO", errno)
+	}
+	return state, nil
 }
 
 // trigger starts a deferred handshake without data: a zero-length send on
@@ -129,9 +203,10 @@ func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, erro
 // the cookie, no data) and return EINPROGRESS at once. It runs outside
 // the write deadline, which concerns the caller's writes, not this SYN
 // (a Read must start the handshake even after a write deadline passed).
-// EAGAIN means a racing Write started the handshake first.
-func (c *Conn) trigger() error {
-	rc, err := c.tc.SyscallConn()
+// EAGAIN means a racing Write started the handshake first. On a socket
+// whose handshake is over it sends nothing.
+func trigger(tc *net.TCPConn) error {
+	rc, err := tc.SyscallConn()
 	if err != nil {
 		return err
 	}
@@ -157,6 +232,7 @@ func synLeftWithoutData(err error) bool { return errors.Is(err, unix.EINPROGRESS
 // (client) or SYN_RECV (a server's TFO child, accepted before the client's
 // final ACK): the kernel wakes the socket's waiters when the state changes
 // and when the handshake fails. It then returns the socket error, if any.
+// The write deadline bounds the wait.
 func awaitHandshake(tc *net.TCPConn) error {
 	rc, err := tc.SyscallConn()
 	if err != nil {
@@ -210,4 +286,54 @@ func handshakeState(fd uintptr) (bool, error) {
 		return true, unix.ECONNRESET
 	}
 	return true, nil
+}
+
+// abort ends a handshake that will not be waited for any more: shutdown
+// in SYN_SENT disconnects the socket (no packet is sent), so nothing
+// the kernel still holds can reach the server later.
+func abort(tc *net.TCPConn) {
+	if rc, err := tc.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RDWR) })
+	}
+}
+
+// inNamespaceOf runs fn on a thread in the network namespace of the
+// socket tc: a fallback or racing connection must start where the dial
+// did, and the goroutine that starts the handshake (net/http's writer,
+// say) may run on a thread in another namespace. The socket's namespace
+// is read with SIOCGSKNS (Linux 4.9+); when it is the thread's own, or
+// cannot be read, fn runs as is. Entering it needs CAP_SYS_ADMIN.
+func inNamespaceOf(tc *net.TCPConn, fn func() error) error {
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return fn()
+	}
+	nsFD, nerr := -1, error(nil)
+	rc.Control(func(fd uintptr) { nsFD, nerr = unix.IoctlRetInt(int(fd), unix.SIOCGSKNS) })
+	if nerr != nil || nsFD < 0 {
+		return fn() // EPERM without CAP_NET_ADMIN, ENOTTY before 4.9
+	}
+	defer unix.Close(nsFD)
+	runtime.LockOSThread()
+	const self = "/proc/thread-self/ns/net"
+	var want, have unix.Stat_t
+	if unix.Fstat(nsFD, &want) != nil || unix.Stat(self, &have) != nil || want.Ino == have.Ino && want.Dev == have.Dev {
+		runtime.UnlockOSThread()
+		return fn()
+	}
+	orig, err := unix.Open(self, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return os.NewSyscallError("open "+self, err)
+	}
+	defer unix.Close(orig)
+	if err := unix.Setns(nsFD, unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return os.NewSyscallError("setns (enter the dial's network namespace)", err)
+	}
+	err = fn()
+	if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
+		runtime.UnlockOSThread() // else the thread ends with the goroutine
+	}
+	return err
 }

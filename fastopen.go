@@ -53,10 +53,15 @@ const DefaultFirstWriteWait = 10 * time.Millisecond
 // Open could not be used; the *Error's Reason says why.
 var ErrNotUsed = errors.New("TCP Fast Open not used")
 
+// ErrNotTCP is matched (errors.Is) by the error for a connection or
+// listener that is not TCP: one given to InfoOf or Handshake, or one that
+// a customised net.Dialer or net.ListenConfig returned.
+var ErrNotTCP = errors.New("fastopen: not a TCP connection")
+
 // Error reports that TCP Fast Open was required (Dialer.Require,
 // ListenConfig.Require) but could not be used. It wraps ErrNotUsed, or
-// errors.ErrUnsupported on platforms without TFO. A dial returns it inside
-// a *net.OpError (use errors.As); ListenConfig.Listen returns it as is.
+// errors.ErrUnsupported on platforms without TFO. A dial or listen
+// returns it inside a *net.OpError (use errors.As).
 type Error struct {
 	// Op is "dial" or "listen".
 	Op string
@@ -70,14 +75,11 @@ type Error struct {
 	Err error
 }
 
-// Error says why TFO was not used. For a listen it also names the network
-// and address; a dial's Error reaches the caller inside a *net.OpError
-// that already names them, so they are not repeated.
+// Error says why TFO was not used. It reaches the caller inside a
+// *net.OpError that already names the network and address, so they are
+// not repeated.
 func (e *Error) Error() string {
-	if e.Op == "dial" {
-		return fmt.Sprintf("fastopen: %v: %s", e.Err, e.Reason)
-	}
-	return fmt.Sprintf("fastopen: %s %s %s: %v: %s", e.Op, e.Net, e.Addr, e.Err, e.Reason)
+	return fmt.Sprintf("fastopen: %v: %s", e.Err, e.Reason)
 }
 
 // Unwrap returns e.Err.

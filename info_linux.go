@@ -165,10 +165,11 @@ func (r *synRecord) isDone() bool { return r.done.Load() }
 // (tcpi_segs_out is 0 until it leaves), so a racing Write or a Read's
 // data-less SYN is never mistaken for this write's.
 func (c *Conn) writeRecordingSYN(b []byte) (int, error) {
+	tc := c.sock()
 	if !c.st.deferred || len(b) == 0 || c.syn.isDone() {
-		return c.tc.Write(b)
+		return tc.Write(b)
 	}
-	rc, err := c.tc.SyscallConn()
+	rc, err := tc.SyscallConn()
 	if err != nil {
 		return 0, err
 	}
@@ -207,7 +208,7 @@ func (c *Conn) writeRecordingSYN(b []byte) (int, error) {
 	}
 	if !first {
 		c.syn.markDone() // a racing write (recorded) or a Read's data-less SYN sent it
-		return c.tc.Write(b)
+		return tc.Write(b)
 	}
 	if werr != nil {
 		return 0, c.opError("write", os.NewSyscallError("write", werr))
@@ -215,20 +216,21 @@ func (c *Conn) writeRecordingSYN(b []byte) (int, error) {
 	if n == len(b) {
 		return n, nil
 	}
-	m, err := c.tc.Write(b[n:]) // the rest, after the handshake
+	m, err := tc.Write(b[n:]) // the rest, after the handshake
 	return n + m, err
 }
 
 func (c *Conn) info() (Info, error) {
-	inf := Info{Side: SideClient, Requested: c.st.requested, HadCookie: c.st.deferred}
 	c.mu.Lock()
-	started, sentData, noData := c.started, c.sentData, c.noData
+	st, start, raced := c.st, c.start, c.raced
 	c.mu.Unlock()
-	inf.SentInSYN = sentData
+	started := phase(c.phase.Load()) != phaseDeferred
+	noData := start == startNoData
+	inf := Info{Side: SideClient, Requested: st.requested || raced, HadCookie: st.deferred || raced, SentInSYN: start == startData}
 	// TCP_INFO first, the SYN record after: a SYN the kernel reports
 	// answered was sent by a write that has recorded it or holds the
 	// record's lock.
-	ti, fail, err := tcpInfo(c.tc)
+	ti, fail, err := tcpInfo(c.sock())
 	recorded, firstLen, inSYN := c.syn.get()
 	if recorded {
 		inf.FirstWriteBytes, inf.SYNSentBytes = firstLen, inSYN
@@ -244,19 +246,19 @@ func (c *Conn) info() (Info, error) {
 	case inf.SYNData:
 		inf.Reason = ReasonNone
 		inf.FirstWriteFit = recorded
-	case c.st.disabled:
-		inf.Reason = ReasonDisabled
-	case c.st.unsupported:
-		inf.Reason = ReasonUnsupported
-	case c.st.kernelOff:
-		inf.Reason = ReasonKernelOff
+	case raced:
+		// The SYN with data got no answer within the race delay and a
+		// plain connection won the race: the SYN's fate is unknown.
+		inf.Reason = ReasonSYNRetransmitted
+	case !st.requested:
+		inf.Reason = st.off // disabled, kernel_off, unsupported
 	case !started || ti.State == unix.BPF_TCP_SYN_SENT:
 		inf.Reason = ReasonPending
 	case kernelReason(fail) != ReasonUnknown:
 		inf.Reason = kernelReason(fail)
 	case noData:
 		inf.Reason = ReasonNoData
-	case !c.st.deferred && !kernelReportsClientFail:
+	case !st.deferred && !kernelReportsClientFail:
 		// The cookie check at connect failed and the kernel is too old
 		// to say why: on kernels before 5.5 this is where "no cookie"
 		// lands. From 5.5 on the kernel records "no cookie" itself, so a
@@ -278,10 +280,8 @@ func (s *ServerConn) info() (Info, error) {
 	fillKernel(&inf, ti)
 	switch {
 	case inf.SYNData:
-	case s.l.disabled:
-		inf.Reason = ReasonDisabled
-	case s.l.kernelOff:
-		inf.Reason = ReasonKernelOff
+	case s.l.why == ReasonDisabled, s.l.why == ReasonKernelOff, s.l.why == ReasonUnsupported:
+		inf.Reason = s.l.why
 	default:
 		inf.Reason = ReasonNotInSYN
 	}

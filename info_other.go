@@ -11,22 +11,14 @@ import (
 type synRecord struct{}
 
 // writeRecordingSYN writes b; see the Linux version.
-func (c *Conn) writeRecordingSYN(b []byte) (int, error) { return c.tc.Write(b) }
+func (c *Conn) writeRecordingSYN(b []byte) (int, error) { return c.sock().Write(b) }
 
 func (c *Conn) info() (Info, error) {
-	inf := Info{Side: SideClient, Reason: ReasonUnsupported}
-	if c.st.disabled {
-		inf.Reason = ReasonDisabled
-	}
-	return inf, nil
+	return Info{Side: SideClient, Reason: c.st.off}, nil
 }
 
 func (s *ServerConn) info() (Info, error) {
-	inf := Info{Side: SideServer, Reason: ReasonUnsupported}
-	if s.l.disabled {
-		inf.Reason = ReasonDisabled
-	}
-	return inf, nil
+	return Info{Side: SideServer, Reason: s.l.why}, nil
 }
 
 func synBytesAtAccept(*net.TCPConn) int { return 0 }

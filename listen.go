@@ -2,10 +2,11 @@ package fastopen
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"math"
 	"net"
-	"sync"
+	"net/netip"
+	"reflect"
 	"syscall"
 	"time"
 )
@@ -14,13 +15,24 @@ import (
 // to use (queue length DefaultQueueLen, the namespace's cookie key); the
 // embedded net.ListenConfig's fields (Control, KeepAlive, ...) work as in
 // package net.
+//
+// A ListenConfig listens with plain TCP unless the caller asked for
+// Multipath TCP explicitly with SetMultipathTCP(true): Go 1.24 and later
+// listen with MPTCP by default, and kernels before Linux 6.2 refuse
+// TCP_FASTOPEN on MPTCP sockets (net/mptcp/sockopt.c learned it in 6.2).
+// When MPTCP was asked for and the kernel refuses TFO on it, Listen falls
+// back to a plain TCP listener with TFO, as net falls back to TCP when
+// MPTCP is unavailable; Listener.MultipathTCP reports which one the
+// kernel holds.
 type ListenConfig struct {
 	net.ListenConfig
 
 	// QueueLen is the TFO queue length (the TCP_FASTOPEN value, the
 	// walkthrough's 5): how many connections whose SYN carried data may
 	// await the end of their handshake at once. Zero means
-	// DefaultQueueLen; negative is an error.
+	// DefaultQueueLen; negative, or more than a C int holds (2147483647),
+	// is an error. The kernel caps it at net.core.somaxconn;
+	// Listener.QueueLen reports the length it holds.
 	QueueLen int
 
 	// Key, if set, is the listener's cookie key (TCP_FASTOPEN_KEY) instead
@@ -37,7 +49,9 @@ type ListenConfig struct {
 
 	// Require makes Listen fail, with an *Error matching ErrNotUsed (or
 	// errors.ErrUnsupported), when TFO cannot be enabled: the kernel's
-	// server bit is off or the platform has no TFO.
+	// server bit is off, the kernel's mode cannot be read (/proc/sys
+	// unreadable), the kernel did not keep the option, or the platform
+	// has no TFO.
 	Require bool
 }
 
@@ -50,10 +64,11 @@ func Listen(network, address string) (net.Listener, error) {
 
 // Listen announces on the local address. The returned net.Listener is a
 // *Listener whose Accept returns *ServerConn values. If the kernel's
-// server bit is off or the platform has no TFO, it still listens (plain
-// TCP) and Listener.FastOpen says why, unless Require is set: then it
-// fails with an *Error matching ErrNotUsed or errors.ErrUnsupported.
-// Other errors are *net.OpError values as from net.ListenConfig.
+// server bit is off, its mode cannot be read or the platform has no TFO,
+// it still listens (plain TCP) and Listener.FastOpen says why, unless
+// Require is set: then it fails with a *net.OpError wrapping an *Error
+// that matches ErrNotUsed or errors.ErrUnsupported. Every error is a
+// *net.OpError with Op "listen", as from net.ListenConfig.
 func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (net.Listener, error) {
 	l, err := lc.listen(ctx, network, address)
 	if err != nil {
@@ -62,14 +77,43 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 	return l, nil
 }
 
+// checkQueueLen returns the queue length to set for QueueLen q, or an
+// error saying what is wrong with it.
+func checkQueueLen(q int) (int, error) {
+	switch {
+	case q == 0:
+		return DefaultQueueLen, nil
+	case q < 0:
+		return 0, fmt.Errorf("fastopen: QueueLen %d is negative: use 0 for DefaultQueueLen or a positive queue length", q)
+	case q > math.MaxInt32:
+		return 0, fmt.Errorf("fastopen: QueueLen %d does not fit the kernel's int (at most %d; the kernel caps it at net.core.somaxconn anyway)", q, math.MaxInt32)
+	}
+	return q, nil
+}
+
+// multipathAsked reports whether the caller asked for MPTCP explicitly
+// (SetMultipathTCP(true)), as opposed to Go's default. MultipathTCP
+// alone cannot tell them apart; a config that already says "enabled"
+// is left unchanged by SetMultipathTCP(true).
+func multipathAsked(lc *net.ListenConfig) bool {
+	if !lc.MultipathTCP() {
+		return false
+	}
+	a := *lc
+	a.Control = nil // funcs are never DeepEqual
+	b := a
+	b.SetMultipathTCP(true)
+	return reflect.DeepEqual(a, b)
+}
+
 // Listener is a TCP listener with TFO. It is a net.Listener, and like
 // one its methods may be called from several goroutines at once.
 type Listener struct {
 	tl        *net.TCPListener
-	requested bool
-	disabled  bool
-	kernelOff bool
-	queueLen  int
+	requested bool   // the kernel accepted TCP_FASTOPEN on the socket
+	why       Reason // why TFO is off; ReasonNone when on
+	queueLen  int    // read back from the kernel
+	mptcp     bool   // the socket is MPTCP, read back from the kernel
 }
 
 // Accept waits for the next connection and returns it as a *ServerConn.
@@ -98,24 +142,24 @@ func (l *Listener) SyscallConn() (syscall.RawConn, error) { return l.tl.SyscallC
 // TCPListener returns the underlying *net.TCPListener.
 func (l *Listener) TCPListener() *net.TCPListener { return l.tl }
 
-// FastOpen reports whether TFO is enabled on the listener, and if not why
-// (ReasonDisabled, ReasonUnsupported or ReasonKernelOff).
-func (l *Listener) FastOpen() (bool, Reason) {
-	switch {
-	case l.disabled:
-		return false, ReasonDisabled
-	case !l.requested:
-		return false, ReasonUnsupported
-	case l.kernelOff:
-		return false, ReasonKernelOff
-	}
-	return true, ReasonNone
-}
+// FastOpen reports whether TFO is enabled on the listener, and if not why:
+// ReasonDisabled, ReasonUnsupported (no TFO on this platform, or the
+// kernel did not keep the option), ReasonKernelOff (net.ipv4.tcp_fastopen
+// lacks the server bit 0x2), or ReasonUnknown (the kernel's mode could
+// not be read: the option is set, but whether the kernel acts on it is
+// not known).
+func (l *Listener) FastOpen() (bool, Reason) { return l.why == ReasonNone, l.why }
 
-// QueueLen returns the TFO queue length set on the listener: the
-// configured one, or DefaultQueueLen; 0 when TFO is disabled or the
-// platform has none.
+// QueueLen returns the TFO queue length the kernel holds for the listener,
+// read back with getsockopt(TCP_FASTOPEN) after listening: the configured
+// one (or DefaultQueueLen) capped by net.core.somaxconn. It is 0 when
+// TFO is disabled or the platform has none.
 func (l *Listener) QueueLen() int { return l.queueLen }
+
+// MultipathTCP reports whether the listening socket is Multipath TCP, as
+// the kernel says (SO_PROTOCOL). It is false unless the ListenConfig
+// asked for MPTCP and the kernel accepted TFO on an MPTCP socket.
+func (l *Listener) MultipathTCP() bool { return l.mptcp }
 
 // SetKey replaces the listener's cookie key while it runs; backup (may be
 // nil) is also accepted for incoming cookies. Use it to rotate keys. On
@@ -142,119 +186,38 @@ type ServerConn struct {
 	*net.TCPConn
 	l        *Listener
 	synBytes int
-
-	mu         sync.Mutex
-	wrDeadline time.Time
-}
-
-// SetDeadline sets the read and write deadlines.
-func (s *ServerConn) SetDeadline(t time.Time) error {
-	s.mu.Lock()
-	s.wrDeadline = t
-	s.mu.Unlock()
-	return s.TCPConn.SetDeadline(t)
-}
-
-// SetWriteDeadline sets the write deadline.
-func (s *ServerConn) SetWriteDeadline(t time.Time) error {
-	s.mu.Lock()
-	s.wrDeadline = t
-	s.mu.Unlock()
-	return s.TCPConn.SetWriteDeadline(t)
-}
-
-// Handshake waits until c's TCP handshake has completed, honouring ctx.
-//
-// On a server, a connection whose first bytes arrived in the SYN is
-// accepted, and its data readable, before the handshake completes. Such
-// data can be a replay: a duplicated SYN (by the network, or an attacker
-// who copied it) is answered with a SYN-ACK that the real client never
-// acknowledges, so its handshake never completes. A server that performs
-// a non-idempotent action only after Handshake returns nil cannot be made
-// to perform it by a replayed SYN; idempotent requests can be answered at
-// once and keep TFO's saving. On other connections Handshake returns at
-// once. On a Dialer's lazy connection that has not started, it does not
-// start the handshake: it waits for it.
-//
-// While it waits it uses the connection's write deadline for ctx, and
-// restores the caller's deadline afterwards (on a plain *net.TCPConn,
-// whose deadline cannot be read back, it clears it). When there is
-// nothing to wait for it leaves the deadline alone.
-//
-// A handshake that fails or is not over when ctx ends gives a
-// *net.OpError with Op "handshake" (wrapping os.ErrDeadlineExceeded,
-// context.Canceled or the socket's error, e.g. ECONNRESET); a lazy
-// connection that has not started returns ctx.Err() when ctx ends. A
-// connection that is not TCP is an error.
-func Handshake(ctx context.Context, c net.Conn) error {
-	var err error
-	switch v := c.(type) {
-	case *Conn:
-		select {
-		case <-v.firstWrite:
-		case <-v.closed:
-			err = net.ErrClosed
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if err != nil {
-			break
-		}
-		err = v.waitEstablished(ctx)
-	case *ServerConn:
-		err = waitHandshake(ctx, v.TCPConn, func() time.Time {
-			v.mu.Lock()
-			defer v.mu.Unlock()
-			return v.wrDeadline
-		})
-	case *net.TCPConn:
-		err = waitHandshake(ctx, v, func() time.Time { return time.Time{} })
-	case interface{ NetConn() net.Conn }:
-		return Handshake(ctx, v.NetConn())
-	default:
-		return fmt.Errorf("fastopen: Handshake: %T is not a TCP connection", c)
-	}
-	if err != nil {
-		return &net.OpError{Op: "handshake", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
-	}
-	return nil
 }
 
 // Info reports the connection's TCP Fast Open state; see InfoOf.
 func (s *ServerConn) Info() (Info, error) { return s.info() }
-
-// InfoOf reports what is known about TCP Fast Open on c: a *Conn from a
-// Dialer, a *ServerConn from a Listener, any connection with a NetConn
-// method leading to one (such as *tls.Conn), or any other TCP connection
-// that exposes its socket (syscall.Conn; then Side is SideUnknown). It
-// fails for nil, for a connection that is not TCP, and when the socket
-// cannot be queried (closed).
-func InfoOf(c net.Conn) (Info, error) {
-	switch v := c.(type) {
-	case *Conn:
-		return v.info()
-	case *ServerConn:
-		return v.info()
-	case interface{ NetConn() net.Conn }:
-		return InfoOf(v.NetConn())
-	case syscall.Conn:
-		return infoOfSyscallConn(v)
-	case nil:
-		return Info{}, errors.New("fastopen: InfoOf: nil connection")
-	}
-	return Info{}, fmt.Errorf("fastopen: InfoOf: %T is not a TCP connection", c)
-}
 
 // tcpListener returns nl as a *net.TCPListener, or closes it and fails.
 func tcpListener(nl net.Listener, network, address string) (*net.TCPListener, error) {
 	tl, ok := nl.(*net.TCPListener)
 	if !ok {
 		nl.Close()
-		return nil, listenError(network, address, errors.New("fastopen: not a TCP listener"))
+		return nil, listenError(network, address, fmt.Errorf("%T: %w", nl, ErrNotTCP))
 	}
 	return tl, nil
 }
 
+// listenError wraps err as package net reports a failed listen, naming
+// the address: resolved when it is an IP literal, as given otherwise.
 func listenError(network, address string, err error) error {
-	return &net.OpError{Op: "listen", Net: network, Err: err, Addr: nil, Source: nil}
+	return &net.OpError{Op: "listen", Net: network, Addr: addrOf(network, address), Err: err}
 }
+
+// addrOf returns address as a net.Addr: a *net.TCPAddr for an IP literal
+// with a port, otherwise the text as given.
+func addrOf(network, address string) net.Addr {
+	if ap, err := netip.ParseAddrPort(address); err == nil {
+		return net.TCPAddrFromAddrPort(ap)
+	}
+	return textAddr{network, address}
+}
+
+// textAddr is an address that was not resolved, kept as text.
+type textAddr struct{ network, address string }
+
+func (a textAddr) Network() string { return a.network }
+func (a textAddr) String() string  { return a.address }

@@ -11,10 +11,17 @@ func (lc *ListenConfig) listen(ctx context.Context, network, address string) (*L
 	if err := checkNetwork("listen", network, address); err != nil {
 		return nil, err
 	}
-	if lc.Require && !lc.Disable {
-		return nil, &Error{Op: "listen", Net: network, Addr: address, Reason: ReasonUnsupported, Err: errors.ErrUnsupported}
+	if _, err := checkQueueLen(lc.QueueLen); err != nil {
+		return nil, listenError(network, address, err)
 	}
-	nl, err := lc.ListenConfig.Listen(ctx, network, address)
+	if lc.Require && !lc.Disable {
+		return nil, listenError(network, address, &Error{Op: "listen", Net: network, Addr: address, Reason: ReasonUnsupported, Err: errors.ErrUnsupported})
+	}
+	nlc := lc.ListenConfig
+	if !multipathAsked(&nlc) {
+		nlc.SetMultipathTCP(false)
+	}
+	nl, err := nlc.Listen(ctx, network, address)
 	if err != nil {
 		return nil, err
 	}
@@ -22,5 +29,9 @@ func (lc *ListenConfig) listen(ctx context.Context, network, address string) (*L
 	if err != nil {
 		return nil, err
 	}
-	return &Listener{tl: tl, disabled: lc.Disable}, nil
+	why := ReasonUnsupported
+	if lc.Disable {
+		why = ReasonDisabled
+	}
+	return &Listener{tl: tl, why: why}, nil
 }

@@ -63,9 +63,13 @@ func TestReadWriteRaceInfo(t *testing.T) {
 func TestWriteWaitsForReadersSYN(t *testing.T) {
 	h, addr, infos := warmHost(t)
 	inWindow := make(chan struct{})
+	writeWaits := waitSignal(t, "write")
 	fastopen.SetTestHookBeforeTrigger(func() {
 		close(inWindow)
-		time.Sleep(50 * time.Millisecond) // the Write below comes now
+		select { // the Write below has come and waits for this SYN
+		case <-writeWaits:
+		case <-time.After(bound): // it did not wait: the assertions below fail
+		}
 	})
 	defer fastopen.SetTestHookBeforeTrigger(nil)
 	d := fastopen.Dialer{FirstWriteWait: time.Microsecond}

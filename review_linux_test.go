@@ -50,6 +50,21 @@ func within[T any](t *testing.T, what string, fn func() T) T {
 	return zero
 }
 
+// waitSignal returns a channel that receives once when a Read or Write
+// (op) of a lazy connection first blocks waiting for the handshake; the
+// hook is removed when the test ends.
+func waitSignal(t *testing.T, op string) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	var once sync.Once
+	fastopen.SetTestHookWait(func(o string) {
+		if o == op {
+			once.Do(func() { ch <- struct{}{} })
+		}
+	})
+	t.Cleanup(func() { fastopen.SetTestHookWait(nil) })
+	return ch
+}
+
 // clientInfo returns InfoOf(c), failing the test on error.
 func clientInfo(t *testing.T, c net.Conn) fastopen.Info {
 	t.Helper()
@@ -154,12 +169,13 @@ func TestReviewCloseWhileReadWaits(t *testing.T) {
 	before := labtest.Counters(t, h)
 
 	c := labtest.Dial(t, h, &d, "tcp4", addr)
+	waiting := waitSignal(t, "read")
 	errc := make(chan error, 1)
 	go func() {
 		_, err := c.Read(make([]byte, 8))
 		errc <- err
 	}()
-	time.Sleep(20 * time.Millisecond) // let the Read start waiting
+	within(t, "the Read starting to wait", func() struct{} { return <-waiting })
 	c.Close()
 	if err := within(t, "Read waiting for the first write, after Close", func() error { return <-errc }); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("read err = %v, want net.ErrClosed", err)
@@ -213,12 +229,13 @@ func TestReviewReadDeadlineBeforeWrite(t *testing.T) {
 
 	t.Run("moved while waiting", func(t *testing.T) {
 		c := labtest.Dial(t, h, &d, "tcp4", addr)
+		waiting := waitSignal(t, "read")
 		errc := make(chan error, 1)
 		go func() {
 			_, err := c.Read(make([]byte, 1))
 			errc <- err
 		}()
-		time.Sleep(20 * time.Millisecond)
+		within(t, "the Read starting to wait", func() struct{} { return <-waiting })
 		c.SetReadDeadline(time.Unix(1, 0)) // how net/http interrupts a Read
 		if err := within(t, "Read interrupted by SetReadDeadline", func() error { return <-errc }); !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatalf("read err = %v, want deadline exceeded", err)

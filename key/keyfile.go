@@ -159,7 +159,6 @@ func WriteKeyFile(path string, primary fastopen.Key, backup *fastopen.Key) error
 	return atomicfile.Write(path, []byte(fastopen.FormatKeys(primary, backup)+"\n"), 0o600)
 }
 
-
 // KeyWatcher keeps a server's key in step with a key file. It polls the
 // file every Interval (default 1s) and reloads when its content or mode
 // changes: this sees editors, atomic renames, Kubernetes Secret symlink

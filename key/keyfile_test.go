@@ -130,6 +130,7 @@ func TestKeyWatcherKeepsPreviousKey(t *testing.T) {
 		t.Fatalf("forced reload: %v", err)
 	}
 }
+
 // TestKeyFileTooLarge: a key or secret file of 64 MiB (sparse) is refused
 // as too large, naming its size and the bound, and neither the loaders
 // nor a watcher read it: a load allocates far less than the file.

@@ -7,7 +7,8 @@ import (
 	"net/netip"
 	"syscall"
 
-	"github.com/fastopen/fastopen/kernel"
+	"github.com/fastopen/fastopen/cookie"
+	"github.com/fastopen/fastopen/sysctl"
 )
 
 // errNothingToFlush: the kernel held nothing for the address.
@@ -16,13 +17,13 @@ var errNothingToFlush = cookie.ErrNoCookie
 func flushCookie(a netip.Addr) error { return cookie.Flush(a) }
 
 func cookieOf(netip.Addr) ([]byte, int, error) {
-	return nil, 0, fmt.Errorf("the kernel's cookie cache: %w", kernel.ErrUnsupported)
+	return nil, 0, fmt.Errorf("the kernel's cookie cache: %w", sysctl.ErrUnsupported)
 }
 
 func synRetransmits(syscall.Conn) (int, error) {
-	return 0, fmt.Errorf("TCP_INFO retransmissions: %w", kernel.ErrUnsupported)
+	return 0, fmt.Errorf("TCP_INFO retransmissions: %w", sysctl.ErrUnsupported)
 }
 
 func startCapture(netip.AddrPort) (capture, error) {
-	return nil, fmt.Errorf("capture needs Linux: %w", kernel.ErrUnsupported)
+	return nil, fmt.Errorf("capture needs Linux: %w", sysctl.ErrUnsupported)
 }
