@@ -29,3 +29,6 @@ func (l *Lab) Close() error { return nil }
 
 // StopProcesses does nothing where labs cannot run.
 func (l *Lab) StopProcesses(grace time.Duration) int { return 0 }
+
+// SetFaultActive fails where labs cannot run.
+func (l *Lab) SetFaultActive(name string, active bool) error { return ErrUnsupported }
