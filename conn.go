@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -35,17 +36,20 @@ type Conn struct {
 	readDeadline time.Time
 	rdChanged    chan struct{} // closed (and replaced) when readDeadline changes
 	wrDeadline   time.Time
+
+	pathObserved atomic.Bool // the path memory was told the outcome (path.go)
 }
 
 // dialState is what dialing learned.
 type dialState struct {
 	network     string
 	address     string
-	requested   bool // TCP_FASTOPEN_CONNECT is set on the socket
-	disabled    bool // Dialer.Disable
-	kernelOff   bool // the kernel refused TCP_FASTOPEN_CONNECT (client bit off)
-	unsupported bool // no TFO on this platform or kernel
-	deferred    bool // a cookie was cached: the SYN waits for the first write
+	requested   bool      // TCP_FASTOPEN_CONNECT is set on the socket
+	disabled    bool      // Dialer.Disable
+	kernelOff   bool      // the kernel refused TCP_FASTOPEN_CONNECT (client bit off)
+	unsupported bool      // no TFO on this platform or kernel
+	deferred    bool      // a cookie was cached: the SYN waits for the first write
+	path        pathState // what the path memory decided (path.go)
 }
 
 func newConn(tc *net.TCPConn, st dialState, wait time.Duration) *Conn {
@@ -163,7 +167,11 @@ func (c *Conn) Read(b []byte) (int, error) {
 			return 0, err
 		}
 	}
-	return c.tc.Read(b)
+	n, err := c.tc.Read(b)
+	if n > 0 {
+		c.observePath(false) // path memory: data came back, the handshake is over
+	}
+	return n, err
 }
 
 // awaitFirstWrite is Read's wait for the first Write (see Read). It
@@ -223,6 +231,7 @@ func (c *Conn) opError(op string, err error) error {
 // Close closes the connection. On a lazy connection that has not written,
 // no packet was sent and none is.
 func (c *Conn) Close() error {
+	c.observePath(true) // path memory: last chance to learn the outcome
 	c.closeOnce.Do(func() { close(c.closed) })
 	return c.tc.Close()
 }

@@ -41,6 +41,14 @@ type Dialer struct {
 	// first protocols (SMTP, SSH) do not hang. Zero means
 	// DefaultFirstWriteWait; negative means do not wait.
 	FirstWriteWait time.Duration
+
+	// PathMemory remembers per destination how TFO fared and makes dials
+	// leave TFO out for a while after it failed (see PathMemory). Nil
+	// means DefaultPathMemory, shared by the process's Dialers.
+	PathMemory *PathMemory
+	// IgnorePathMemory makes every dial try TFO whatever happened before,
+	// and teaches the memory nothing: for measuring TFO itself.
+	IgnorePathMemory bool
 }
 
 // Dial connects to address on the named network ("tcp", "tcp4", "tcp6")
@@ -109,6 +117,7 @@ func (d *Dialer) DialData(ctx context.Context, network, address string, data []b
 		c.Close()
 		return nil, c.dialError(err)
 	}
+	c.observePath(false) // path memory: the handshake's outcome is known
 	return c, nil
 }
 

@@ -45,6 +45,10 @@ func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, erro
 			var sockFD uintptr
 			if err := rc.Control(func(fd uintptr) {
 				sockFD = fd
+				// Path memory: leave TFO out where it failed lately.
+				if st.path = d.pathDecide(fd, address); st.path.skipped {
+					return
+				}
 				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
 			}); err != nil {
 				return err
@@ -55,6 +59,11 @@ func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, erro
 				mu.Unlock()
 			}()
 			switch {
+			case st.path.skipped:
+				if d.Require {
+					return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonPathMemory, Err: ErrNotUsed}
+				}
+				return nil
 			case serr == nil:
 				st.requested = true
 				return nil
@@ -100,6 +109,7 @@ func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, erro
 		o := outcomes[sockFD]
 		mu.Unlock()
 		st.requested, st.kernelOff, st.unsupported = o.requested, o.kernelOff, o.unsupported
+		st.path = o.path
 	}
 	if st.requested {
 		// With a cached cookie the kernel defers the SYN to the first
@@ -121,7 +131,11 @@ func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, erro
 				Err: &Error{Op: "dial", Net: network, Addr: address, Reason: why, Err: ErrNotUsed}}
 		}
 	}
-	return newConn(tc, st, d.FirstWriteWait), nil
+	c := newConn(tc, st, d.FirstWriteWait)
+	if st.requested && !st.deferred {
+		c.observePath(false) // path memory: the cookie request's handshake is over
+	}
+	return c, nil
 }
 
 // trigger starts a deferred handshake without data: a zero-length send on

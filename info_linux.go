@@ -122,6 +122,7 @@ func fillKernel(inf *Info, ti *unix.TCPInfo) {
 
 func (c *Conn) info() (Info, error) {
 	inf := Info{Side: SideClient, Requested: c.st.requested, HadCookie: c.st.deferred}
+	c.st.path.fill(&inf)
 	c.mu.Lock()
 	started, sentData, noData := c.started, c.sentData, c.noData
 	c.mu.Unlock()
@@ -136,12 +137,16 @@ func (c *Conn) info() (Info, error) {
 		inf.Reason = ReasonNone
 	case c.st.disabled:
 		inf.Reason = ReasonDisabled
+	case c.st.path.skipped:
+		inf.Reason = ReasonPathMemory
 	case c.st.unsupported:
 		inf.Reason = ReasonUnsupported
 	case c.st.kernelOff:
 		inf.Reason = ReasonKernelOff
 	case !started || ti.State == unix.BPF_TCP_SYN_SENT:
 		inf.Reason = ReasonPending
+	case c.st.path.cookieReqLost:
+		inf.Reason = ReasonCookieRequestLost
 	case kernelReason(fail) != ReasonUnknown:
 		inf.Reason = kernelReason(fail)
 	case noData:

@@ -1,0 +1,114 @@
+package fastopen
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/fastopen/fastopen/internal/tcpmetrics"
+	"golang.org/x/sys/unix"
+)
+
+// socketNamespace returns the network namespace cookie of socket fd
+// (SO_NETNS_COOKIE, Linux 5.14+), or 0 where the kernel has none.
+func socketNamespace(fd int) uint64 {
+	c, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	if err != nil {
+		return 0
+	}
+	return c
+}
+
+// currentNamespace returns the namespace cookie of the calling thread's
+// network namespace, through a short-lived socket.
+func currentNamespace() uint64 {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0
+	}
+	defer unix.Close(fd)
+	return socketNamespace(fd)
+}
+
+// pathKernel reads what the kernel's TCP metrics record for addr, in the
+// calling thread's namespace. A failed read is not ok: the memory then
+// goes by what it saw itself.
+func pathKernel(addr netip.Addr) kernelView {
+	e, err := tcpmetrics.Get(addr)
+	switch {
+	case errors.Is(err, tcpmetrics.ErrNotFound):
+		return kernelView{ok: true}
+	case err != nil:
+		return kernelView{}
+	}
+	return kernelView{ok: true, synDrops: e.SYNDrops, dropAge: e.SYNDropAge}
+}
+
+// pathDecide consults the Dialer's path memory for a socket about to
+// connect to address (an IP:port, as net.Dialer passes to Control).
+func (d *Dialer) pathDecide(fd uintptr, address string) pathState {
+	m := d.memory()
+	if m == nil {
+		return pathState{}
+	}
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return pathState{}
+	}
+	k := pathKey{ns: socketNamespace(int(fd)), addr: ap.Addr().Unmap()}
+	return m.decide(k, time.Now(), true)
+}
+
+// observePath tells the path memory what the connection showed, once its
+// handshake is over; closing says the connection is being closed, which
+// ends a probe whose handshake never finished.
+func (c *Conn) observePath(closing bool) {
+	p := &c.st.path
+	if p.mem == nil || p.skipped || c.pathObserved.Load() {
+		return
+	}
+	ti, fail, err := tcpInfo(c.tc)
+	if err != nil {
+		return
+	}
+	if ti.State == unix.BPF_TCP_SYN_SENT || ti.State == unix.BPF_TCP_SYN_RECV {
+		if closing && p.probe && c.pathObserved.CompareAndSwap(false, true) {
+			p.record(outcomeNone, time.Now())
+		}
+		return
+	}
+	if !c.pathObserved.CompareAndSwap(false, true) {
+		return
+	}
+	o := outcomeNone
+	switch {
+	case !c.st.requested:
+	case !c.st.deferred:
+		// A handshake that asked for a cookie, observed right after
+		// connect returned: every retransmission so far was the SYN's.
+		if ti.Total_retrans > 0 {
+			o = outcomeCookieReqLost
+			p.cookieReqLost = true // only dial observes such a connection, before returning it
+		} else {
+			o = outcomeCookieReceived
+		}
+	case ti.Options&tcpiOptSYNData != 0:
+		o = outcomeSYNDataAcked
+	default:
+		c.mu.Lock()
+		sentData := c.sentData
+		c.mu.Unlock()
+		switch {
+		case !sentData:
+		case fail == tfoSYNRetransmitted:
+			o = outcomeSYNDataLost
+		case fail == tfoDataNotAcked:
+			o = outcomeDataNotAcked
+		case !kernelReportsClientFail && ti.Total_retrans > 0:
+			o = outcomeSYNDataLost // before 5.5, the best sign there is
+		case !kernelReportsClientFail:
+			o = outcomeDataNotAcked
+		}
+	}
+	p.record(o, time.Now())
+}

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package fastopen
+
+import "net/netip"
+
+func currentNamespace() uint64 { return 0 }
+
+func pathKernel(netip.Addr) kernelView { return kernelView{} }
+
+func (c *Conn) observePath(closing bool) {}
