@@ -226,18 +226,7 @@ func (m *PathMemory) decide(k pathKey, now time.Time, useKernel bool) pathState 
 	defer m.mu.Unlock()
 	e = m.entry(k, nowNs)
 	if kv.ok {
-		e.kernelRead.Store(nowNs)
-		e.kernelDrops = kv.synDrops
-		if kv.synDrops > 0 {
-			last := now.Add(-kv.dropAge)
-			if until := last.Add(m.backoff(int(kv.synDrops))); until.After(e.until) {
-				e.until, e.cause = until, ReasonSYNRetransmitted
-				e.failures = max(e.failures, int(kv.synDrops))
-				if last.After(e.lastFailure) {
-					e.lastFailure = last
-				}
-			}
-		}
+		m.applyKernel(e, kv, now)
 	}
 	switch {
 	case e.failures == 0:
@@ -251,6 +240,25 @@ func (m *PathMemory) decide(k pathKey, now time.Time, useKernel bool) pathState 
 		e.probeUntil = now.Add(pathProbeTimeout)
 	}
 	return st
+}
+
+// applyKernel takes the kernel's record of SYN-data losses into e: its
+// count and age give a backoff as if this process had seen them. m.mu is
+// held for writing.
+func (m *PathMemory) applyKernel(e *pathEntry, kv kernelView, now time.Time) {
+	e.kernelRead.Store(now.UnixNano())
+	e.kernelDrops = kv.synDrops
+	if kv.synDrops == 0 {
+		return
+	}
+	last := now.Add(-kv.dropAge)
+	if until := last.Add(m.backoff(int(kv.synDrops))); until.After(e.until) {
+		e.until, e.cause = until, ReasonSYNRetransmitted
+		e.failures = max(e.failures, int(kv.synDrops))
+		if last.After(e.lastFailure) {
+			e.lastFailure = last
+		}
+	}
 }
 
 // entry returns k's entry, creating it (and forgetting the least recently
@@ -466,4 +474,28 @@ func (p *pathState) fill(inf *Info) {
 	if p.skipped {
 		inf.PathUntil, inf.PathCause = p.until, p.cause
 	}
+}
+
+// ReadKernel applies what the kernel's TCP metrics record (fo_syn_drops
+// and the age of the last drop) for every destination it knows, in the
+// calling thread's network namespace, as dials do for theirs: after it,
+// Entries shows the destinations the kernel's record makes avoided. Only
+// Linux has such a record; elsewhere it does nothing.
+func (m *PathMemory) ReadKernel() error {
+	views, err := pathKernelAll()
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	ns := currentNamespace()
+	for addr, kv := range views {
+		if kv.synDrops == 0 {
+			continue
+		}
+		k := pathKey{ns: ns, addr: addr}
+		m.mu.Lock()
+		m.applyKernel(m.entry(k, now.UnixNano()), kv, now)
+		m.mu.Unlock()
+	}
+	return nil
 }

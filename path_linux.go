@@ -44,6 +44,19 @@ func pathKernel(addr netip.Addr) kernelView {
 	return kernelView{ok: true, synDrops: e.SYNDrops, dropAge: e.SYNDropAge}
 }
 
+// pathKernelAll reads the kernel's TCP metrics for every destination.
+func pathKernelAll() (map[netip.Addr]kernelView, error) {
+	es, err := tcpmetrics.Dump()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[netip.Addr]kernelView, len(es))
+	for _, e := range es {
+		out[e.Dest.Unmap()] = kernelView{ok: true, synDrops: e.SYNDrops, dropAge: e.SYNDropAge}
+	}
+	return out, nil
+}
+
 // pathDecide consults the Dialer's path memory for a socket about to
 // connect to address (an IP:port, as net.Dialer passes to Control).
 func (d *Dialer) pathDecide(fd uintptr, address string) pathState {

@@ -9,3 +9,5 @@ func currentNamespace() uint64 { return 0 }
 func pathKernel(netip.Addr) kernelView { return kernelView{} }
 
 func (c *Conn) observePath(closing bool) {}
+
+func pathKernelAll() (map[netip.Addr]kernelView, error) { return nil, nil }

@@ -17,12 +17,16 @@ func init() {
 	cli.Register(&cli.Command{
 		Name:    "cookies",
 		Summary: "list or flush the TFO cookies this machine's kernel keeps for servers (tcp_metrics cache)",
-		Usage: "[list | flush [DEST]] [--json]\n\n" +
-			"  list         show destination, source, cookie (hex), age (default)\n" +
+		Usage: "[list | flush [DEST] | paths | forget [DEST]] [--json] [--state FILE]\n\n" +
+			"  list         show destination, source, cookie (hex), age (default), then the path memory\n" +
 			"  flush        forget every destination's cookie and cached metrics (needs root)\n" +
-			"  flush DEST   forget one server's (an IP address); its next connection starts cold",
+			"  flush DEST   forget one server's (an IP address); its next connection starts cold\n" +
+			"  paths        the path memory: where TFO failed, is avoided, and until when (state file\n" +
+			"               of `fastopen send`, and the kernel's fo_syn_drops)\n" +
+			"  forget       clear the path memory's state file; forget DEST clears one destination",
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			asJSON := fs.Bool("json", false, "print JSON")
+			state := fs.String("state", "", "path memory file (default as for `fastopen send`)")
 			return func(args []string) error {
 				sub := "list"
 				if len(args) > 0 {
@@ -33,7 +37,29 @@ func init() {
 					if len(args) > 1 {
 						return cli.Usagef("cookies list takes no arguments")
 					}
-					return listCookies(*asJSON)
+					if err := listCookies(*asJSON); err != nil || *asJSON {
+						return err
+					}
+					fmt.Println()
+					return listPaths(*state, false)
+				case "paths":
+					if len(args) > 1 {
+						return cli.Usagef("cookies paths takes no arguments")
+					}
+					return listPaths(*state, *asJSON)
+				case "forget":
+					if len(args) > 2 {
+						return cli.Usagef("cookies forget takes at most one destination")
+					}
+					var dest netip.Addr
+					if len(args) == 2 {
+						a, err := netip.ParseAddr(args[1])
+						if err != nil {
+							return cli.Usagef("destination %q is not an IP address (e.g. 192.0.2.7 or 2001:db8::7)", args[1])
+						}
+						dest = a
+					}
+					return forgetPaths(*state, dest, *asJSON)
 				case "flush":
 					if len(args) > 2 {
 						return cli.Usagef("cookies flush takes at most one destination")
@@ -48,7 +74,7 @@ func init() {
 					}
 					return flushCookies(dest, *asJSON)
 				}
-				return cli.Usagef("unknown subcommand %q: want list or flush", sub)
+				return cli.Usagef("unknown subcommand %q: want list, flush, paths or forget", sub)
 			}
 		},
 	})
