@@ -356,7 +356,10 @@ func (p *pathState) record(o outcome, now time.Time) {
 // Lookup returns what m knows about addr as dialed from the calling
 // thread's network namespace.
 func (m *PathMemory) Lookup(addr netip.Addr) (PathEntry, bool) {
-	k := pathKey{ns: currentNamespace(), addr: addr.Unmap()}
+	return m.lookup(pathKey{ns: currentNamespace(), addr: addr.Unmap()})
+}
+
+func (m *PathMemory) lookup(k pathKey) (PathEntry, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	e := m.m[k]
