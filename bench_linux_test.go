@@ -13,8 +13,9 @@ import (
 // BenchmarkExchange measures one short request/response connection on a
 // namespace's loopback (dial, 6-byte request, echo, close) with the lazy and
 // the eager TFO dial and with a plain net.Dialer, to show what the library
-// costs per connection in time and allocations. Every TFO iteration's data
-// must ride in the SYN, or the benchmark fails.
+// costs per connection in time and allocations, and the lazy dial once
+// more without the path memory. Every TFO iteration's data must ride in
+// the SYN, or the benchmark fails.
 //
 //	go test -run '^$' -bench Exchange -benchmem .
 func BenchmarkExchange(b *testing.B) {
@@ -74,6 +75,16 @@ func BenchmarkExchange(b *testing.B) {
 		return c, err
 	}, true)
 	run("tfo-eager", func() (net.Conn, error) { return d.DialData(ctx, "tcp4", addr, msg) }, true)
+	// The same lazy dial without the path memory (as before it existed):
+	// what consulting and teaching it costs per connection.
+	noMem := fastopen.Dialer{IgnorePathMemory: true}
+	run("tfo-lazy-ignore-path-memory", func() (net.Conn, error) {
+		c, err := noMem.DialContext(ctx, "tcp4", addr)
+		if err == nil {
+			_, err = c.Write(msg)
+		}
+		return c, err
+	}, true)
 	var nd net.Dialer
 	run("plain-net.Dialer", func() (net.Conn, error) {
 		c, err := nd.DialContext(ctx, "tcp4", addr)

@@ -110,6 +110,7 @@ func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, erro
 		mu.Unlock()
 		st.requested, st.kernelOff, st.unsupported = o.requested, o.kernelOff, o.unsupported
 		st.path = o.path
+		st.path.rc = rc // path memory: to observe the outcome
 	}
 	if st.requested {
 		// With a cached cookie the kernel defers the SYN to the first

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -149,11 +150,13 @@ type pathEntry struct {
 type pathState struct {
 	mem           *PathMemory
 	key           pathKey
-	skipped       bool      // TFO left out because of the memory
-	probe         bool      // TFO tried again after a backoff
-	until         time.Time // skipped: TFO avoided until then
-	cause         Reason    // skipped: the failure remembered
-	cookieReqLost bool      // the cookie-request SYN (or its SYN-ACK) was lost
+	skipped       bool            // TFO left out because of the memory
+	probe         bool            // TFO tried again after a backoff
+	until         time.Time       // skipped: TFO avoided until then
+	cause         Reason          // skipped: the failure remembered
+	cookieReqLost bool            // the cookie-request SYN (or its SYN-ACK) was lost
+	rc            syscall.RawConn // the socket, for observing the outcome
+	seen          tcpSummary      // its TCP_INFO when observed (under Conn.mu)
 }
 
 // memory returns the PathMemory d uses, or nil.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"github.com/fastopen/fastopen/internal/tcpmetrics"
 	"golang.org/x/sys/unix"
@@ -72,56 +73,76 @@ func (d *Dialer) pathDecide(fd uintptr, address string) pathState {
 	return m.decide(k, time.Now(), true)
 }
 
+// tcpSummary is what observePath needs from TCP_INFO.
+type tcpSummary struct {
+	ok           bool
+	state        uint8
+	options      uint8
+	fail         uint8
+	totalRetrans uint32
+}
+
+// readTCPSummary reads TCP_INFO of fd without allocating: the struct
+// stays on the stack (x/sys's GetsockoptTCPInfo allocates it).
+func readTCPSummary(fd uintptr) tcpSummary {
+	var ti unix.TCPInfo
+	l := uint32(unsafe.Sizeof(ti))
+	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO, uintptr(unsafe.Pointer(&ti)), uintptr(unsafe.Pointer(&l)), 0)
+	if e != 0 {
+		return tcpSummary{}
+	}
+	return tcpSummary{ok: true, state: ti.State, options: ti.Options, fail: clientFail(&ti), totalRetrans: ti.Total_retrans}
+}
+
 // observePath tells the path memory what the connection showed, once its
 // handshake is over; closing says the connection is being closed, which
-// ends a probe whose handshake never finished.
+// ends a probe whose handshake never finished. On a known destination it
+// allocates once (the closure given to the raw connection).
 func (c *Conn) observePath(closing bool) {
 	p := &c.st.path
-	if p.mem == nil || p.skipped || c.pathObserved.Load() {
+	if p.mem == nil || p.skipped || p.rc == nil || c.pathObserved.Load() {
 		return
 	}
-	ti, fail, err := tcpInfo(c.tc)
-	if err != nil {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pathObserved.Load() {
 		return
 	}
-	if ti.State == unix.BPF_TCP_SYN_SENT || ti.State == unix.BPF_TCP_SYN_RECV {
-		if closing && p.probe && c.pathObserved.CompareAndSwap(false, true) {
+	if err := p.rc.Control(func(fd uintptr) { p.seen = readTCPSummary(fd) }); err != nil || !p.seen.ok {
+		return
+	}
+	ti := p.seen
+	if ti.state == unix.BPF_TCP_SYN_SENT || ti.state == unix.BPF_TCP_SYN_RECV {
+		if closing && p.probe {
+			c.pathObserved.Store(true)
 			p.record(outcomeNone, time.Now())
 		}
 		return
 	}
-	if !c.pathObserved.CompareAndSwap(false, true) {
-		return
-	}
+	c.pathObserved.Store(true)
 	o := outcomeNone
 	switch {
 	case !c.st.requested:
 	case !c.st.deferred:
 		// A handshake that asked for a cookie, observed right after
 		// connect returned: every retransmission so far was the SYN's.
-		if ti.Total_retrans > 0 {
+		if ti.totalRetrans > 0 {
 			o = outcomeCookieReqLost
 			p.cookieReqLost = true // only dial observes such a connection, before returning it
 		} else {
 			o = outcomeCookieReceived
 		}
-	case ti.Options&tcpiOptSYNData != 0:
+	case ti.options&tcpiOptSYNData != 0:
 		o = outcomeSYNDataAcked
-	default:
-		c.mu.Lock()
-		sentData := c.sentData
-		c.mu.Unlock()
-		switch {
-		case !sentData:
-		case fail == tfoSYNRetransmitted:
-			o = outcomeSYNDataLost
-		case fail == tfoDataNotAcked:
-			o = outcomeDataNotAcked
-		case !kernelReportsClientFail && ti.Total_retrans > 0:
-			o = outcomeSYNDataLost // before 5.5, the best sign there is
-		case !kernelReportsClientFail:
-			o = outcomeDataNotAcked
-		}
+	case !c.sentData:
+	case ti.fail == tfoSYNRetransmitted:
+		o = outcomeSYNDataLost
+	case ti.fail == tfoDataNotAcked:
+		o = outcomeDataNotAcked
+	case !kernelReportsClientFail && ti.totalRetrans > 0:
+		o = outcomeSYNDataLost // before 5.5, the best sign there is
+	case !kernelReportsClientFail:
+		o = outcomeDataNotAcked
 	}
 	p.record(o, time.Now())
 }

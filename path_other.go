@@ -10,4 +10,6 @@ func pathKernel(netip.Addr) kernelView { return kernelView{} }
 
 func (c *Conn) observePath(closing bool) {}
 
+type tcpSummary struct{}
+
 func pathKernelAll() (map[netip.Addr]kernelView, error) { return nil, nil }

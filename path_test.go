@@ -170,3 +170,18 @@ func TestPathConcurrent(t *testing.T) {
 		t.Fatalf("%d entries, want at most Size 8", n)
 	}
 }
+
+// BenchmarkPathDecide: the path memory's work on a warm dial to a known
+// destination in good standing (decide, then record the success).
+//
+//	go test -run '^$' -bench PathDecide -benchmem .
+func BenchmarkPathDecide(b *testing.B) {
+	m := &PathMemory{}
+	now := time.Now()
+	m.decide(testKey, now, false)
+	b.ReportAllocs()
+	for b.Loop() {
+		st := m.decide(testKey, now, false)
+		st.record(outcomeSYNDataAcked, now)
+	}
+}
