@@ -188,7 +188,6 @@ func TestPathMemory(t *testing.T) {
 		// (TCP_TIMEOUT_INIT): what a lost SYN costs.
 		synRTO = time.Second
 	)
-	blackhole := lab.Rule{Name: "blackhole-tfo-syn", Dir: lab.Up, Match: lab.Match{SYN: true, FastOpen: true}, Action: lab.Blackhole, After: 1}
 	for _, tc := range []struct {
 		name   string
 		faults []lab.Rule
@@ -201,7 +200,7 @@ func TestPathMemory(t *testing.T) {
 		{name: "drop-syn-data", faults: []lab.Rule{lab.DropSYNData()}, avoided: true},
 		{name: "drop-synack-cookie", faults: []lab.Rule{lab.DropSYNACKCookie()}, avoided: true},
 		{name: "strip-tfo", faults: []lab.Rule{lab.StripSYNFastOpen(), lab.StripSYNACKFastOpen()}},
-		{name: "blackhole", faults: []lab.Rule{blackhole}, avoided: true},
+		{name: "blackhole", faults: []lab.Rule{lab.BlackholeFastOpen(1)}, avoided: true},
 		{name: "loss-20%", loss: 0.2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
