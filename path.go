@@ -13,9 +13,8 @@ import (
 // Defaults of a PathMemory whose fields are zero.
 const (
 	// DefaultPathBackoff is how long TFO is avoided after a first failure
-	// on a path. Linux before 4.11 waited 60 s << drops after repeated
-	// SYN-data losses; RFC 7413 section 4.1.3.1 asks clients to cache
-	// such failures.
+	// on a path (RFC 7413 section 4.1.3.1 asks clients to cache such
+	// failures).
 	DefaultPathBackoff = time.Minute
 	// DefaultMaxPathBackoff caps the doubling backoff.
 	DefaultMaxPathBackoff = time.Hour

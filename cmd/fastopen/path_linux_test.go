@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -304,5 +305,28 @@ func TestPathMemory(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStateFileCorrupt: a state file that is not one gives a warning that
+// names it, the run goes on with an empty memory, and the file is then
+// replaced by a valid one.
+func TestStateFileCorrupt(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "paths.json")
+	if err := os.WriteFile(state, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, nil, "cookies", "paths", "--state", state)
+	if code != 0 || !strings.Contains(stderr, "warning: state file "+state) || !strings.Contains(stderr, "not a readable fastopen state file") {
+		t.Fatalf("cookies paths on a corrupt file: exit %d, stderr %q; want 0 and a warning naming the file", code, stderr)
+	}
+	// Port 1 on loopback refuses: the exchange fails, the file is saved.
+	_, stderr, code = runCLI(t, nil, "send", "127.0.0.1:1", "--state", state, "--timeout", "2s")
+	if code != 1 || !strings.Contains(stderr, "starting with an empty path memory") {
+		t.Fatalf("send with a corrupt state file: exit %d, stderr %q; want the warning, then the refusal", code, stderr)
+	}
+	b, err := os.ReadFile(state)
+	if err != nil || !json.Valid(b) || !strings.Contains(string(b), `"version": 1`) {
+		t.Fatalf("state file after the run: %q, %v; want a valid state file", b, err)
 	}
 }
