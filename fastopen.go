@@ -16,6 +16,11 @@
 // net.Listener with TFO enabled (TCP_FASTOPEN) and, optionally, a cookie
 // key shared by a fleet of servers.
 //
+// A Dialer remembers per destination where TFO failed (a lost SYN with
+// data, a lost cookie request) and dials plain TCP there for a growing
+// backoff before trying TFO again (PathMemory), so that a path which
+// punishes TFO costs no more than plain TCP after its first failure.
+//
 // InfoOf reports what the kernel knows about a connection: whether data
 // went into the SYN, whether the peer accepted it, and if not, why.
 // Handshake lets a server act on SYN data only once the client has

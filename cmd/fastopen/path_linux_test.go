@@ -295,6 +295,19 @@ func TestPathMemory(t *testing.T) {
 					}
 				}
 			}
+			if tc.avoided {
+				// The CLI tells where TFO is avoided and why.
+				b, err := l.Client.Command(binary, "check", "--json", "--state", state).Output()
+				var rep struct {
+					PathsAvoided []fastopen.PathEntry `json:"paths_avoided"`
+				}
+				if err != nil || json.Unmarshal(b, &rep) != nil {
+					t.Fatalf("fastopen check --json: %v\n%s", err, b)
+				}
+				if len(rep.PathsAvoided) != 1 || rep.PathsAvoided[0].Addr != l.ServerAddr(false) || rep.PathsAvoided[0].Cause == fastopen.ReasonNone {
+					t.Errorf("fastopen check: paths_avoided %+v, want the server with its cause", rep.PathsAvoided)
+				}
+			}
 			if tc.name == "drop-synack-cookie" {
 				// Item 4: the cold connection's reason names the lost
 				// cookie request, not "first contact".
