@@ -16,6 +16,11 @@ import (
 // "cold" one, which costs the usual round trip and asks for the cookie).
 // Later connections to the same server IP carry the cookie and the data.
 //
+// After TFO failed on a path (a lost SYN with data, a lost cookie request)
+// a Dialer dials that destination without TFO for a while; see PathMemory.
+// The zero Dialer shares DefaultPathMemory with the process's other
+// Dialers.
+//
 // A Dialer may be used by several goroutines at once, as long as its
 // fields are not changed meanwhile.
 type Dialer struct {

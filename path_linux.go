@@ -91,7 +91,11 @@ func readTCPSummary(fd uintptr) tcpSummary {
 	if e != 0 {
 		return tcpSummary{}
 	}
-	return tcpSummary{ok: true, state: ti.State, options: ti.Options, fail: clientFail(&ti), totalRetrans: ti.Total_retrans}
+	sum := tcpSummary{ok: true, state: ti.State, options: ti.Options, totalRetrans: ti.Total_retrans}
+	if kernelReportsClientFail { // before 5.5 the bits are padding
+		sum.fail = clientFail(&ti)
+	}
+	return sum
 }
 
 // observePath tells the path memory what the connection showed, once its

@@ -99,3 +99,21 @@ func TestPathHeals(t *testing.T) {
 		t.Fatalf("after healing: %+v, want no failures, not avoided, 2 successes", e)
 	}
 }
+
+// TestPathMemoryBefore55: on kernels before 5.5 (no
+// tcpi_fastopen_client_fail, injected here) a lost SYN with data is still
+// recognised, by the SYN retransmission TCP_INFO counts, and the next
+// dial leaves TFO out.
+func TestPathMemoryBefore55(t *testing.T) {
+	l := labtest.Lab(t, lab.Config{RTT: 10 * time.Millisecond, Faults: []lab.Rule{lab.DropSYNData()}})
+	addr, _ := echoServer(t, l.Server, &fastopen.ListenConfig{}, "tcp4", netip.AddrPortFrom(l.ServerAddr(false), 8000).String())
+	defer fastopen.SetKernelReportsClientFail(false)()
+	d := fastopen.Dialer{PathMemory: &fastopen.PathMemory{}}
+	exchange(t, l.Client, &d, "tcp4", addr, "cookie please")
+	if inf := exchange(t, l.Client, &d, "tcp4", addr, "lost in the SYN"); inf.SYNData || !inf.SentInSYN {
+		t.Fatalf("SYN data dropped: %+v, want sent in the SYN and not acknowledged", inf)
+	}
+	if inf := exchange(t, l.Client, &d, "tcp4", addr, "plain"); inf.Reason != fastopen.ReasonPathMemory || inf.PathCause != fastopen.ReasonSYNRetransmitted {
+		t.Fatalf("after the loss: %+v, want path_memory after syn_retransmitted", inf)
+	}
+}
