@@ -47,30 +47,13 @@ func init() {
 						return cli.Usagef("cookies paths takes no arguments")
 					}
 					return listPaths(*state, *asJSON)
-				case "forget":
-					if len(args) > 2 {
-						return cli.Usagef("cookies forget takes at most one destination")
+				case "forget", "flush":
+					dest, err := destArg(sub, args[1:])
+					if err != nil {
+						return err
 					}
-					var dest netip.Addr
-					if len(args) == 2 {
-						a, err := netip.ParseAddr(args[1])
-						if err != nil {
-							return cli.Usagef("destination %q is not an IP address (e.g. 192.0.2.7 or 2001:db8::7)", args[1])
-						}
-						dest = a
-					}
-					return forgetPaths(*state, dest, *asJSON)
-				case "flush":
-					if len(args) > 2 {
-						return cli.Usagef("cookies flush takes at most one destination")
-					}
-					var dest netip.Addr
-					if len(args) == 2 {
-						a, err := netip.ParseAddr(args[1])
-						if err != nil {
-							return cli.Usagef("destination %q is not an IP address (e.g. 192.0.2.7 or 2001:db8::7)", args[1])
-						}
-						dest = a
+					if sub == "forget" {
+						return forgetPaths(*state, dest, *asJSON)
 					}
 					return flushCookies(dest, *asJSON)
 				}
@@ -78,6 +61,22 @@ func init() {
 			}
 		},
 	})
+}
+
+// destArg reads the optional destination of `cookies flush|forget`: none
+// is the zero Addr (every destination).
+func destArg(sub string, args []string) (netip.Addr, error) {
+	switch {
+	case len(args) > 1:
+		return netip.Addr{}, cli.Usagef("cookies %s takes at most one destination", sub)
+	case len(args) == 0:
+		return netip.Addr{}, nil
+	}
+	a, err := netip.ParseAddr(args[0])
+	if err != nil {
+		return netip.Addr{}, cli.Usagef("destination %q is not an IP address (e.g. 192.0.2.7 or 2001:db8::7)", args[0])
+	}
+	return a, nil
 }
 
 func listCookies(asJSON bool) error {

@@ -102,8 +102,12 @@ func forgetPaths(flagFile string, dest netip.Addr, asJSON bool) error {
 	if name == "" {
 		return cli.Usagef("--state none: there is no state file to clear")
 	}
-	if err := pathstate.Forget(name, func(m *fastopen.PathMemory) { m.Forget(dest) }); err != nil {
+	found, err := pathstate.Forget(name, func(m *fastopen.PathMemory) { m.Forget(dest) })
+	if err != nil {
 		return err
+	}
+	if !found {
+		return &cli.ExitError{Code: 1, Err: fmt.Errorf("no state file at %s: nothing to forget", name)}
 	}
 	what := "every destination"
 	if dest.IsValid() {

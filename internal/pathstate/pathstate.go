@@ -120,13 +120,14 @@ func Save(name string, m *fastopen.PathMemory) error {
 	return update(name, func(merged *fastopen.PathMemory) { merged.Restore(m.Entries()) })
 }
 
-// Forget removes addr (every destination if addr is the zero Addr) from
-// the file. A missing file is not an error.
-func Forget(name string, forget func(*fastopen.PathMemory)) error {
+// Forget rewrites the file with forget applied to its entries (such as
+// PathMemory.Forget of one address). It reports false, and writes
+// nothing, when there is no file.
+func Forget(name string, forget func(*fastopen.PathMemory)) (bool, error) {
 	if _, err := os.Stat(name); errors.Is(err, os.ErrNotExist) {
-		return nil
+		return false, nil
 	}
-	return update(name, forget)
+	return true, update(name, forget)
 }
 
 // update rewrites name with fn applied to its entries, under the lock.
