@@ -13,13 +13,20 @@ import (
 	"github.com/fastopen/fastopen/internal/pathstate"
 )
 
-// statePath resolves --state as `fastopen send` does ("" if "none").
+// statePath resolves --state ("" for "none"). Without a flag and without
+// a place for the default file it warns and returns "": the run goes on
+// with the kernel's record and its own memory only.
 func statePath(flagFile string) (string, error) {
 	switch flagFile {
 	case "none":
 		return "", nil
 	case "":
-		return pathstate.DefaultFile()
+		name, err := pathstate.DefaultFile()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "warning: %v; the path memory is not kept between runs\n", err)
+			return "", nil
+		}
+		return name, nil
 	}
 	return flagFile, nil
 }

@@ -189,15 +189,9 @@ func printSend(w io.Writer, r sendRecord, sent int) {
 // returns the function that saves it back. A corrupt file is a warning:
 // the run starts with an empty memory and replaces the file.
 func loadPaths(flagFile string, m *fastopen.PathMemory) (func(), error) {
-	name := flagFile
-	if name == "none" {
-		return func() {}, nil
-	}
-	if name == "" {
-		var err error
-		if name, err = pathstate.DefaultFile(); err != nil {
-			return nil, err
-		}
+	name, err := statePath(flagFile)
+	if err != nil || name == "" {
+		return func() {}, err
 	}
 	if err := pathstate.Load(name, m); err != nil {
 		if !errors.Is(err, pathstate.ErrCorrupt) {
