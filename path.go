@@ -221,14 +221,20 @@ func (m *PathMemory) decide(k pathKey, now time.Time, useKernel bool) pathState 
 	m.mu.RUnlock()
 
 	var kv kernelView
-	if useKernel && (e == nil || nowNs-e.kernelRead.Load() >= int64(pathKernelRefresh)) {
+	read := useKernel && (e == nil || nowNs-e.kernelRead.Load() >= int64(pathKernelRefresh))
+	if read {
 		kv = pathKernel(k.addr)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e = m.entry(k, nowNs)
-	if kv.ok {
+	switch {
+	case kv.ok:
 		m.applyKernel(e, kv, now)
+	case read:
+		// Unreadable (no netlink here?): try again after the refresh
+		// interval, not at every dial.
+		e.kernelRead.Store(nowNs)
 	}
 	switch {
 	case e.failures == 0:
