@@ -44,12 +44,13 @@ type Conn struct {
 type dialState struct {
 	network     string
 	address     string
-	requested   bool      // TCP_FASTOPEN_CONNECT is set on the socket
-	disabled    bool      // Dialer.Disable
-	kernelOff   bool      // the kernel refused TCP_FASTOPEN_CONNECT (client bit off)
-	unsupported bool      // no TFO on this platform or kernel
-	deferred    bool      // a cookie was cached: the SYN waits for the first write
-	path        pathState // what the path memory decided (path.go)
+	requested   bool       // TCP_FASTOPEN_CONNECT is set on the socket
+	disabled    bool       // Dialer.Disable
+	kernelOff   bool       // the kernel refused TCP_FASTOPEN_CONNECT (client bit off)
+	unsupported bool       // no TFO on this platform or kernel
+	deferred    bool       // a cookie was cached: the SYN waits for the first write
+	path        *pathState // what the path memory decided (path.go); nil without
+
 }
 
 func newConn(tc *net.TCPConn, st dialState, wait time.Duration) *Conn {

@@ -41,25 +41,31 @@ func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, erro
 				}
 			}
 			var st dialState
-			var serr error
-			var sockFD uintptr
+			// What the callback learns, in one object (it escapes).
+			var ctl struct {
+				fd   uintptr
+				serr error
+				path pathState
+			}
 			if err := rc.Control(func(fd uintptr) {
-				sockFD = fd
+				ctl.fd = fd
 				// Path memory: leave TFO out where it failed lately.
-				if st.path = d.pathDecide(fd, address); st.path.skipped {
+				if ctl.path = d.pathDecide(fd, address); ctl.path.skipped {
 					return
 				}
-				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
+				ctl.serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
 			}); err != nil {
 				return err
 			}
+			sockFD, serr := ctl.fd, ctl.serr
+			st.path = &ctl.path
 			defer func() {
 				mu.Lock()
 				outcomes[sockFD] = st
 				mu.Unlock()
 			}()
 			switch {
-			case st.path.skipped:
+			case ctl.path.skipped:
 				if d.Require {
 					return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonPathMemory, Err: ErrNotUsed}
 				}
@@ -109,8 +115,9 @@ func (d *Dialer) dial(ctx context.Context, network, address string) (*Conn, erro
 		o := outcomes[sockFD]
 		mu.Unlock()
 		st.requested, st.kernelOff, st.unsupported = o.requested, o.kernelOff, o.unsupported
-		st.path = o.path
-		st.path.rc = rc // path memory: to observe the outcome
+		if st.path = o.path; st.path != nil {
+			st.path.rc = rc // path memory: to observe the outcome
+		}
 	}
 	if st.requested {
 		// With a cached cookie the kernel defers the SYN to the first

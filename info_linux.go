@@ -137,7 +137,7 @@ func (c *Conn) info() (Info, error) {
 		inf.Reason = ReasonNone
 	case c.st.disabled:
 		inf.Reason = ReasonDisabled
-	case c.st.path.skipped:
+	case c.st.path.skippedTFO():
 		inf.Reason = ReasonPathMemory
 	case c.st.unsupported:
 		inf.Reason = ReasonUnsupported
@@ -145,7 +145,7 @@ func (c *Conn) info() (Info, error) {
 		inf.Reason = ReasonKernelOff
 	case !started || ti.State == unix.BPF_TCP_SYN_SENT:
 		inf.Reason = ReasonPending
-	case c.st.path.cookieReqLost:
+	case c.st.path.lostCookieRequest():
 		inf.Reason = ReasonCookieRequestLost
 	case kernelReason(fail) != ReasonUnknown:
 		inf.Reason = kernelReason(fail)

@@ -144,8 +144,10 @@ type pathEntry struct {
 	successes   atomic.Uint64
 }
 
-// pathState is what the path memory decided for one dial, kept in the
-// connection's dialState.
+// pathState is what the path memory decided for one dial. The
+// connection's dialState points to it (it lives in the object the dial's
+// socket callback fills, which is on the heap anyway), so that dialState
+// stays small.
 type pathState struct {
 	mem           *PathMemory
 	key           pathKey
@@ -479,13 +481,23 @@ func fromNs(ns int64) time.Time {
 	return time.Unix(0, ns)
 }
 
-// fill sets Info's path fields.
+// fill sets Info's path fields; p may be nil (no path memory).
 func (p *pathState) fill(inf *Info) {
+	if p == nil {
+		return
+	}
 	inf.PathProbe = p.probe
 	if p.skipped {
 		inf.PathUntil, inf.PathCause = p.until, p.cause
 	}
 }
+
+// skippedTFO reports whether the path memory left TFO out; p may be nil.
+func (p *pathState) skippedTFO() bool { return p != nil && p.skipped }
+
+// lostCookieRequest reports whether the connection's cookie request (or
+// its SYN-ACK) was lost; p may be nil.
+func (p *pathState) lostCookieRequest() bool { return p != nil && p.cookieReqLost }
 
 // ReadKernel applies what the kernel's TCP metrics record (fo_syn_drops
 // and the age of the last drop) for every destination it knows, in the

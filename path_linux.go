@@ -103,8 +103,8 @@ func readTCPSummary(fd uintptr) tcpSummary {
 // ends a probe whose handshake never finished. On a known destination it
 // allocates once (the closure given to the raw connection).
 func (c *Conn) observePath(closing bool) {
-	p := &c.st.path
-	if p.mem == nil || p.skipped || p.rc == nil || c.pathObserved.Load() {
+	p := c.st.path
+	if p == nil || p.mem == nil || p.skipped || p.rc == nil || c.pathObserved.Load() {
 		return
 	}
 	c.mu.Lock()
