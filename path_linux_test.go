@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +83,9 @@ func TestPathHeals(t *testing.T) {
 		t.Fatalf("after the failed probe: %+v, want 2 failures, avoided for %v", e, 2*backoff)
 	}
 
+	if err := l.SetFaultActive("no-such-rule", false); err == nil || !strings.Contains(err.Error(), "drop-syn-data") {
+		t.Fatalf("SetFaultActive of an unknown rule: %v, want an error listing the lab's rules", err)
+	}
 	if err := l.SetFaultActive("drop-syn-data", false); err != nil {
 		t.Fatal(err)
 	}
