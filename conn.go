@@ -47,7 +47,8 @@ type Conn struct {
 	readDeadline deadline
 	rdChanged    signal // fires, and is renewed, when readDeadline changes
 	wrDeadline   deadline
-	syn          synRecord // what the write that sent the SYN put in it (info_*.go)
+	syn          synRecord   // what the write that sent the SYN put in it (info_*.go)
+	pathObserved atomic.Bool // the path memory was told the outcome (path_*.go)
 }
 
 // phase is where a connection is in its life; it only moves forward.
@@ -141,9 +142,10 @@ func (d deadline) time() time.Time {
 type dialState struct {
 	network   string
 	address   string
-	requested bool   // TCP_FASTOPEN_CONNECT is set on the socket
-	deferred  bool   // a cookie was cached: the SYN waits for the first write
-	off       Reason // why TFO was not requested: ReasonDisabled (Dialer.Disable), ReasonKernelOff (client bit off), ReasonUnsupported
+	requested bool       // TCP_FASTOPEN_CONNECT is set on the socket
+	deferred  bool       // a cookie was cached: the SYN waits for the first write
+	off       Reason     // why TFO was not requested: ReasonDisabled (Dialer.Disable), ReasonKernelOff (client bit off), ReasonUnsupported, ReasonPathMemory
+	path      *pathState // what the path memory decided (path.go); nil without
 }
 
 func newConn(tc *net.TCPConn, st dialState, wait time.Duration) *Conn {
@@ -308,7 +310,11 @@ func (c *Conn) Read(b []byte) (int, error) {
 	for {
 		switch phase(c.phase.Load()) {
 		case phaseOpen:
-			return c.sock().Read(b)
+			n, err := c.sock().Read(b)
+			if n > 0 {
+				c.observePath(false) // path memory: data came back, the handshake is over
+			}
+			return n, err
 		case phaseFailed:
 			return 0, c.failure()
 		case phaseDeferred:
@@ -434,6 +440,7 @@ func (c *Conn) opError(op string, err error) error {
 // Close closes the connection. On a lazy connection that has not written,
 // no packet was sent and none is.
 func (c *Conn) Close() error {
+	c.observePath(true) // path memory: last chance to learn the outcome
 	c.mu.Lock()
 	c.closed.fire()
 	c.mu.Unlock()

@@ -18,6 +18,11 @@ import (
 // "cold" one, which costs the usual round trip and asks for the cookie).
 // Later connections to the same server IP carry the cookie and the data.
 //
+// After TFO failed on a path (a lost SYN with data, a lost cookie request)
+// a Dialer dials that destination without TFO for a while; see PathMemory.
+// The zero Dialer shares DefaultPathMemory with the process's other
+// Dialers.
+//
 // A Dialer may be used by several goroutines at once, as long as its
 // fields are not changed meanwhile.
 type Dialer struct {
@@ -66,6 +71,14 @@ type Dialer struct {
 	// plus four variations, 10 ms to 900 ms), or DefaultRaceDelay when
 	// the cache holds none (or cannot be read).
 	RaceDelay time.Duration
+
+	// PathMemory remembers per destination how TFO fared and makes dials
+	// leave TFO out for a while after it failed (see PathMemory). Nil
+	// means DefaultPathMemory, shared by the process's Dialers.
+	PathMemory *PathMemory
+	// IgnorePathMemory makes every dial try TFO whatever happened before,
+	// and teaches the memory nothing: for measuring TFO itself.
+	IgnorePathMemory bool
 }
 
 // DefaultRaceDelay is the race delay when Dialer.RaceDelay is zero and
@@ -154,6 +167,7 @@ func (d *Dialer) DialData(ctx context.Context, network, address string, data []b
 		c.Close()
 		return nil, c.dialError(err)
 	}
+	c.observePath(false) // path memory: the handshake's outcome is known
 	return c, nil
 }
 

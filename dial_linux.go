@@ -50,6 +50,8 @@ func (d *Dialer) dial(ctx context.Context, network, address string, eager bool) 
 	c := newConn(tc, st, d.FirstWriteWait)
 	if st.deferred {
 		c.plan = d.newPlan(ctx, network, tc.RemoteAddr(), rest, deadline, eager)
+	} else if st.requested {
+		c.observePath(false) // path memory: the cookie request's handshake is over
 	}
 	return c, nil
 }
@@ -72,7 +74,8 @@ func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TC
 	}
 	g := getDialing(d)
 	nc, err := g.nd.DialContext(ctx, network, address)
-	st := dialState{network: network, address: address, requested: g.off == ReasonNone, off: g.off}
+	st := dialState{network: network, address: address, requested: g.off == ReasonNone, off: g.off, path: g.path}
+	g.path = nil
 	fd := g.fd
 	if isLiteral(address) {
 		// For an IP literal net calls Control only during DialContext
@@ -112,7 +115,8 @@ type dialing struct {
 	// controlContext is control as a func value, made once.
 	controlContext func(ctx context.Context, network, address string, rc syscall.RawConn) error
 
-	off Reason // as in dialState; ReasonNone once TCP_FASTOPEN_CONNECT is set
+	off  Reason     // as in dialState; ReasonNone once TCP_FASTOPEN_CONNECT is set
+	path *pathState // what the path memory decided for the socket; nil without
 }
 
 var dialings = sync.Pool{New: func() any {
@@ -137,13 +141,14 @@ func getDialing(d *Dialer) *dialing {
 	g := dialings.Get().(*dialing)
 	g.d, g.nd, g.fd = d, d.Dialer, -1
 	g.off = ReasonPending // until Control has run
+	g.path = nil
 	g.nd.Control, g.nd.ControlContext = nil, g.controlContext
 	return g
 }
 
 // putDialing returns g to the pool, holding nothing of the caller's.
 func putDialing(g *dialing) {
-	g.d, g.nd = nil, net.Dialer{}
+	g.d, g.nd, g.path = nil, net.Dialer{}, nil
 	dialings.Put(g)
 }
 
@@ -160,6 +165,17 @@ func (g *dialing) control(ctx context.Context, network, address string, rc sysca
 	}
 	if err := rc.Control(g.recordFD); err != nil {
 		return err
+	}
+	// Path memory: leave TFO out where it failed lately.
+	if p := g.d.pathDecide(uintptr(g.fd), address); p.mem != nil {
+		g.path = &p
+		if p.skipped {
+			g.off = ReasonPathMemory
+			if g.d.Require {
+				return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonPathMemory, Err: ErrNotUsed}
+			}
+			return nil
+		}
 	}
 	serr := setsockoptInt(g.fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
 	switch {

@@ -43,3 +43,12 @@ func CachedRTT(ip netip.Addr) (rtt, rttVar time.Duration, cookie bool) {
 	pc := lookupPaths(ip)[0]
 	return pc.rtt, pc.rttVar, pc.cookie
 }
+
+// SetKernelReportsClientFail makes the package behave as on a kernel that
+// does (true) or does not (false, before Linux 5.5) fill
+// tcpi_fastopen_client_fail; it returns the function that restores it.
+func SetKernelReportsClientFail(v bool) (restore func()) {
+	old := kernelReportsClientFail
+	kernelReportsClientFail = v
+	return func() { kernelReportsClientFail = old }
+}

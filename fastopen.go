@@ -16,6 +16,11 @@
 // net.Listener with TFO enabled (TCP_FASTOPEN) and, optionally, a cookie
 // key shared by a fleet of servers.
 //
+// A Dialer remembers per destination where TFO failed (a lost SYN with
+// data, a lost cookie request) and dials plain TCP there for a growing
+// backoff before trying TFO again (PathMemory), so that a path which
+// punishes TFO costs no more than plain TCP after its first failure.
+//
 // InfoOf reports what the kernel knows about a connection: whether data
 // went into the SYN, whether the peer accepted it, and if not, why.
 // Handshake lets a server act on SYN data only once the client has
@@ -178,6 +183,13 @@ type Info struct {
 	// kernel has measured a round trip. JSON: nanoseconds.
 	RTT    time.Duration `json:"rtt_ns"`
 	RTTVar time.Duration `json:"rttvar_ns"`
+	// PathUntil and PathCause (client), with ReasonPathMemory: TFO is
+	// avoided for the server until PathUntil because of the failure
+	// PathCause. PathProbe: the dial tried TFO again after such a
+	// backoff. See PathMemory.
+	PathUntil time.Time `json:"path_until,omitzero"`
+	PathCause Reason    `json:"path_cause,omitempty"`
+	PathProbe bool      `json:"path_probe,omitempty"`
 }
 
 // Reason says why TCP Fast Open did not happen on a connection. The zero
@@ -233,21 +245,32 @@ const (
 	// default with a post-quantum key share (~1.5 KB) — answers one round
 	// trip later, as without TFO.
 	ReasonTooBigForSYN
+	// ReasonPathMemory (client): the dial left TFO out because earlier
+	// connections to this server failed with it (see PathMemory);
+	// Info.PathUntil says until when, Info.PathCause which failure.
+	ReasonPathMemory
+	// ReasonCookieRequestLost (client): the SYN asking for a cookie, or
+	// the SYN-ACK bringing it, was lost, and the SYN was retransmitted
+	// without the request: the connection waited for the SYN
+	// retransmission timeout (a middlebox dropping TFO options?).
+	ReasonCookieRequestLost
 )
 
 var reasonText = [...]struct{ code, text string }{
-	ReasonNone:             {"", "TFO used"},
-	ReasonPending:          {"pending", "handshake not finished (nothing written yet, or SYN in flight)"},
-	ReasonDisabled:         {"disabled", "TFO disabled by the caller"},
-	ReasonUnsupported:      {"unsupported", "TFO is not supported on this platform"},
-	ReasonKernelOff:        {"kernel_off", "TFO is off in the kernel for this side (net.ipv4.tcp_fastopen: set bit 0x1 for clients, 0x2 for servers, e.g. sysctl -w net.ipv4.tcp_fastopen=3 or `fastopen enable`)"},
-	ReasonNoCookie:         {"no_cookie", "no TFO cookie for this server yet: the SYN asked for one (first contact; if it persists the server does not offer TFO)"},
-	ReasonDataNotAcked:     {"data_not_acked", "the server did not accept the data in the SYN; it was sent again after the handshake"},
-	ReasonSYNRetransmitted: {"syn_retransmitted", "the SYN with data was lost and sent again without data"},
-	ReasonNoData:           {"no_data", "the handshake started with no data to send (read before write)"},
-	ReasonNotInSYN:         {"not_in_syn", "the first bytes did not arrive in the SYN"},
-	ReasonUnknown:          {"unknown", "the kernel did not use TFO and did not say why (client TFO may be paused after a suspected middlebox blackhole: see `fastopen check`)"},
-	ReasonTooBigForSYN:     {"too_big_for_syn", "data in the SYN but only part of the first flight: the rest followed after the handshake, so the server could not answer earlier (send a first write that fits, about 1420 B on a 1500-byte MTU)"},
+	ReasonNone:              {"", "TFO used"},
+	ReasonPending:           {"pending", "handshake not finished (nothing written yet, or SYN in flight)"},
+	ReasonDisabled:          {"disabled", "TFO disabled by the caller"},
+	ReasonUnsupported:       {"unsupported", "TFO is not supported on this platform"},
+	ReasonKernelOff:         {"kernel_off", "TFO is off in the kernel for this side (net.ipv4.tcp_fastopen: set bit 0x1 for clients, 0x2 for servers, e.g. sysctl -w net.ipv4.tcp_fastopen=3 or `fastopen enable`)"},
+	ReasonNoCookie:          {"no_cookie", "no TFO cookie for this server yet: the SYN asked for one (first contact; if it persists the server does not offer TFO)"},
+	ReasonDataNotAcked:      {"data_not_acked", "the server did not accept the data in the SYN; it was sent again after the handshake"},
+	ReasonSYNRetransmitted:  {"syn_retransmitted", "the SYN with data was lost and sent again without data"},
+	ReasonNoData:            {"no_data", "the handshake started with no data to send (read before write)"},
+	ReasonNotInSYN:          {"not_in_syn", "the first bytes did not arrive in the SYN"},
+	ReasonUnknown:           {"unknown", "the kernel did not use TFO and did not say why (client TFO may be paused after a suspected middlebox blackhole: see `fastopen check`)"},
+	ReasonTooBigForSYN:      {"too_big_for_syn", "data in the SYN but only part of the first flight: the rest followed after the handshake, so the server could not answer earlier (send a first write that fits, about 1420 B on a 1500-byte MTU)"},
+	ReasonPathMemory:        {"path_memory", "TFO left out: earlier connections to this server failed with it (see `fastopen cookies`); it is tried again after a backoff"},
+	ReasonCookieRequestLost: {"cookie_request_lost", "the SYN asking for a TFO cookie (or the SYN-ACK bringing it) was lost and the SYN sent again without the request, after the retransmission timeout"},
 }
 
 // String explains the reason in words, with what to do where a user can

@@ -227,6 +227,7 @@ func (c *Conn) info() (Info, error) {
 	started := phase(c.phase.Load()) != phaseDeferred
 	noData := start == startNoData
 	inf := Info{Side: SideClient, Requested: st.requested || raced, HadCookie: st.deferred || raced, SentInSYN: start == startData}
+	st.path.fill(&inf)
 	// TCP_INFO first, the SYN record after: a SYN the kernel reports
 	// answered was sent by a write that has recorded it or holds the
 	// record's lock.
@@ -252,6 +253,8 @@ func (c *Conn) info() (Info, error) {
 		inf.Reason = ReasonSYNRetransmitted
 	case !st.requested:
 		inf.Reason = st.off // disabled, kernel_off, unsupported
+	case st.path.lostCookieRequest():
+		inf.Reason = ReasonCookieRequestLost
 	case !started || ti.State == unix.BPF_TCP_SYN_SENT:
 		inf.Reason = ReasonPending
 	case kernelReason(fail) != ReasonUnknown:

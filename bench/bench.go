@@ -636,7 +636,8 @@ func exchange(ctx context.Context, cfg *Config, e *env, srv *server, v variant, 
 	if v.client == ClientEager {
 		req.Mode = echo.Eager
 	}
-	d := &fastopen.Dialer{Disable: !v.tfo}
+	// The bench measures TFO itself: no path memory turning it off after a random loss.
+	d := &fastopen.Dialer{Disable: !v.tfo, IgnorePathMemory: true}
 	var r echo.Result
 	err := e.client(func() error {
 		sctx, cancel := context.WithTimeout(ctx, cfg.Timeout)

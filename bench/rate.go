@@ -132,7 +132,7 @@ func RunRate(ctx context.Context, cfg RateConfig) (*RateResult, error) {
 			defer unpin()
 		}
 		one := func(tfo bool) (bool, error) {
-			d := &fastopen.Dialer{Disable: !tfo}
+			d := &fastopen.Dialer{Disable: !tfo, IgnorePathMemory: true} // measure TFO itself
 			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			r, err := echo.Send(cctx, d, echo.Request{Network: "tcp", Address: addr, Data: data})

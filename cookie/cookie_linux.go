@@ -4,99 +4,31 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"time"
+	"os"
 
+	"github.com/fastopen/fastopen/internal/tcpmetrics"
 	"github.com/fastopen/fastopen/sysctl"
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netlink/nl"
-	"golang.org/x/sys/unix"
 )
-
-// The tcp_metrics generic netlink family, from linux/tcp_metrics.h
-// (x/sys/unix has no constants for it).
-const (
-	tcpMetricsGenlName    = "tcp_metrics" // TCP_METRICS_GENL_NAME
-	tcpMetricsGenlVersion = 0x1           // TCP_METRICS_GENL_VERSION
-
-	tcpMetricsCmdGet = 1 // TCP_METRICS_CMD_GET
-	tcpMetricsCmdDel = 2 // TCP_METRICS_CMD_DEL
-
-	tcpMetricsAttrAddrIPv4      = 1  // TCP_METRICS_ATTR_ADDR_IPV4, __be32
-	tcpMetricsAttrAddrIPv6      = 2  // TCP_METRICS_ATTR_ADDR_IPV6, 16 bytes
-	tcpMetricsAttrAge           = 3  // TCP_METRICS_ATTR_AGE, u64 msecs
-	tcpMetricsAttrFopenMSS      = 7  // TCP_METRICS_ATTR_FOPEN_MSS, u16
-	tcpMetricsAttrFopenSynDrops = 8  // TCP_METRICS_ATTR_FOPEN_SYN_DROPS, u16
-	tcpMetricsAttrFopenCookie   = 10 // TCP_METRICS_ATTR_FOPEN_COOKIE, binary
-	tcpMetricsAttrSaddrIPv4     = 11 // TCP_METRICS_ATTR_SADDR_IPV4, __be32
-	tcpMetricsAttrSaddrIPv6     = 12 // TCP_METRICS_ATTR_SADDR_IPV6, 16 bytes
-	genlHeaderLen               = 4  // struct genlmsghdr
-)
-
-// tcpMetricsFamily looks up the family's id in the calling thread's
-// namespace.
-func tcpMetricsFamily() (uint16, error) {
-	f, err := netlink.GenlFamilyGet(tcpMetricsGenlName)
-	if err != nil {
-		return 0, fmt.Errorf("find the %s netlink family: %w", tcpMetricsGenlName, err)
-	}
-	return f.ID, nil
-}
 
 // List lists the TFO cookies the kernel holds for servers (the TCP
 // metrics cache, as `ip tcp_metrics show` does), in the calling thread's
 // network namespace. Entries without a cookie are left out; none is an
 // empty list, not an error. Listing needs no privileges.
 func List() ([]Cookie, error) {
-	id, err := tcpMetricsFamily()
+	es, err := tcpmetrics.Dump()
 	if err != nil {
 		return nil, err
 	}
-	req := nl.NewNetlinkRequest(int(id), unix.NLM_F_DUMP)
-	req.AddData(&nl.Genlmsg{Command: tcpMetricsCmdGet, Version: tcpMetricsGenlVersion})
-	msgs, err := req.Execute(unix.NETLINK_GENERIC, 0)
-	if err != nil && !errors.Is(err, nl.ErrDumpInterrupted) {
-		return nil, fmt.Errorf("dump TCP metrics: %w", err)
-	}
 	var out []Cookie
-	for _, m := range msgs {
-		if len(m) < genlHeaderLen {
+	for _, e := range es {
+		if len(e.Cookie) == 0 {
 			continue
 		}
-		attrs, err := nl.ParseRouteAttr(m[genlHeaderLen:])
-		if err != nil {
-			return nil, fmt.Errorf("parse TCP metrics: %w", err)
-		}
-		var c Cookie
-		for _, a := range attrs {
-			v := a.Value
-			switch a.Attr.Type {
-			case tcpMetricsAttrAddrIPv4, tcpMetricsAttrAddrIPv6:
-				c.Dest, _ = netip.AddrFromSlice(v)
-			case tcpMetricsAttrSaddrIPv4, tcpMetricsAttrSaddrIPv6:
-				c.Source, _ = netip.AddrFromSlice(v)
-			case tcpMetricsAttrAge:
-				if len(v) >= 8 {
-					c.Age = time.Duration(nl.NativeEndian().Uint64(v)) * time.Millisecond
-				}
-			case tcpMetricsAttrFopenMSS:
-				if len(v) >= 2 {
-					c.MSS = nl.NativeEndian().Uint16(v)
-				}
-			case tcpMetricsAttrFopenSynDrops:
-				if len(v) >= 2 {
-					c.SYNDrops = nl.NativeEndian().Uint16(v)
-				}
-			case tcpMetricsAttrFopenCookie:
-				c.Cookie = append([]byte(nil), v...)
-			}
-		}
-		if len(c.Cookie) == 0 || !c.Dest.IsValid() {
-			continue
-		}
+		c := Cookie{Dest: e.Dest, Source: e.Source, Cookie: e.Cookie, MSS: e.MSS, SYNDrops: e.SYNDrops, Age: e.Age}
 		c.fill()
 		out = append(out, c)
 	}
-	return out, err
+	return out, nil
 }
 
 // Flush makes the kernel forget its cached metrics — TFO cookie,
@@ -107,32 +39,18 @@ func List() ([]Cookie, error) {
 // error wraps sysctl.ErrPrivilege. When the kernel holds nothing for dest the
 // error wraps ErrNoCookie.
 func Flush(dest netip.Addr) error {
-	id, err := tcpMetricsFamily()
-	if err != nil {
-		return err
-	}
-	req := nl.NewNetlinkRequest(int(id), unix.NLM_F_ACK)
-	req.AddData(&nl.Genlmsg{Command: tcpMetricsCmdDel, Version: tcpMetricsGenlVersion})
+	err := tcpmetrics.Delete(dest)
 	what := "all destinations"
 	if dest.IsValid() {
-		dest = dest.Unmap()
-		what = dest.String()
-		if dest.Is4() {
-			a := dest.As4()
-			req.AddData(nl.NewRtAttr(tcpMetricsAttrAddrIPv4, a[:]))
-		} else {
-			a := dest.As16()
-			req.AddData(nl.NewRtAttr(tcpMetricsAttrAddrIPv6, a[:]))
-		}
+		what = dest.Unmap().String()
 	}
-	if _, err := req.Execute(unix.NETLINK_GENERIC, 0); err != nil {
-		switch {
-		case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
-			return fmt.Errorf("flush TCP metrics of %s: %w", what, sysctl.ErrPrivilege)
-		case errors.Is(err, unix.ESRCH), errors.Is(err, unix.ENOENT):
-			return fmt.Errorf("flush TCP metrics of %s: %w", what, ErrNoCookie)
-		}
-		return fmt.Errorf("flush TCP metrics of %s: %w", what, err)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("flush TCP metrics of %s: %w", what, sysctl.ErrPrivilege)
+	case errors.Is(err, tcpmetrics.ErrNotFound):
+		return fmt.Errorf("flush TCP metrics of %s: %w", what, ErrNoCookie)
 	}
-	return nil
+	return err
 }

@@ -158,6 +158,14 @@ func BlackholeAfter(dir Dir, n int) Rule {
 	return Rule{Name: "blackhole-" + dir.String() + "-after-" + strconv.Itoa(n), Dir: dir, Action: Blackhole, After: n}
 }
 
+// BlackholeFastOpen passes the first n client SYNs that carry the TFO
+// option and silently drops every later one (cookie request or cookie with
+// data): a middlebox that starts eating TFO. The kernel retransmits a SYN
+// without the option, which passes.
+func BlackholeFastOpen(n int) Rule {
+	return Rule{Name: "blackhole-tfo-after-" + strconv.Itoa(n), Dir: Up, Match: Match{SYN: true, FastOpen: true}, Action: Blackhole, After: n}
+}
+
 // DropPort drops every packet the client sends to port: a server behind a
 // firewall that silently drops, which never answers a SYN.
 func DropPort(port uint16) Rule {
@@ -165,7 +173,7 @@ func DropPort(port uint16) Rule {
 }
 
 // FaultNames lists the spellings ParseFault accepts.
-const FaultNames = "drop-syn-data, strip-tfo (SYN and SYN-ACK), strip-tfo-syn, strip-tfo-synack, drop-synack-cookie, dup-syn[:DELAY], blackhole[-up|-down]:N"
+const FaultNames = "drop-syn-data, strip-tfo (SYN and SYN-ACK), strip-tfo-syn, strip-tfo-synack, drop-synack-cookie, dup-syn[:DELAY], blackhole[-up|-down]:N, blackhole-tfo:N"
 
 // ParseFault turns a command-line fault spelling (see FaultNames) into
 // rules: one, or two for strip-tfo and blackhole (one per direction).
@@ -199,6 +207,12 @@ func ParseFault(s string) ([]Rule, error) {
 			}
 		}
 		return []Rule{DuplicateSYN(d)}, nil
+	case "blackhole-tfo":
+		n, err := strconv.Atoi(arg)
+		if !hasArg || err != nil || n < 0 {
+			return nil, fmt.Errorf("fault blackhole-tfo needs a count of TFO SYNs to let through, e.g. blackhole-tfo:1")
+		}
+		return []Rule{BlackholeFastOpen(n)}, nil
 	case "blackhole", "blackhole-up", "blackhole-down":
 		n, err := strconv.Atoi(arg)
 		if !hasArg || err != nil || n < 0 {

@@ -44,6 +44,7 @@ type ruleState struct {
 	Rule
 	hits atomic.Uint64
 	seen atomic.Uint64 // matching packets so far (Blackhole)
+	off  atomic.Bool   // switched off by Lab.SetFaultActive
 }
 
 // dirCounters are a pipe's counters.
@@ -185,7 +186,7 @@ func (p *pipe) handle(pk *packet, now time.Duration) {
 	if len(p.rules) > 0 {
 		seg := parseSegment(pk.buf[:pk.n])
 		for _, r := range p.rules {
-			if r.Dir != Both && r.Dir != p.dir || !r.Match.matches(&seg) {
+			if r.off.Load() || r.Dir != Both && r.Dir != p.dir || !r.Match.matches(&seg) {
 				continue
 			}
 			switch r.Action {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -261,6 +262,26 @@ func (l *Lab) Stats() Stats {
 		s.Rules = append(s.Rules, RuleStats{Name: r.Label(), Dir: r.Dir, Hits: r.hits.Load()})
 	}
 	return s
+}
+
+// SetFaultActive switches the fault rules labelled name (Rule.Label) off
+// or back on while the lab runs: a middlebox that goes away (a path that
+// heals) or comes back. Packets already queued are not affected. An
+// unknown name is an error that lists the lab's rules.
+func (l *Lab) SetFaultActive(name string, active bool) error {
+	var labels []string
+	found := false
+	for _, r := range l.rules {
+		labels = append(labels, r.Label())
+		if r.Label() == name {
+			r.off.Store(!active)
+			found = true
+		}
+	}
+	if !found {
+		return fmt.Errorf("lab: no fault rule %q (rules: %s)", name, strings.Join(labels, ", "))
+	}
+	return nil
 }
 
 // Close stops the forwarder, removes the TUN devices and deletes both

@@ -34,3 +34,6 @@ func (l *Lab) StopProcesses(grace time.Duration) int { return 0 }
 
 // CleanStale does nothing where labs cannot run.
 func CleanStale() (Cleanup, error) { return Cleanup{}, nil }
+
+// SetFaultActive fails where labs cannot run.
+func (l *Lab) SetFaultActive(name string, active bool) error { return ErrUnsupported }

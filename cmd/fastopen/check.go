@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
+	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/cli"
 	"github.com/fastopen/fastopen/kernel"
 	"github.com/fastopen/fastopen/sysctl"
@@ -26,7 +28,8 @@ func init() {
 		Usage: "[--json]\n\nexit status: 0 TFO usable as client and server, 9 client side unavailable,\n" +
 			"10 server side unavailable, 11 neither, 1 the check itself failed",
 		Setup: func(fs *flag.FlagSet) func([]string) error {
-			asJSON := fs.Bool("json", false, "print the report as JSON (sysctl, client, server, advice, ...)")
+			asJSON := fs.Bool("json", false, "print the report as JSON (sysctl, client, server, advice, paths_avoided, ...)")
+			state := fs.String("state", "", "path memory file to report on (default as for `fastopen send`; 'none': the kernel's record only)")
 			return func(args []string) error {
 				if len(args) > 0 {
 					return cli.Usagef("unexpected argument %q", args[0])
@@ -35,12 +38,21 @@ func init() {
 				if err != nil {
 					return err
 				}
+				avoided, err := avoidedPaths(*state)
+				if err != nil {
+					return err
+				}
 				if *asJSON {
-					if err := cli.JSON(os.Stdout, r); err != nil {
+					out := struct {
+						*kernel.Report
+						PathsAvoided []fastopen.PathEntry `json:"paths_avoided"`
+					}{r, avoided}
+					if err := cli.JSON(os.Stdout, out); err != nil {
 						return err
 					}
 				} else {
 					printCheck(r)
+					printAvoided(avoided)
 				}
 				switch {
 				case !r.Client && !r.Server:
@@ -54,6 +66,37 @@ func init() {
 			}
 		},
 	})
+}
+
+// avoidedPaths lists the destinations the path memory keeps off TFO now.
+func avoidedPaths(flagFile string) ([]fastopen.PathEntry, error) {
+	_, es, err := pathView(flagFile)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	out := []fastopen.PathEntry{}
+	for _, e := range es {
+		if e.Avoided(now) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func printAvoided(es []fastopen.PathEntry) {
+	if len(es) == 0 {
+		fmt.Println("\npath memory: TFO is not avoided for any destination")
+		return
+	}
+	fmt.Printf("\npath memory: TFO is avoided for %d destination(s) after failures on their path (dials there go plain until then, then try TFO again):\n", len(es))
+	now := time.Now()
+	rows := [][]string{{"  DESTINATION", "AVOIDED FOR", "BECAUSE", "FAILURES IN A ROW"}}
+	for _, e := range es {
+		rows = append(rows, []string{"  " + e.Addr.String(), e.AvoidUntil.Sub(now).Round(time.Second).String(), e.Cause.String(), strconv.Itoa(e.Failures)})
+	}
+	cli.Table(os.Stdout, rows)
+	fmt.Println("  ('fastopen cookies paths' shows every destination; 'fastopen cookies forget' clears them)")
 }
 
 func yesNo(b bool) string {

@@ -18,12 +18,16 @@ func init() {
 	cli.Register(&cli.Command{
 		Name:    "cookies",
 		Summary: "list or flush the TFO cookies this machine's kernel keeps for servers (tcp_metrics cache)",
-		Usage: "[list | flush [DEST]] [--json]\n\n" +
-			"  list         show destination, source, cookie (hex), age (default)\n" +
+		Usage: "[list | flush [DEST] | paths | forget [DEST]] [--json] [--state FILE]\n\n" +
+			"  list         show destination, source, cookie (hex), age (default), then the path memory\n" +
 			"  flush        forget every destination's cookie and cached metrics (needs root)\n" +
-			"  flush DEST   forget one server's (an IP address); its next connection starts cold",
+			"  flush DEST   forget one server's (an IP address); its next connection starts cold\n" +
+			"  paths        the path memory: where TFO failed, is avoided, and until when (state file\n" +
+			"               of `fastopen send`, and the kernel's fo_syn_drops)\n" +
+			"  forget       clear the path memory's state file; forget DEST clears one destination",
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			asJSON := fs.Bool("json", false, "print JSON")
+			state := fs.String("state", "", "path memory file (default as for `fastopen send`)")
 			return func(args []string) error {
 				sub := "list"
 				if len(args) > 0 {
@@ -34,25 +38,46 @@ func init() {
 					if len(args) > 1 {
 						return cli.Usagef("cookies list takes no arguments")
 					}
-					return listCookies(*asJSON)
-				case "flush":
-					if len(args) > 2 {
-						return cli.Usagef("cookies flush takes at most one destination")
+					if err := listCookies(*asJSON); err != nil || *asJSON {
+						return err
 					}
-					var dest netip.Addr
-					if len(args) == 2 {
-						a, err := netip.ParseAddr(args[1])
-						if err != nil {
-							return cli.Usagef("destination %q is not an IP address (e.g. 192.0.2.7 or 2001:db8::7)", args[1])
-						}
-						dest = a
+					fmt.Println()
+					return listPaths(*state, false)
+				case "paths":
+					if len(args) > 1 {
+						return cli.Usagef("cookies paths takes no arguments")
+					}
+					return listPaths(*state, *asJSON)
+				case "forget", "flush":
+					dest, err := destArg(sub, args[1:])
+					if err != nil {
+						return err
+					}
+					if sub == "forget" {
+						return forgetPaths(*state, dest, *asJSON)
 					}
 					return flushCookies(dest, *asJSON)
 				}
-				return cli.Usagef("unknown subcommand %q: want list or flush", sub)
+				return cli.Usagef("unknown subcommand %q: want list, flush, paths or forget", sub)
 			}
 		},
 	})
+}
+
+// destArg reads the optional destination of `cookies flush|forget`: none
+// is the zero Addr (every destination).
+func destArg(sub string, args []string) (netip.Addr, error) {
+	switch {
+	case len(args) > 1:
+		return netip.Addr{}, cli.Usagef("cookies %s takes at most one destination", sub)
+	case len(args) == 0:
+		return netip.Addr{}, nil
+	}
+	a, err := netip.ParseAddr(args[0])
+	if err != nil {
+		return netip.Addr{}, cli.Usagef("destination %q is not an IP address (e.g. 192.0.2.7 or 2001:db8::7)", args[0])
+	}
+	return a, nil
 }
 
 func listCookies(asJSON bool) error {

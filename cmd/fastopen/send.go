@@ -15,6 +15,7 @@ import (
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/echo"
 	"github.com/fastopen/fastopen/internal/cli"
+	"github.com/fastopen/fastopen/internal/pathstate"
 )
 
 // sendRecord is one line of `fastopen send --json`.
@@ -34,18 +35,45 @@ type sendRecord struct {
 	ElapsedMS   float64       `json:"elapsed_ms"`
 	FirstMS     float64       `json:"first_byte_ms"`
 	RTTMS       float64       `json:"rtt_ms"`
+	Path        sendPath      `json:"path"`
 	Info        fastopen.Info `json:"info"`
+}
+
+// sendPath is the path memory's decision for one connection.
+type sendPath struct {
+	// Decision is "tfo" (TFO tried as usual), "probe" (tried again after a
+	// backoff), "avoided" (left out because of earlier failures) or "off"
+	// (--plain or --ignore-path-memory).
+	Decision string `json:"decision"`
+	// Until and Cause, when avoided: TFO is avoided until then because of
+	// that failure.
+	Until time.Time       `json:"until,omitzero"`
+	Cause fastopen.Reason `json:"cause,omitempty"`
+}
+
+func pathDecision(inf fastopen.Info, off bool) sendPath {
+	switch {
+	case off:
+		return sendPath{Decision: "off"}
+	case inf.Reason == fastopen.ReasonPathMemory:
+		return sendPath{Decision: "avoided", Until: inf.PathUntil, Cause: inf.PathCause}
+	case inf.PathProbe:
+		return sendPath{Decision: "probe"}
+	}
+	return sendPath{Decision: "tfo"}
 }
 
 func init() {
 	cli.Register(&cli.Command{
 		Name:    "send",
 		Summary: "send data to a server, in the SYN when a cookie is cached, and print the reply and what TFO did",
-		Usage: "ADDR [--data 'hello!' | --data-file F|-] [--count N] [--plain] [--eager] [--json]\n\n" +
+		Usage: "ADDR [--data 'hello!' | --data-file F|-] [--count N] [--plain] [--eager] [--json] [--state FILE|none] [--ignore-path-memory]\n\n" +
 			"  The data must not be empty (TFO carries data in the SYN; with nothing to send there is\n" +
 			"  nothing to measure). `fastopen serve` answers one read of at most 2048 bytes and closes;\n" +
 			"  send more only to `fastopen serve --stream`, with --stream. --json gives the reply as text\n" +
-			"  and, when it is not valid UTF-8, its exact bytes in reply_base64.",
+			"  and, when it is not valid UTF-8, its exact bytes in reply_base64.\n" +
+			"  The path memory leaves TFO out for a while where it failed lately (a lost SYN with data,\n" +
+			"  a lost cookie request); it is kept in --state between runs (see `fastopen cookies paths`).",
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			data := fs.String("data", "hello!", `data to send; understands \r \n \t \0 \\ \xHH, e.g. 'GET / HTTP/1.0\r\n\r\n'`)
 			dataFile := fs.String("data-file", "", "read the data from this file ('-' for standard input) instead of --data")
@@ -57,6 +85,8 @@ func init() {
 			timeout := fs.Duration("timeout", 10*time.Second, "limit for each exchange")
 			interval := fs.Duration("interval", 0, "pause between connections")
 			asJSON := fs.Bool("json", false, "print one JSON object per connection on standard output")
+			state := fs.String("state", "", "path memory file (default $"+pathstate.EnvFile+", else $XDG_STATE_HOME/fastopen/paths.json); 'none' keeps nothing")
+			ignorePaths := fs.Bool("ignore-path-memory", false, "always try TFO, whatever failed before, and record nothing")
 			return func(args []string) error {
 				if len(args) != 1 {
 					return cli.Usagef("want exactly one address (host:port), got %d arguments", len(args))
@@ -89,7 +119,14 @@ func init() {
 				if len(payload) == 0 {
 					return cli.Usagef("--data is empty: there is nothing to send (TFO carries data in the SYN; give at least one byte)")
 				}
-				d := fastopen.Dialer{Disable: *plain, Require: *require}
+				d := fastopen.Dialer{Disable: *plain, Require: *require, IgnorePathMemory: *ignorePaths, PathMemory: &fastopen.PathMemory{}}
+				if !*plain && !*ignorePaths {
+					save, err := loadPaths(*state, d.PathMemory)
+					if err != nil {
+						return err
+					}
+					defer save()
+				}
 				req := echo.Request{Network: "tcp", Address: addr, Data: payload}
 				if *eager {
 					req.Mode = echo.Eager
@@ -120,6 +157,7 @@ func init() {
 						Conn: i, Reply: string(res.Reply), SYNData: inf.SYNData, SentInSYN: inf.SentInSYN, HadCookie: inf.HadCookie,
 						SYNBytes: inf.SYNSentBytes, FirstWrite: inf.FirstWriteBytes,
 						FailReason: inf.Reason.Code(), ElapsedMS: ms(res.Elapsed), FirstMS: ms(res.FirstByte), RTTMS: ms(inf.RTT), Info: inf,
+						Path: pathDecision(inf, *plain || *ignorePaths),
 					}
 					if inf.Reason != fastopen.ReasonNone {
 						rec.FailText = inf.Reason.String()
@@ -171,6 +209,33 @@ func printSend(w io.Writer, r sendRecord, sent int) {
 	} else {
 		fmt.Fprintf(w, "  (%s: %s)\n", r.FailReason, r.FailText)
 	}
+	switch r.Path.Decision {
+	case "avoided":
+		fmt.Fprintf(w, "    path memory: TFO avoided until %s (%s) after %s\n", r.Path.Until.Format(time.TimeOnly), time.Until(r.Path.Until).Round(time.Second), r.Path.Cause.Code())
+	case "probe":
+		fmt.Fprintf(w, "    path memory: TFO tried again after a backoff\n")
+	}
+}
+
+// loadPaths fills m from the state file (see internal/pathstate) and
+// returns the function that saves it back. A corrupt file is a warning:
+// the run starts with an empty memory and replaces the file.
+func loadPaths(flagFile string, m *fastopen.PathMemory) (func(), error) {
+	name, err := statePath(flagFile)
+	if err != nil || name == "" {
+		return func() {}, err
+	}
+	if err := pathstate.Load(name, m); err != nil {
+		if !errors.Is(err, pathstate.ErrCorrupt) {
+			return nil, fmt.Errorf("%w (use --state FILE, or --state none)", err)
+		}
+		fmt.Fprintf(os.Stderr, "warning: %v; starting with an empty path memory, the file will be replaced\n", err)
+	}
+	return func() {
+		if err := pathstate.Save(name, m); err != nil {
+			fmt.Fprintf(os.Stderr, "warning: path memory not saved: %v\n", err)
+		}
+	}, nil
 }
 
 // echoLimitNote explains a reply shorter than the request.

@@ -1,0 +1,104 @@
+package pathstate
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fastopen/fastopen"
+)
+
+func entry(addr string, failures int, t time.Time) fastopen.PathEntry {
+	return fastopen.PathEntry{Addr: netip.MustParseAddr(addr), Failures: failures, Cause: fastopen.ReasonCookieRequestLost,
+		AvoidUntil: t.Add(time.Hour), LastFailure: t, LastUsed: t}
+}
+
+func TestSaveLoadMerge(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "sub", "paths.json")
+	now := time.Now().Round(0)
+	a := &fastopen.PathMemory{}
+	a.Restore([]fastopen.PathEntry{entry("192.0.2.1", 1, now)})
+	if err := Save(name, a); err != nil {
+		t.Fatal(err)
+	}
+	// Another run, started before, saves what it knows: both survive.
+	b := &fastopen.PathMemory{}
+	b.Restore([]fastopen.PathEntry{entry("192.0.2.2", 2, now)})
+	if err := Save(name, b); err != nil {
+		t.Fatal(err)
+	}
+	c := &fastopen.PathMemory{}
+	if err := Load(name, c); err != nil {
+		t.Fatal(err)
+	}
+	es := c.Entries()
+	if len(es) != 2 || es[0].Failures != 1 || es[1].Failures != 2 || es[1].Cause != fastopen.ReasonCookieRequestLost || !es[1].AvoidUntil.Equal(now.Add(time.Hour)) {
+		t.Fatalf("loaded %+v, want both runs' entries", es)
+	}
+	if fi, err := os.Stat(name); err != nil || fi.Size() > MaxFileSize {
+		t.Fatalf("file: %v, %v", fi, err)
+	}
+}
+
+func TestCorruptFile(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"garbage":  "{not json",
+		"version":  `{"version": 99, "paths": []}`,
+		"too-big":  `{"version": 1, "paths": [], "pad": "` + strings.Repeat("x", MaxFileSize) + `"}`,
+		"wrong-ip": `{"version": 1, "paths": [{"addr": "not an address"}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := filepath.Join(dir, name)
+			os.WriteFile(f, []byte(content), 0o644)
+			m := &fastopen.PathMemory{}
+			if err := Load(f, m); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), f) {
+				t.Fatalf("Load: %v, want ErrCorrupt naming the file", err)
+			}
+			// The next save replaces the corrupt file.
+			m.Restore([]fastopen.PathEntry{entry("192.0.2.9", 1, time.Now())})
+			if err := Save(f, m); err != nil {
+				t.Fatal(err)
+			}
+			if err := Load(f, &fastopen.PathMemory{}); err != nil {
+				t.Fatalf("after Save: %v", err)
+			}
+		})
+	}
+	if err := Load(filepath.Join(dir, "missing"), &fastopen.PathMemory{}); err != nil {
+		t.Fatalf("missing file: %v, want none", err)
+	}
+	if err := Load(dir, &fastopen.PathMemory{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a directory: %v, want ErrCorrupt", err)
+	}
+}
+
+func TestBoundedEntries(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "paths.json")
+	m := &fastopen.PathMemory{Size: MaxEntries + 100}
+	now := time.Now()
+	var es []fastopen.PathEntry
+	for i := range MaxEntries + 100 {
+		es = append(es, entry(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}).String(), 1, now.Add(time.Duration(i)*time.Second)))
+	}
+	m.Restore(es)
+	if err := Save(name, m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != MaxEntries {
+		t.Fatalf("%d entries kept, want %d", len(got), MaxEntries)
+	}
+	for _, e := range got {
+		if e.LastUsed.Before(now.Add(100 * time.Second)) {
+			t.Fatalf("kept %v, last used %v: not among the most recently used", e.Addr, e.LastUsed)
+		}
+	}
+}

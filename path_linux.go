@@ -1,0 +1,168 @@
+package fastopen
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+	"unsafe"
+
+	"github.com/fastopen/fastopen/internal/tcpmetrics"
+	"golang.org/x/sys/unix"
+)
+
+// socketNamespace returns the network namespace cookie of socket fd
+// (SO_NETNS_COOKIE, Linux 5.14+), or 0 where the kernel has none.
+func socketNamespace(fd int) uint64 {
+	c, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	if err != nil {
+		return 0
+	}
+	return c
+}
+
+// currentNamespace returns the namespace cookie of the calling thread's
+// network namespace, through a short-lived socket.
+func currentNamespace() uint64 {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0
+	}
+	defer unix.Close(fd)
+	return socketNamespace(fd)
+}
+
+// pathKernel reads what the kernel's TCP metrics record for addr, in the
+// calling thread's namespace. A failed read is not ok: the memory then
+// goes by what it saw itself.
+func pathKernel(addr netip.Addr) kernelView {
+	e, err := tcpmetrics.Get(addr)
+	switch {
+	case errors.Is(err, tcpmetrics.ErrNotFound):
+		return kernelView{ok: true}
+	case err != nil:
+		return kernelView{}
+	}
+	return kernelView{ok: true, synDrops: e.SYNDrops, dropAge: e.SYNDropAge}
+}
+
+// pathKernelAll reads the kernel's TCP metrics for every destination.
+func pathKernelAll() (map[netip.Addr]kernelView, error) {
+	es, err := tcpmetrics.Dump()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[netip.Addr]kernelView, len(es))
+	for _, e := range es {
+		out[e.Dest.Unmap()] = kernelView{ok: true, synDrops: e.SYNDrops, dropAge: e.SYNDropAge}
+	}
+	return out, nil
+}
+
+// pathDecide consults the Dialer's path memory for a socket about to
+// connect to address (an IP:port, as net.Dialer passes to Control).
+func (d *Dialer) pathDecide(fd uintptr, address string) pathState {
+	m := d.memory()
+	if m == nil {
+		return pathState{}
+	}
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return pathState{}
+	}
+	k := pathKey{ns: socketNamespace(int(fd)), addr: ap.Addr().Unmap()}
+	return m.decide(k, time.Now(), true)
+}
+
+// tcpSummary is what observePath needs from TCP_INFO.
+type tcpSummary struct {
+	ok           bool
+	state        uint8
+	options      uint8
+	fail         uint8
+	totalRetrans uint32
+}
+
+// readTCPSummary reads TCP_INFO of fd without allocating: the struct
+// stays on the stack (x/sys's GetsockoptTCPInfo allocates it).
+func readTCPSummary(fd uintptr) tcpSummary {
+	var ti unix.TCPInfo
+	l := uint32(unsafe.Sizeof(ti))
+	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO, uintptr(unsafe.Pointer(&ti)), uintptr(unsafe.Pointer(&l)), 0)
+	if e != 0 {
+		return tcpSummary{}
+	}
+	sum := tcpSummary{ok: true, state: ti.State, options: ti.Options, totalRetrans: ti.Total_retrans}
+	if kernelReportsClientFail { // before 5.5 the bits are padding
+		sum.fail = clientFail(&ti)
+	}
+	return sum
+}
+
+// observePath tells the path memory what the connection showed, once its
+// handshake is over; closing says the connection is being closed, which
+// ends a probe whose handshake never finished. On a known destination it
+// allocates once (the closure given to the raw connection).
+func (c *Conn) observePath(closing bool) {
+	p := c.st.path
+	if p == nil || p.mem == nil || p.skipped || c.pathObserved.Load() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pathObserved.Load() {
+		return
+	}
+	tc := c.sock()
+	if ra, ok := tc.RemoteAddr().(*net.TCPAddr); !ok || ra.AddrPort().Addr().Unmap() != p.key.addr {
+		// A fallback to another address carried the connection: what it
+		// shows is not this destination's.
+		c.pathObserved.Store(true)
+		return
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return
+	}
+	if err := rc.Control(func(fd uintptr) { p.seen = readTCPSummary(fd) }); err != nil || !p.seen.ok {
+		return
+	}
+	ti := p.seen
+	if ti.state == unix.BPF_TCP_SYN_SENT || ti.state == unix.BPF_TCP_SYN_RECV {
+		if closing && p.probe {
+			c.pathObserved.Store(true)
+			p.record(outcomeNone, time.Now())
+		}
+		return
+	}
+	c.pathObserved.Store(true)
+	o := outcomeNone
+	switch {
+	case c.raced:
+		// The SYN with data got no SYN-ACK within the race delay and a
+		// plain connection won: count it as a lost SYN with data.
+		o = outcomeSYNDataLost
+	case !c.st.requested:
+	case !c.st.deferred:
+		// A handshake that asked for a cookie, observed right after
+		// connect returned: every retransmission so far was the SYN's.
+		if ti.totalRetrans > 0 {
+			o = outcomeCookieReqLost
+			p.cookieReqLost = true // only dial observes such a connection, before returning it
+		} else {
+			o = outcomeCookieReceived
+		}
+	case ti.options&tcpiOptSYNData != 0:
+		o = outcomeSYNDataAcked
+	case c.start != startData:
+	case ti.fail == tfoSYNRetransmitted:
+		o = outcomeSYNDataLost
+	case ti.fail == tfoDataNotAcked:
+		o = outcomeDataNotAcked
+	case !kernelReportsClientFail && ti.totalRetrans > 0:
+		o = outcomeSYNDataLost // before 5.5, the best sign there is
+	case !kernelReportsClientFail:
+		o = outcomeDataNotAcked
+	}
+	p.record(o, time.Now())
+}

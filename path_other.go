@@ -1,0 +1,15 @@
+//go:build !linux
+
+package fastopen
+
+import "net/netip"
+
+func currentNamespace() uint64 { return 0 }
+
+func pathKernel(netip.Addr) kernelView { return kernelView{} }
+
+func (c *Conn) observePath(closing bool) {}
+
+type tcpSummary struct{}
+
+func pathKernelAll() (map[netip.Addr]kernelView, error) { return nil, nil }
