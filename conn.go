@@ -290,7 +290,7 @@ func (c *Conn) firstWrite(b []byte) (int, error) {
 // handshake, as on any connection.
 func (c *Conn) write(b []byte) (int, error) {
 	tc := c.sock()
-	n, err := c.writeRecordingSYN(b)
+	n, err := c.writeRecordingSYN(tc, b)
 	if n == 0 && len(b) > 0 && synLeftWithoutData(err) {
 		c.mu.Lock()
 		c.start = startNoData

@@ -152,8 +152,8 @@ func (r *synRecord) get() (recorded bool, firstLen, inSYN int) {
 
 func (r *synRecord) isDone() bool { return r.done.Load() }
 
-// writeRecordingSYN writes b like c.tc.Write. On a lazy connection whose
-// SYN has not left yet it performs the first sendmsg itself, holding the
+// writeRecordingSYN writes b on tc, the connection's socket, like
+// tc.Write. On a lazy connection whose SYN has not left yet it performs the first sendmsg itself, holding the
 // socket's write lock, so that it learns exactly how much of b the SYN
 // carried: the kernel's sendmsg on a deferred TFO connect sends the SYN
 // with as much of b as fits (min(len, MSS − 40 B of option space), less
@@ -164,8 +164,7 @@ func (r *synRecord) isDone() bool { return r.done.Load() }
 // Whether the SYN is still to be sent is read from the kernel
 // (tcpi_segs_out is 0 until it leaves), so a racing Write or a Read's
 // data-less SYN is never mistaken for this write's.
-func (c *Conn) writeRecordingSYN(b []byte) (int, error) {
-	tc := c.sock()
+func (c *Conn) writeRecordingSYN(tc *net.TCPConn, b []byte) (int, error) {
 	if !c.st.deferred || len(b) == 0 || c.syn.isDone() {
 		return tc.Write(b)
 	}

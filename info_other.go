@@ -11,7 +11,7 @@ import (
 type synRecord struct{}
 
 // writeRecordingSYN writes b; see the Linux version.
-func (c *Conn) writeRecordingSYN(b []byte) (int, error) { return c.sock().Write(b) }
+func (c *Conn) writeRecordingSYN(tc *net.TCPConn, b []byte) (int, error) { return tc.Write(b) }
 
 func (c *Conn) info() (Info, error) {
 	return Info{Side: SideClient, Reason: c.st.off}, nil

@@ -414,7 +414,11 @@ func (c *Conn) writeAndAwait(tc *net.TCPConn, b []byte, from int) (int, error) {
 		}
 	} else if from < len(b) {
 		var err error
-		n, err = tc.Write(b[from:])
+		if from == 0 {
+			n, err = c.writeRecordingSYN(tc, b) // the first flight: Info learns what the SYN carried
+		} else {
+			n, err = tc.Write(b[from:])
+		}
 		if n == 0 && len(b) > from && synLeftWithoutData(err) {
 			c.mu.Lock()
 			c.start = startNoData

@@ -477,7 +477,8 @@ func (p *Prober) connect(ctx context.Context, host string, ap netip.AddrPort, ki
 	defer cancel()
 	stopWait := p.waiting(kind)
 	defer stopWait()
-	d := fastopen.Dialer{Dialer: net.Dialer{Timeout: timeout}, Disable: !tfo}
+	// The probe measures TFO itself: the path memory must not leave it out.
+	d := fastopen.Dialer{Dialer: net.Dialer{Timeout: timeout}, Disable: !tfo, IgnorePathMemory: true}
 	start := time.Now()
 	nc, err := d.DialContext(ctx, "tcp", ap.String())
 	c.Connect = time.Since(start)

@@ -81,11 +81,10 @@ func TestFaults(t *testing.T) {
 		{"strip-tfo-synack", rules(t, "strip-tfo-synack"), 0, true, want{"serve": probe.OptionStripped, "nginx": probe.OptionStripped, "notfo": probe.NoCookie, "keys": probe.OptionStripped}, false},
 		{"strip-tfo-synack-untraced", rules(t, "strip-tfo-synack"), 0, false, want{"serve": probe.NoCookie, "notfo": probe.NoCookie}, false},
 		{"drop-synack-cookie", rules(t, "drop-synack-cookie"), 0, true, want{"serve": probe.SYNACKCookieDropped, "nginx": probe.SYNACKCookieDropped, "notfo": probe.NoCookie, "keys": probe.SYNACKCookieDropped}, true},
-		// Without a capture the kernel's first RTT sample tells, if the
-		// SYN-ACK that got through carries timestamps: nginx's does, but
-		// the retransmitted SYN-ACKs of the Go listeners here carry none
-		// (seen in captures), so the client cannot tell.
-		{"drop-synack-cookie-untraced", rules(t, "drop-synack-cookie"), 0, false, want{"serve": probe.CookieRequestLost, "nginx": probe.SYNACKCookieDropped}, false},
+		// Without a capture the kernel's first RTT sample tells, when the
+		// SYN-ACK that got through carries timestamps: nginx's and the
+		// fastopen listeners' (plain TCP, not MPTCP) do.
+		{"drop-synack-cookie-untraced", rules(t, "drop-synack-cookie"), 0, false, want{"serve": probe.SYNACKCookieDropped, "nginx": probe.SYNACKCookieDropped}, false},
 		{"drop-syn-option", []lab.Rule{dropOption}, 0, false, want{"serve": probe.SYNOptionDropped}, false},
 		{"drop-syn-option-traced", []lab.Rule{dropOption}, 0, true, want{"notfo": probe.SYNOptionDropped}, false},
 		{"blackhole", rules(t, "blackhole:0"), 0, false, want{"serve": probe.Unreachable, "nginx": probe.Unreachable, "notfo": probe.Unreachable, "keys": probe.Unreachable}, false},
@@ -114,12 +113,11 @@ func TestFaults(t *testing.T) {
 				before := labtest.Counters(t, l.Server)["TcpExt.TCPFastOpenPassive"]
 				r := run(t, l, probe.Prober{As: as, Trace: c.trace, Timeout: timeout}, srv[name].String())
 				if c.goRace && name != "nginx" && r.Overall == probe.CookieRequestLost {
-					// The Go listeners' retransmitted SYN-ACK carries no
-					// timestamps, and whether the client sees one SYN-ACK
-					// or two depends on a race between the server's
-					// SYN-ACK timer and the client's retransmitted SYN
-					// (both fire 1 s after the first SYN): then the probe
-					// says honestly that it cannot tell which way it was lost.
+					// Whether the client sees one SYN-ACK or two depends
+					// on a race between the server's SYN-ACK timer and the
+					// client's retransmitted SYN (both fire 1 s after the
+					// first SYN): then the probe says honestly that it
+					// cannot tell which way it was lost.
 					w = probe.CookieRequestLost
 				}
 				check(t, name, r, w)
