@@ -121,6 +121,12 @@ type Relay struct {
 	// DialTimeout bounds the dial of To, handshake included; zero means
 	// DefaultDialTimeout.
 	DialTimeout time.Duration
+	// DialData, if set, opens the onward connection instead of
+	// Dialer.DialData, with the same contract: send data in the SYN where
+	// possible and return once the handshake is over. Use it to dial from
+	// elsewhere (another network namespace) or to wrap the Dialer; return
+	// the *fastopen.Conn so that its TFO facts can be read.
+	DialData func(ctx context.Context, network, address string, data []byte) (net.Conn, error)
 
 	// FirstFlightWait is how long to wait for an accepted connection's
 	// first bytes before dialing without them; zero means
@@ -304,17 +310,20 @@ func (r *Relay) warn(msg string, args ...any) {
 	}
 }
 
-// dialer returns the Dialer to use and the network.
-func (r *Relay) dialer() (*fastopen.Dialer, string) {
-	d := r.Dialer
-	if d == nil {
-		d = &fastopen.Dialer{}
-	}
+// dial opens the onward connection with flight in its SYN.
+func (r *Relay) dial(ctx context.Context, flight []byte) (net.Conn, error) {
 	network := r.Network
 	if network == "" {
 		network = "tcp"
 	}
-	return d, network
+	if r.DialData != nil {
+		return r.DialData(ctx, network, r.To, flight)
+	}
+	d := r.Dialer
+	if d == nil {
+		d = &fastopen.Dialer{}
+	}
+	return d.DialData(ctx, network, r.To, flight)
 }
 
 func orDefault[T int | time.Duration](v, def T) T {
@@ -424,9 +433,8 @@ func (s *session) run() {
 		return
 	}
 
-	d, network := r.dialer()
 	ctx, cancel := context.WithTimeout(s.ctx, orDefault(r.DialTimeout, DefaultDialTimeout))
-	out, err := d.DialData(ctx, network, r.To, flight)
+	out, err := r.dial(ctx, flight)
 	cancel()
 	if err != nil {
 		r.stats.dialErrors.Add(1)
