@@ -21,7 +21,7 @@ import (
 // startNginx runs nginx in h on addr without TFO (fastopen=0 sets the
 // listener's TFO queue to 0: SYN data is never accepted) and waits until
 // it accepts connections.
-func startNginx(t *testing.T, h *lab.Host, addr netip.AddrPort) {
+func startNginx(t testing.TB, h *lab.Host, addr netip.AddrPort) {
 	t.Helper()
 	nginx := labtest.NeedCommand(t, "nginx")
 	dir := t.TempDir()

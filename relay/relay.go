@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -258,14 +259,7 @@ func (r *Relay) Serve(ln net.Listener) error {
 			reset(c)
 			continue
 		}
-		go func() {
-			defer r.wg.Done()
-			s.run()
-			r.mu.Lock()
-			delete(r.conns, s)
-			r.mu.Unlock()
-			r.stats.active.Add(-1)
-		}()
+		go s.run()
 	}
 }
 
@@ -354,6 +348,10 @@ type session struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	rec      record
+	pending  atomic.Int32 // copies still running
+	stopIdle func()
+
 	mu      sync.Mutex
 	out     net.Conn
 	aborted bool
@@ -393,15 +391,18 @@ type record struct {
 	inErr, outErr   error
 	waited          time.Duration // EarlyWait's wait for the handshake
 	up, down        int64
+	upErr, downErr  error
 	stage           string // where it failed: handshake, read, dial, copy, idle
 	err             error
 }
 
+// run sets the session up (handshake guard, first flight, dial) and
+// starts the copies, one goroutine per direction; it returns without
+// waiting, so that an idle connection holds only those two goroutines,
+// whose stacks stay small. The copy that ends last calls finish.
 func (s *session) run() {
 	r := s.r
-	var rec record
-	defer func() { s.log(&rec) }()
-	defer s.cancel()
+	rec := &s.rec
 
 	// The incoming leg's TFO facts are read now: SYNBytes is measurable
 	// only before anything but the SYN has arrived.
@@ -417,19 +418,19 @@ func (s *session) run() {
 			rec.waited = time.Since(t)
 			if err != nil {
 				r.stats.unconfirmed.Add(1)
-				rec.stage, rec.err = "handshake", fmt.Errorf("SYN data not forwarded: the client did not complete the handshake (replayed SYN?): %w", err)
-				s.abort()
+				s.fail("handshake", fmt.Errorf("SYN data not forwarded: the client did not complete the handshake (replayed SYN?): %w", err))
 				return
 			}
 		}
 	}
 
-	flight, eof, err := s.readFirstFlight()
+	buf := flightBuffers.Get().(*[]byte)
+	defer flightBuffers.Put(buf)
+	flight, eof, err := s.readFirstFlight((*buf)[:orDefault(r.FirstFlightSize, DefaultFirstFlightSize)])
 	rec.flight = len(flight)
 	if err != nil {
 		r.stats.readErrors.Add(1)
-		rec.stage, rec.err = "read", err
-		s.abort()
+		s.fail("read", err)
 		return
 	}
 
@@ -438,14 +439,13 @@ func (s *session) run() {
 	cancel()
 	if err != nil {
 		r.stats.dialErrors.Add(1)
-		rec.stage, rec.err = "dial", err
-		s.abort()
+		s.fail("dial", err)
 		return
 	}
 	r.stats.dialed.Add(1)
 	if !s.setOut(out) {
 		reset(out)
-		rec.stage, rec.err = "dial", ErrClosed
+		s.fail("dial", ErrClosed)
 		return
 	}
 	rec.outInfo, rec.outErr = fastopen.InfoOf(out)
@@ -460,61 +460,98 @@ func (s *session) run() {
 	// the sockets themselves so that io.Copy reaches splice(2).
 	in, outc := tcpConnOf(s.in), tcpConnOf(out)
 	if r.IdleTimeout > 0 {
-		stop := s.watchIdle(in, outc)
-		defer stop()
+		s.stopIdle = s.watchIdle(in, outc)
 	}
 	if eof {
 		closeWrite(outc)
-	}
-	var upErr error
-	var wg sync.WaitGroup
-	if !eof {
-		wg.Add(1)
+		s.pending.Store(1)
+	} else {
+		s.pending.Store(2)
 		go func() {
-			defer wg.Done()
 			n, err := io.Copy(outc, in)
 			rec.up += n
 			r.stats.bytesUp.Add(uint64(n))
 			if err != nil {
-				upErr = err
+				rec.upErr = err
 				s.abort()
-				return
+			} else {
+				closeWrite(outc)
 			}
-			closeWrite(outc)
+			s.copyDone()
 		}()
 	}
-	n, downErr := io.Copy(in, outc)
-	rec.down = n
-	r.stats.bytesDown.Add(uint64(n))
-	if downErr != nil {
-		s.abort()
-	} else {
-		closeWrite(in)
-	}
-	wg.Wait()
-	s.in.Close()
-	out.Close()
-	s.mu.Lock()
-	idle, aborted := s.idle, s.aborted
-	s.mu.Unlock()
-	switch {
-	case idle:
-		rec.stage, rec.err = "idle", fmt.Errorf("no data in either direction for %v (IdleTimeout)", r.IdleTimeout)
-	case upErr != nil || downErr != nil:
-		r.stats.copyErrors.Add(1)
-		rec.stage, rec.err = "copy", errors.Join(upErr, downErr)
-	case aborted && r.isClosed():
-		rec.stage, rec.err = "copy", ErrClosed
+	go func() {
+		n, err := io.Copy(in, outc)
+		rec.down = n
+		r.stats.bytesDown.Add(uint64(n))
+		if err != nil {
+			rec.downErr = err
+			s.abort()
+		} else {
+			closeWrite(in)
+		}
+		s.copyDone()
+	}()
+}
+
+// flightBuffers holds first-flight buffers of MaxFirstFlightSize bytes,
+// used only until the onward dial returns.
+var flightBuffers = sync.Pool{New: func() any { b := make([]byte, MaxFirstFlightSize); return &b }}
+
+// fail ends a session that did not get to copying.
+func (s *session) fail(stage string, err error) {
+	s.rec.stage, s.rec.err = stage, err
+	s.abort()
+	s.finish()
+}
+
+// copyDone is called by each copy as it ends; the last one finishes the
+// session. The atomic counter orders both copies' writes to rec before
+// finish reads them.
+func (s *session) copyDone() {
+	if s.pending.Add(-1) == 0 {
+		s.finish()
 	}
 }
 
+// finish closes both legs, logs the session and releases its place.
+func (s *session) finish() {
+	r, rec := s.r, &s.rec
+	if s.stopIdle != nil {
+		s.stopIdle()
+	}
+	s.in.Close()
+	s.mu.Lock()
+	out, idle, aborted := s.out, s.idle, s.aborted
+	s.mu.Unlock()
+	if out != nil {
+		out.Close()
+	}
+	s.cancel()
+	if rec.err == nil {
+		switch {
+		case idle:
+			rec.stage, rec.err = "idle", fmt.Errorf("no data in either direction for %v (IdleTimeout)", r.IdleTimeout)
+		case rec.upErr != nil || rec.downErr != nil:
+			r.stats.copyErrors.Add(1)
+			rec.stage, rec.err = "copy", errors.Join(rec.upErr, rec.downErr)
+		case aborted && r.isClosed():
+			rec.stage, rec.err = "copy", ErrClosed
+		}
+	}
+	s.log(rec)
+	r.mu.Lock()
+	delete(r.conns, s)
+	r.mu.Unlock()
+	r.stats.active.Add(-1)
+	r.wg.Done()
+}
+
 // readFirstFlight reads what the client sends first, waiting at most
-// FirstFlightWait; eof reports that the client closed its side (or the
+// FirstFlightWait, into buf; eof reports that the client closed its side (or the
 // connection) without sending more.
-func (s *session) readFirstFlight() (flight []byte, eof bool, err error) {
-	r := s.r
-	wait := orDefault(r.FirstFlightWait, DefaultFirstFlightWait)
-	buf := make([]byte, orDefault(r.FirstFlightSize, DefaultFirstFlightSize))
+func (s *session) readFirstFlight(buf []byte) (flight []byte, eof bool, err error) {
+	wait := orDefault(s.r.FirstFlightWait, DefaultFirstFlightWait)
 	if wait < 0 {
 		wait = 0
 	}
