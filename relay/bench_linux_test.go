@@ -311,8 +311,8 @@ func BenchmarkIdleConn(b *testing.B) {
 }
 
 // BenchmarkHAProxyTFO: curl → HAProxy (`server ... tfo`) or the fastopen
-// relay → 50 ms link → fastopen relay (TFO listener, --early forward) →
-// nginx without TFO. One operation is one curl request; the metrics are
+// relay → 50 ms link → fastopen relay (TFO listener, --early forward, or
+// --early wait for the last variant) → nginx without TFO. One operation is one curl request; the metrics are
 // its median time and the share of requests whose data arrived in the
 // SYN at the far relay (its namespace's TCPFastOpenPassive).
 func BenchmarkHAProxyTFO(b *testing.B) {
@@ -321,8 +321,10 @@ func BenchmarkHAProxyTFO(b *testing.B) {
 	startNginx(b, l.Server, netip.MustParseAddrPort("127.0.0.1:8080"))
 	far := netip.AddrPortFrom(l.ServerAddr(false), 9000).String()
 	startCmd(b, l.Server, far, fastopenBinary(b), "relay", "--listen", far, "--to", "127.0.0.1:8080", "--tfo", "listen", "--early", "forward")
+	farWait := netip.AddrPortFrom(l.ServerAddr(false), 9001).String()
+	startCmd(b, l.Server, farWait, fastopenBinary(b), "relay", "--listen", farWait, "--to", "127.0.0.1:8080", "--tfo", "listen", "--early", "wait")
 	curl := labtest.NeedCommand(b, "curl")
-	for _, c := range []struct {
+	for i, c := range []struct {
 		name  string
 		start func(listen string)
 	}{
@@ -332,9 +334,12 @@ func BenchmarkHAProxyTFO(b *testing.B) {
 		{"fastopen-relay", func(listen string) {
 			startCmd(b, l.Client, listen, fastopenBinary(b), "relay", "--listen", listen, "--to", far, "--tfo", "dial")
 		}},
+		{"fastopen-relay-early-wait", func(listen string) {
+			startCmd(b, l.Client, listen, fastopenBinary(b), "relay", "--listen", listen, "--to", farWait, "--tfo", "dial")
+		}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			listen := "127.0.0.1:7" + strconv.Itoa(100+len(c.name))
+			listen := "127.0.0.1:" + strconv.Itoa(7100+i)
 			c.start(listen)
 			get := func() time.Duration {
 				out, err := l.Client.Command(curl, "-sS", "-o", "/dev/null", "--max-time", "5", "-w", "%{time_total}", "http://"+listen+"/").Output()
