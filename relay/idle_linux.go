@@ -8,7 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const idleSupported = true
+// IdleTimeoutSupported reports whether Relay.IdleTimeout works on this
+// platform: Linux, whose TCP_INFO tells when a socket last moved data.
+const IdleTimeoutSupported = true
 
 // watchIdle closes the session once no data has moved on either leg for
 // IdleTimeout. The kernel keeps the time since a socket last sent and

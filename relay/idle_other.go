@@ -6,8 +6,9 @@ import (
 	"net"
 )
 
-// idleSupported: only Linux's TCP_INFO tells when a socket last moved
-// data; Relay.check refuses IdleTimeout elsewhere.
-const idleSupported = false
+// IdleTimeoutSupported reports whether Relay.IdleTimeout works on this
+// platform: only Linux's TCP_INFO tells when a socket last moved data, so
+// Serve refuses IdleTimeout elsewhere.
+const IdleTimeoutSupported = false
 
 func (s *session) watchIdle(...net.Conn) (stop func()) { return func() {} }

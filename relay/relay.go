@@ -199,7 +199,7 @@ func (r *Relay) check() error {
 	if r.DialTimeout < 0 || r.HandshakeTimeout < 0 || r.IdleTimeout < 0 {
 		return errors.New("relay: DialTimeout, HandshakeTimeout and IdleTimeout must not be negative")
 	}
-	if r.IdleTimeout > 0 && !idleSupported {
+	if r.IdleTimeout > 0 && !IdleTimeoutSupported {
 		return fmt.Errorf("relay: IdleTimeout needs Linux (the kernel's TCP_INFO tells when data last moved): %w", errors.ErrUnsupported)
 	}
 	return nil

@@ -64,7 +64,11 @@ func init() {
 				"so restrict who can reach it (firewall, private network). Values: listen (server relay), dial (client relay), both")
 			firstWait := fs.Duration("first-wait", relay.DefaultFirstFlightWait, "how long to wait for a client's first bytes before dialing without them (protocols where the server speaks first, SMTP, SSH, must not notice)")
 			firstSize := fs.Int("first-size", relay.DefaultFirstFlightSize, fmt.Sprintf("most bytes read as the first flight (what the SYN may carry; 1 to %d)", relay.MaxFirstFlightSize))
-			idle := fs.Duration("idle", 5*time.Minute, "close a connection after this long without data in either direction (0: never)")
+			defaultIdle := 5 * time.Minute
+			if !relay.IdleTimeoutSupported {
+				defaultIdle = 0
+			}
+			idle := fs.Duration("idle", defaultIdle, "close a connection after this long without data in either direction (0: never; Linux only)")
 			maxConns := fs.Int("max-conns", 4096, "most connections relayed at once; more are reset on arrival")
 			dialTimeout := fs.Duration("dial-timeout", relay.DefaultDialTimeout, "bound on each onward dial, handshake included")
 			backlog := fs.Int("backlog", fastopen.DefaultQueueLen, "TFO queue length of the listener (connections with SYN data awaiting the end of their handshake)")
