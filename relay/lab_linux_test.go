@@ -120,6 +120,7 @@ func TestCurlThroughRelays(t *testing.T) {
 		if !twoRTT(d) {
 			t.Errorf("curl through relays with --early wait: %v, want 2 RTT", d)
 		}
+		t.Logf("curl through relays with --early wait: %v", d)
 		if err := waitFor(func() bool { return cr.Stats().Active == 0 && sr.Stats().Active == 0 }); err != nil {
 			t.Fatal(err)
 		}
@@ -139,9 +140,11 @@ func TestCurlThroughRelays(t *testing.T) {
 		cr := &relay.Relay{To: saddr, DialData: inHost(l.Client, d)}
 		caddr := serve(t, l.Client, &net.ListenConfig{}, "127.0.0.1:0", cr)
 		before := labtest.Counters(t, l.Server)
-		if d := curlTime(t, l.Client, "http://"+caddr+"/", false); !oneRTT(d) {
-			t.Errorf("first curl through trusted-link relays: %v, want 1 RTT", d)
+		d0 := curlTime(t, l.Client, "http://"+caddr+"/", false)
+		if !oneRTT(d0) {
+			t.Errorf("first curl through trusted-link relays: %v, want 1 RTT", d0)
 		}
+		t.Logf("first curl through trusted-link relays: %v", d0)
 		if err := waitFor(func() bool { return cr.Stats().Active == 0 && sr.Stats().Active == 0 }); err != nil {
 			t.Fatal(err)
 		}
