@@ -65,9 +65,10 @@ type proxy struct {
 	start func(b *testing.B, h *lab.Host, listen, to string) *exec.Cmd
 }
 
-// waitListening waits until something accepts on addr inside h.
-func waitListening(b *testing.B, h *lab.Host, addr string, cmd *exec.Cmd) {
-	b.Helper()
+// waitListening waits until something accepts on addr inside h; what
+// names the program for the error.
+func waitListening(tb testing.TB, h *lab.Host, addr, what string) {
+	tb.Helper()
 	if err := waitFor(func() bool {
 		var c net.Conn
 		err := h.Run(func() (err error) { c, err = net.Dial("tcp", addr); return err })
@@ -76,7 +77,7 @@ func waitListening(b *testing.B, h *lab.Host, addr string, cmd *exec.Cmd) {
 		}
 		return err == nil
 	}); err != nil {
-		b.Fatalf("%s does not listen on %s", cmd.Path, addr)
+		tb.Fatalf("%s does not accept connections on %s", what, addr)
 	}
 }
 
@@ -96,7 +97,7 @@ func startCmd(b *testing.B, h *lab.Host, listen string, name string, args ...str
 			b.Logf("%s: %s", name, stderr.String())
 		}
 	})
-	waitListening(b, h, listen, c.Cmd)
+	waitListening(b, h, listen, name)
 	return c.Cmd
 }
 
@@ -144,8 +145,7 @@ var (
 // sink accepts connections in h on addr, reads each to EOF and answers
 // with one byte: a transfer is over when that byte arrives.
 func sink(b *testing.B, h *lab.Host, addr string) {
-	ln := labtest.Listen(b, h, &net.ListenConfig{}, "tcp4", addr)
-	labtest.Serve(ln, func(c net.Conn) {
+	backend(b, h, addr, func(c net.Conn) {
 		io.Copy(io.Discard, c)
 		c.Write([]byte{1})
 	})
@@ -203,8 +203,7 @@ func BenchmarkThroughput(b *testing.B) {
 func BenchmarkConnRate(b *testing.B) {
 	h := labtest.Host(b, "bench", 3)
 	const target = "127.0.0.1:5002"
-	ln := labtest.Listen(b, h, &net.ListenConfig{}, "tcp4", target)
-	labtest.Serve(ln, func(c net.Conn) {
+	backend(b, h, target, func(c net.Conn) {
 		buf := make([]byte, 16)
 		n, _ := c.Read(buf)
 		c.Write(buf[:n])
@@ -276,8 +275,7 @@ func BenchmarkIdleConn(b *testing.B) {
 	const n = 1000
 	h := labtest.Host(b, "bench", 3)
 	const target = "127.0.0.1:5003"
-	ln := labtest.Listen(b, h, &net.ListenConfig{}, "tcp4", target)
-	labtest.Serve(ln, func(c net.Conn) {
+	backend(b, h, target, func(c net.Conn) {
 		buf := make([]byte, 16)
 		n, _ := c.Read(buf)
 		c.Write(buf[:n])

@@ -34,17 +34,7 @@ func startNginx(t testing.TB, h *lab.Host, addr netip.AddrPort) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	probe := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), addr.Port()).String()
-	if err := waitFor(func() bool {
-		var c net.Conn
-		err := h.Run(func() (err error) { c, err = net.Dial("tcp", probe); return err })
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}); err != nil {
-		t.Fatalf("nginx does not accept connections on %s", probe)
-	}
+	waitListening(t, h, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), addr.Port()).String(), "nginx")
 }
 
 // curlTime runs one curl GET in h and returns its time_total.

@@ -20,11 +20,11 @@ import (
 	"github.com/fastopen/fastopen/relay"
 )
 
-// backend listens on the namespace's loopback without TFO and runs handle
-// for each connection; it returns the address.
-func backend(t *testing.T, h *lab.Host, handle func(net.Conn)) string {
-	t.Helper()
-	ln := labtest.Listen(t, h, &net.ListenConfig{}, "tcp4", "127.0.0.1:0")
+// backend listens in h on addr (host:0 picks a port) without TFO and runs
+// handle for each connection; it returns the address.
+func backend(tb testing.TB, h *lab.Host, addr string, handle func(net.Conn)) string {
+	tb.Helper()
+	ln := labtest.Listen(tb, h, &net.ListenConfig{}, "tcp4", addr)
 	labtest.Serve(ln, handle)
 	return ln.Addr().String()
 }
@@ -52,7 +52,7 @@ func TestLargeTransferHalfClose(t *testing.T) {
 	const size = 200 << 20
 	noLeaks(t)
 	h := labtest.Host(t, "relay", 3)
-	back := backend(t, h, func(c net.Conn) {
+	back := backend(t, h, "127.0.0.1:0", func(c net.Conn) {
 		sum := sha256.New()
 		if _, err := io.Copy(sum, c); err != nil { // until the client's half-close
 			t.Errorf("backend read: %v", err)
@@ -107,7 +107,7 @@ func TestLargeTransferHalfClose(t *testing.T) {
 func TestServerSpeaksFirst(t *testing.T) {
 	noLeaks(t)
 	h := labtest.Host(t, "relay", 3)
-	back := backend(t, h, func(c net.Conn) {
+	back := backend(t, h, "127.0.0.1:0", func(c net.Conn) {
 		c.Write([]byte("220 ready\r\n"))
 		buf := make([]byte, 64)
 		n, _ := c.Read(buf)
@@ -198,7 +198,7 @@ func TestLimitAndIdle(t *testing.T) {
 	const idle = 300 * time.Millisecond
 	noLeaks(t)
 	h := labtest.Host(t, "relay", 3)
-	back := backend(t, h, func(c net.Conn) { io.Copy(c, c) })
+	back := backend(t, h, "127.0.0.1:0", func(c net.Conn) { io.Copy(c, c) })
 	r := &relay.Relay{To: back, MaxConns: 2, IdleTimeout: idle, DialData: inHost(h, &fastopen.Dialer{}), Logger: testLogger(t, "relay")}
 	addr := serve(t, h, &net.ListenConfig{}, "127.0.0.1:0", r)
 	quiet, busy := dialLocal(t, h, addr), dialLocal(t, h, addr)
@@ -278,7 +278,7 @@ func TestReplayedSYN(t *testing.T) {
 	}}})
 	var got atomic.Int32
 	const order = "transfer 100 to alice\n"
-	back := backend(t, l.Server, func(c net.Conn) {
+	back := backend(t, l.Server, "127.0.0.1:0", func(c net.Conn) {
 		buf := make([]byte, 64)
 		n, _ := c.Read(buf)
 		if string(buf[:n]) == order {
