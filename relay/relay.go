@@ -16,7 +16,7 @@
 // one round trip instead of two. With NoCookie on both ends of a link
 // between relays that trust each other, even the first connection does.
 //
-// Serve runs a Relay on a listener; Close ends it. Stats counts what it
+// Serve runs a Relay on a listener; Shutdown and Close end it. Stats counts what it
 // did and NewCollector exports that to Prometheus. `fastopen relay` is the
 // command built on it.
 package relay
@@ -171,7 +171,7 @@ type Relay struct {
 	wg        sync.WaitGroup
 }
 
-// ErrClosed is returned by Serve after Close.
+// ErrClosed is returned by Serve after Close or Shutdown.
 var ErrClosed = errors.New("relay: closed")
 
 // check validates the configuration.
@@ -206,8 +206,8 @@ func (r *Relay) check() error {
 }
 
 // Serve accepts connections on ln and relays each on its own goroutine
-// until ln fails or Close is called; it closes ln on return. It returns
-// ErrClosed after Close, a configuration error at once, and otherwise
+// until ln fails or Shutdown or Close is called; it closes ln on return.
+// It returns ErrClosed after those, a configuration error at once, and otherwise
 // Accept's error. Running out of descriptors or memory (EMFILE, ENFILE,
 // ENOBUFS, ENOMEM) is not a failure: Serve logs it, waits (backoff up to
 // one second) and accepts again. Serve may be called on several
@@ -286,16 +286,39 @@ func (r *Relay) isClosed() bool {
 // and waits until their goroutines have ended. It is idempotent.
 func (r *Relay) Close() error {
 	r.mu.Lock()
-	r.closed = true
-	for ln := range r.listeners {
-		ln.Close()
-	}
+	r.stopListening()
 	for s := range r.conns {
 		s.abort()
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
 	return nil
+}
+
+// Shutdown stops every Serve and lets the connections being relayed go on
+// until they end by themselves or ctx is done; then it resets those left,
+// as Close does, and returns ctx.Err(). It returns nil when all ended.
+func (r *Relay) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	r.stopListening()
+	r.mu.Unlock()
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		r.Close()
+		return ctx.Err()
+	}
+}
+
+// stopListening marks r closed and closes its listeners; r.mu is held.
+func (r *Relay) stopListening() {
+	r.closed = true
+	for ln := range r.listeners {
+		ln.Close()
+	}
 }
 
 func (r *Relay) warn(msg string, args ...any) {

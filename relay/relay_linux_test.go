@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"io"
@@ -355,5 +356,49 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := relay.ParseEarly("later"); err == nil || !strings.Contains(err.Error(), "forward") {
 		t.Errorf("ParseEarly(later) = %v", err)
+	}
+}
+
+// TestShutdown: Shutdown stops accepting at once, lets a relayed
+// connection finish its exchange, and returns when it has ended; one
+// still open when ctx ends is reset.
+func TestShutdown(t *testing.T) {
+	noLeaks(t)
+	h := labtest.Host(t, "relay", 3)
+	back := backend(t, h, "127.0.0.1:0", func(c net.Conn) { io.Copy(c, c) })
+	r := &relay.Relay{To: back, DialData: inHost(h, &fastopen.Dialer{}), Logger: testLogger(t, "relay")}
+	var ln net.Listener
+	labtest.Run(t, h, func() (err error) { ln, err = net.Listen("tcp4", "127.0.0.1:0"); return err })
+	served := make(chan error, 1)
+	go func() { served <- r.Serve(ln) }()
+	finishing, lingering := dialLocal(t, h, ln.Addr().String()), dialLocal(t, h, ln.Addr().String())
+	for _, c := range []net.Conn{finishing, lingering} {
+		c.Write([]byte("ping"))
+		if _, err := io.ReadFull(c, make([]byte, 4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- r.Shutdown(ctx) }()
+	if err := <-served; err != relay.ErrClosed {
+		t.Fatalf("Serve after Shutdown: %v, want ErrClosed", err)
+	}
+	// Still relayed after Serve returned:
+	finishing.Write([]byte("pong"))
+	b := make([]byte, 4)
+	if _, err := io.ReadFull(finishing, b); err != nil || string(b) != "pong" {
+		t.Fatalf("a connection stopped being relayed when Shutdown began: %q, %v", b, err)
+	}
+	finishing.Close()
+	if err := <-shut; err != context.DeadlineExceeded {
+		t.Fatalf("Shutdown with a connection left open: %v, want context.DeadlineExceeded", err)
+	}
+	if _, err := lingering.Read(make([]byte, 1)); !isReset(err) {
+		t.Fatalf("connection left at the end of the grace period: %v, want ECONNRESET", err)
+	}
+	if s := r.Stats(); s.Active != 0 || s.Dialed != 2 {
+		t.Fatalf("after Shutdown: %+v", s)
 	}
 }

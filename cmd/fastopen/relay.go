@@ -50,7 +50,7 @@ func init() {
 	cli.Register(&cli.Command{
 		Name:    "relay",
 		Summary: "forward TCP connections with the first request in the SYN of the onward connection: TFO for programs that cannot do it",
-		Usage:   "--listen ADDR --to ADDR [--tfo both|listen|dial|none] [--early wait|forward] [--trusted-link listen|dial|both] [--idle 5m] [--max-conns N] [--metrics ADDR] [--log-json]",
+		Usage:   "--listen ADDR --to ADDR [--tfo both|listen|dial|none] [--early wait|forward] [--trusted-link listen|dial|both] [--idle 5m] [--max-conns N] [--grace 10s] [--metrics ADDR] [--log-json]",
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			listen := fs.String("listen", "", "address to accept connections on (host:port), e.g. 127.0.0.1:8080 for a client relay, :9000 for a server relay")
 			to := fs.String("to", "", "address to forward every connection to (host:port): the far relay, or the backend server")
@@ -74,6 +74,7 @@ func init() {
 			backlog := fs.Int("backlog", fastopen.DefaultQueueLen, "TFO queue length of the listener (connections with SYN data awaiting the end of their handshake)")
 			metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (port 0 picks one and logs it)")
 			logJSON := fs.Bool("log-json", false, "log one JSON object per connection instead of text")
+			grace := fs.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, stop accepting and let connections finish for this long, then reset those left (a second signal ends the process at once)")
 			return func(args []string) error {
 				if len(args) > 0 {
 					return cli.Usagef("unexpected argument %q (addresses go in --listen and --to)", args[0])
@@ -115,8 +116,8 @@ func init() {
 						return cli.Usagef("--metrics: %v", err)
 					}
 				}
-				if *idle < 0 || *dialTimeout <= 0 || *maxConns < 1 || *backlog < 1 {
-					return cli.Usagef("--idle must be ≥ 0, --dial-timeout > 0, --max-conns and --backlog ≥ 1")
+				if *idle < 0 || *dialTimeout <= 0 || *maxConns < 1 || *backlog < 1 || *grace < 0 {
+					return cli.Usagef("--idle and --grace must be ≥ 0, --dial-timeout > 0, --max-conns and --backlog ≥ 1")
 				}
 
 				var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
@@ -171,11 +172,22 @@ func init() {
 							"set bit 0x1 of net.ipv4.tcp_fastopen (`fastopen enable client`)")
 					}
 				}
+				stopped := make(chan struct{})
 				go func() {
+					defer close(stopped)
 					<-ctx.Done()
-					r.Close()
+					stop() // a second signal ends the process
+					log.Info("stopping: no new connections; waiting for relayed ones", "active", r.Stats().Active, "grace", *grace)
+					gctx, cancel := context.WithTimeout(context.Background(), *grace)
+					defer cancel()
+					if err := r.Shutdown(gctx); err != nil {
+						log.Warn("grace period over: reset the connections left")
+					}
 				}()
 				err = r.Serve(ln)
+				if errors.Is(err, relay.ErrClosed) {
+					<-stopped
+				}
 				s := r.Stats()
 				log.Info("stopped", "accepted", s.Accepted, "in_syn_data", s.InSYNData, "out_syn_data", s.OutSYNData,
 					"dial_errors", s.DialErrors, "bytes_up", s.BytesUp, "bytes_down", s.BytesDown)
