@@ -49,11 +49,15 @@ func TestNoCookieOldKernel(t *testing.T) {
 			c.Close()
 		}
 		check("dial", err)
+		check("CheckNoCookie", CheckNoCookie())
 	}
 }
 
 // TestNoCookieSet: on this kernel the option is set and reads back as 1.
 func TestNoCookieSet(t *testing.T) {
+	if err := CheckNoCookie(); err != nil {
+		t.Fatalf("CheckNoCookie: %v", err)
+	}
 	lc := net.ListenConfig{Control: NoCookie}
 	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
 	if err != nil {

@@ -34,6 +34,11 @@ func NoCookie(network, address string, rc syscall.RawConn) error {
 	if err := rc.Control(func(fd uintptr) { serr = setNoCookie(int(fd)) }); err != nil {
 		return err
 	}
+	return noCookieError(serr)
+}
+
+// noCookieError explains setNoCookie's error.
+func noCookieError(serr error) error {
 	switch {
 	case serr == nil:
 		return nil
@@ -41,4 +46,16 @@ func NoCookie(network, address string, rc syscall.RawConn) error {
 		return fmt.Errorf("relay: trusted-link mode needs TCP_FASTOPEN_NO_COOKIE (Linux 4.15+), which this kernel refused (%v): upgrade the kernel or run without it, which costs the first connection to each server one round trip (cookie request): %w", serr, errors.Join(errors.ErrUnsupported, serr))
 	}
 	return fmt.Errorf("relay: setsockopt TCP_FASTOPEN_NO_COOKIE: %w", serr)
+}
+
+// CheckNoCookie reports whether this kernel accepts NoCookie's option,
+// by setting it on a throw-away TCP socket: a client relay checks it at
+// start rather than fail every dial. Its error is NoCookie's.
+func CheckNoCookie() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return fmt.Errorf("relay: socket: %w", err)
+	}
+	defer unix.Close(fd)
+	return noCookieError(setNoCookie(fd))
 }

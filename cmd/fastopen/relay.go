@@ -134,6 +134,11 @@ func init() {
 					lc.Control = relay.NoCookie
 				}
 				if noCookie.dial {
+					// Checked now, so that an old kernel stops the relay
+					// at start instead of failing every dial.
+					if err := relay.CheckNoCookie(); err != nil {
+						return fmt.Errorf("--trusted-link: %w", err)
+					}
 					d.Control = relay.NoCookie
 				}
 				r := &relay.Relay{
