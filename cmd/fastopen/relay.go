@@ -130,6 +130,12 @@ func init() {
 
 				lc := &fastopen.ListenConfig{QueueLen: *backlog, Disable: !tfoSides.listen}
 				d := &fastopen.Dialer{Disable: !tfoSides.dial}
+				if *idle > 0 {
+					// The idle timeout ends connections whose peer vanished;
+					// TCP keepalives would cost four setsockopt calls per
+					// socket for nothing.
+					lc.KeepAlive, d.KeepAlive = -1, -1
+				}
 				if noCookie.listen {
 					lc.Control = relay.NoCookie
 				}
