@@ -27,7 +27,7 @@ var (
 	activeDesc = prometheus.NewDesc("fastopen_relay_active_connections",
 		"Connections being relayed now.", nil, nil)
 	synBytesDesc = prometheus.NewDesc("fastopen_relay_syn_data_bytes_total",
-		"Bytes carried in SYNs, by leg (in: measured at accept time where possible; out: first flights the far end acknowledged in the SYN).",
+		"Bytes carried in SYNs, by leg (in: measured at accept time where possible; out: first flights of the connections whose SYN data the far end acknowledged).",
 		[]string{"leg"}, nil)
 	bytesDesc = prometheus.NewDesc("fastopen_relay_bytes_total",
 		"Bytes relayed, by direction (up: clients to the far end; down: back), counted as each connection's direction ends.",

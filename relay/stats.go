@@ -25,7 +25,8 @@ type Stats struct {
 	Dialed uint64 `json:"dialed"`
 	// OutSYNData counts onward connections whose SYN data the far end
 	// acknowledged (the kernel's TCPI_OPT_SYN_DATA), and OutSYNBytes the
-	// first-flight bytes they carried.
+	// size of their first flights (a first flight larger than the SYN
+	// could carry, about one MSS, sent the rest after the handshake).
 	OutSYNData  uint64 `json:"out_syn_data"`
 	OutSYNBytes uint64 `json:"out_syn_bytes"`
 	// DialErrors counts onward dials that failed (refused, unreachable,
