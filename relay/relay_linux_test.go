@@ -268,13 +268,18 @@ func TestLimitAndIdle(t *testing.T) {
 	}
 }
 
+// blackholePort is a server port whose packets the replay lab drops.
+const blackholePort = 9199
+
 // TestReplayedSYN: the lab replays the client relay's SYN (with its data)
 // 300 ms later. With EarlyForward the server relay passes the replay's
 // data to the backend, which receives the request twice; with EarlyWait
 // the replay never completes its handshake and the backend receives the
-// request once.
+// request once. On the same lab, a far end that never answers (a
+// firewall dropping its port) makes the dial time out and the local
+// client get a reset.
 func TestReplayedSYN(t *testing.T) {
-	l := labtest.Lab(t, lab.Config{RTT: 20 * time.Millisecond, Faults: []lab.Rule{{
+	l := labtest.Lab(t, lab.Config{RTT: 20 * time.Millisecond, Faults: []lab.Rule{lab.DropPort(blackholePort), {
 		Name: "replay-syn-data", Dir: lab.Up, Match: lab.Match{SYN: true, Payload: true}, Action: lab.Duplicate, Delay: 300 * time.Millisecond,
 	}}})
 	var got atomic.Int32
@@ -325,6 +330,28 @@ func TestReplayedSYN(t *testing.T) {
 			}
 		})
 	}
+	t.Run("far end silent", func(t *testing.T) {
+		// A firewall drops everything to the far end: the dial times out
+		// and the local client is reset, nothing left open.
+		noLeaks(t)
+		const timeout = 300 * time.Millisecond
+		far := netip.AddrPortFrom(l.ServerAddr(false), blackholePort).String()
+		cr := &relay.Relay{To: far, DialTimeout: timeout, DialData: inHost(l.Client, &fastopen.Dialer{}), Logger: testLogger(t, "client relay")}
+		caddr := serve(t, l.Client, &net.ListenConfig{}, "127.0.0.1:0", cr)
+		c := dialLocal(t, l.Client, caddr)
+		start := time.Now()
+		c.Write([]byte("hello"))
+		if _, err := io.ReadAll(c); !isReset(err) || time.Since(start) < timeout {
+			t.Fatalf("client read: %v after %v, want ECONNRESET after the %v dial timeout", err, time.Since(start), timeout)
+		}
+		c.Close()
+		if err := waitFor(func() bool { return cr.Stats().Active == 0 }); err != nil {
+			t.Fatal(err)
+		}
+		if s := cr.Stats(); s.DialErrors != 1 || s.Dialed != 0 {
+			t.Fatalf("client relay %+v: want one failed dial", s)
+		}
+	})
 }
 
 // TestConfigErrors: a Relay with bad fields refuses to serve and says
