@@ -603,12 +603,13 @@ func isTimeout(err error) bool {
 // tcpConnOf returns the *net.TCPConn under c once its handshake is over
 // (a *fastopen.ServerConn's embedded one, a *fastopen.Conn's NetConn), so
 // that io.Copy between two of them uses splice(2) on Linux; c itself for
-// other connections.
+// other connections (never the socket under a wrapper such as a
+// *tls.Conn, whose bytes are not the stream's).
 func tcpConnOf(c net.Conn) net.Conn {
 	switch v := c.(type) {
 	case *fastopen.ServerConn:
 		return v.TCPConn
-	case interface{ NetConn() net.Conn }:
+	case *fastopen.Conn:
 		return v.NetConn()
 	}
 	return c
