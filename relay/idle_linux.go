@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"math"
 	"net"
 	"syscall"
 	"time"
@@ -20,8 +21,9 @@ const IdleTimeoutSupported = true
 // goroutine. stop ends the watch.
 func (s *session) watchIdle(legs ...net.Conn) (stop func()) {
 	timeout := s.r.IdleTimeout
+	// Armed by Reset below, once t is set: the callback uses t.
 	var t *time.Timer
-	t = time.AfterFunc(timeout, func() {
+	t = time.AfterFunc(math.MaxInt64, func() {
 		idle := timeout
 		for _, c := range legs {
 			d, err := sinceData(c)
@@ -40,6 +42,7 @@ func (s *session) watchIdle(legs ...net.Conn) (stop func()) {
 		s.r.stats.idleTimeouts.Add(1)
 		s.abort()
 	})
+	t.Reset(timeout)
 	return func() { t.Stop() }
 }
 
