@@ -17,10 +17,10 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/internal/accept"
 )
 
 // BufferSize is the size in bytes of the server's read buffer (the
@@ -98,7 +98,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		if aerr != nil && slots != nil {
 			<-slots
 		}
-		if aerr != nil && ctx.Err() == nil && acceptRetryable(aerr) {
+		if aerr != nil && ctx.Err() == nil && accept.Retryable(aerr) {
 			// Out of descriptors or memory: wait for connections to end
 			// rather than stop serving (as net/http does).
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
@@ -147,17 +147,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		<-done
 	}
 	return err
-}
-
-// acceptRetryable reports whether an Accept error is a passing shortage
-// (descriptors, buffers, memory) after which accepting can go on.
-func acceptRetryable(err error) bool {
-	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) confirm(c net.Conn) error {

@@ -30,10 +30,10 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/internal/accept"
 )
 
 // DefaultFirstFlightWait is how long a Relay waits for an accepted
@@ -240,7 +240,7 @@ func (r *Relay) Serve(ln net.Listener) error {
 			if r.isClosed() {
 				return ErrClosed
 			}
-			if acceptRetryable(err) {
+			if accept.Retryable(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				r.warn("accept failed; retrying", "error", err.Error(), "retry_in", backoff)
 				time.Sleep(backoff)
@@ -348,17 +348,6 @@ func orDefault[T int | time.Duration](v, def T) T {
 		return def
 	}
 	return v
-}
-
-// acceptRetryable reports whether an Accept error is a passing shortage
-// (descriptors, buffers, memory) after which accepting can go on.
-func acceptRetryable(err error) bool {
-	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 // session is one relayed connection.

@@ -121,11 +121,7 @@ func init() {
 					return cli.Usagef("--idle and --grace must be ≥ 0, --dial-timeout > 0, --max-conns and --backlog ≥ 1")
 				}
 
-				var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
-				if *logJSON {
-					h = slog.NewJSONHandler(os.Stderr, nil)
-				}
-				log := slog.New(h)
+				log := cli.Logger(*logJSON)
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
 

@@ -94,11 +94,7 @@ func init() {
 				case (*httpMode || *tlsMode) && (*stream || *confirm):
 					return cli.Usagef("--stream and --confirm are for the echo server; with --http/--tls use --early")
 				}
-				var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
-				if *logJSON {
-					h = slog.NewJSONHandler(os.Stderr, nil)
-				}
-				log := slog.New(h)
+				log := cli.Logger(*logJSON)
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
 				lc := fastopen.ListenConfig{QueueLen: *backlog, Disable: *plain, Require: *require}

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -291,4 +292,14 @@ func IsSet(fs *flag.FlagSet, name string) bool {
 		}
 	})
 	return set
+}
+
+// Logger returns the logger a long-running command writes to standard
+// error: one text line per event, or one JSON object per event when
+// jsonLines (the commands' --log-json).
+func Logger(jsonLines bool) *slog.Logger {
+	if jsonLines {
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
 }
