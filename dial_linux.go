@@ -285,8 +285,8 @@ func handshakeOver(tc *net.TCPConn) (bool, error) {
 // (it is out of SYN_SENT and SYN_RECV) and if so how: nil, or the error
 // that ended it.
 func handshakeState(fd uintptr) (bool, error) {
-	ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-	if err != nil {
+	var ti unix.TCPInfo
+	if err := readTCPInfo(fd, &ti); err != nil {
 		return true, os.NewSyscallError("getsockopt TCP_INFO", err)
 	}
 	if ti.State == unix.BPF_TCP_SYN_SENT || ti.State == unix.BPF_TCP_SYN_RECV {

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"time"
-	"unsafe"
 
 	"github.com/fastopen/fastopen/internal/tcpmetrics"
 	"golang.org/x/sys/unix"
@@ -83,13 +82,10 @@ type tcpSummary struct {
 	totalRetrans uint32
 }
 
-// readTCPSummary reads TCP_INFO of fd without allocating: the struct
-// stays on the stack (x/sys's GetsockoptTCPInfo allocates it).
+// readTCPSummary reads TCP_INFO of fd without allocating (readTCPInfo).
 func readTCPSummary(fd uintptr) tcpSummary {
 	var ti unix.TCPInfo
-	l := uint32(unsafe.Sizeof(ti))
-	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO, uintptr(unsafe.Pointer(&ti)), uintptr(unsafe.Pointer(&l)), 0)
-	if e != 0 {
+	if readTCPInfo(fd, &ti) != nil {
 		return tcpSummary{}
 	}
 	sum := tcpSummary{ok: true, state: ti.State, options: ti.Options, totalRetrans: ti.Total_retrans}
