@@ -36,7 +36,8 @@ type Conn struct {
 	wait time.Duration
 	plan *dialPlan // nil: the handshake is neither bounded nor retried
 
-	phase atomic.Uint32 // a phase; changed under mu
+	phase        atomic.Uint32 // a phase; changed under mu
+	pathObserved atomic.Bool   // the path memory was told the outcome, or needs none (path_*.go)
 
 	mu           sync.Mutex
 	start        startKind
@@ -47,8 +48,7 @@ type Conn struct {
 	readDeadline deadline
 	rdChanged    signal // fires, and is renewed, when readDeadline changes
 	wrDeadline   deadline
-	syn          synRecord   // what the write that sent the SYN put in it (info_*.go)
-	pathObserved atomic.Bool // the path memory was told the outcome (path_*.go)
+	syn          synRecord // what the write that sent the SYN put in it (info_*.go)
 }
 
 // phase is where a connection is in its life; it only moves forward.
@@ -80,10 +80,10 @@ const (
 )
 
 // signal is a one-shot event whose channel is made only when someone
-// waits for it. Its methods need the lock that guards it.
+// waits for it; once fired its channel is closedChan. Its methods need
+// the lock that guards it.
 type signal struct {
-	ch    chan struct{}
-	fired bool
+	ch chan struct{}
 }
 
 var closedChan = func() chan struct{} {
@@ -94,22 +94,24 @@ var closedChan = func() chan struct{} {
 
 // C returns a channel closed when the signal fires.
 func (s *signal) C() <-chan struct{} {
-	if s.fired {
-		return closedChan
-	}
 	if s.ch == nil {
 		s.ch = make(chan struct{})
 	}
 	return s.ch
 }
 
+// fired reports whether the signal fired.
+func (s *signal) fired() bool { return s.ch == closedChan }
+
 // fire fires the signal, once.
 func (s *signal) fire() {
-	if !s.fired {
-		s.fired = true
-		if s.ch != nil {
-			close(s.ch)
-		}
+	switch s.ch {
+	case closedChan:
+	case nil:
+		s.ch = closedChan
+	default:
+		close(s.ch)
+		s.ch = closedChan
 	}
 }
 
@@ -140,12 +142,42 @@ func (d deadline) time() time.Time {
 
 // dialState is what dialing learned.
 type dialState struct {
-	network   string
 	address   string
-	requested bool       // TCP_FASTOPEN_CONNECT is set on the socket
-	deferred  bool       // a cookie was cached: the SYN waits for the first write
-	off       Reason     // why TFO was not requested: ReasonDisabled (Dialer.Disable), ReasonKernelOff (client bit off), ReasonUnsupported, ReasonPathMemory
-	path      *pathState // what the path memory decided (path.go); nil without
+	path      pathState // what the path memory decided (path.go); zero without
+	network   netName
+	requested bool   // TCP_FASTOPEN_CONNECT is set on the socket
+	deferred  bool   // a cookie was cached: the SYN waits for the first write
+	off       Reason // why TFO was not requested: ReasonDisabled (Dialer.Disable), ReasonKernelOff (client bit off), ReasonUnsupported, ReasonPathMemory
+}
+
+// netName is a dial's network, "tcp", "tcp4" or "tcp6" (checkNetwork),
+// in one byte: a Conn holds it.
+type netName uint8
+
+const (
+	netTCP netName = iota
+	netTCP4
+	netTCP6
+)
+
+func netNameOf(network string) netName {
+	switch network {
+	case "tcp4":
+		return netTCP4
+	case "tcp6":
+		return netTCP6
+	}
+	return netTCP
+}
+
+func (n netName) String() string {
+	switch n {
+	case netTCP4:
+		return "tcp4"
+	case netTCP6:
+		return "tcp6"
+	}
+	return "tcp"
 }
 
 func newConn(tc *net.TCPConn, st dialState, wait time.Duration) *Conn {
@@ -154,6 +186,7 @@ func newConn(tc *net.TCPConn, st dialState, wait time.Duration) *Conn {
 	}
 	c := &Conn{st: st, wait: wait}
 	c.tc.Store(tc)
+	c.pathObserved.Store(!st.path.watched())
 	if !st.deferred {
 		c.phase.Store(uint32(phaseOpen))
 		c.started.fire()
@@ -364,7 +397,7 @@ var errWaitOver = errors.New("wait over")
 func (c *Conn) await(op string, sig *signal, until time.Time) error {
 	for {
 		c.mu.Lock()
-		fired, dl := sig.fired, time.Time{}
+		fired, dl := sig.fired(), time.Time{}
 		var fire, changed <-chan struct{}
 		if !fired {
 			fire = sig.C()
@@ -417,7 +450,7 @@ func (c *Conn) await(op string, sig *signal, until time.Time) error {
 func (c *Conn) isClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closed.fired
+	return c.closed.fired()
 }
 
 // failure is the error of every operation on a connection whose
@@ -434,7 +467,7 @@ func (c *Conn) failure() error {
 // opError wraps err the way package net reports errors on a connection.
 func (c *Conn) opError(op string, err error) error {
 	tc := c.sock()
-	return &net.OpError{Op: op, Net: c.st.network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
+	return &net.OpError{Op: op, Net: c.st.network.String(), Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
 }
 
 // Close closes the connection. On a lazy connection that has not written,

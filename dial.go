@@ -172,11 +172,13 @@ func (d *Dialer) DialData(ctx context.Context, network, address string, data []b
 }
 
 // dialContext applies the embedded Dialer's Timeout and Deadline to ctx,
-// so that the wait for the handshake in DialData honours them too.
+// so that the wait for the handshake in DialData honours them too. With
+// neither, ctx serves as it is (a derived context would cost allocations
+// per dial and bound nothing more).
 func (d *Dialer) dialContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	deadline := d.deadline(ctx, time.Now())
 	if deadline.IsZero() {
-		return context.WithCancel(ctx)
+		return ctx, func() {}
 	}
 	return context.WithDeadline(ctx, deadline)
 }

@@ -64,7 +64,7 @@ func (d *Dialer) dial(ctx context.Context, network, address string, eager bool) 
 // server for a cookie.
 func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TCPConn, dialState, error) {
 	if d.Disable {
-		st := dialState{network: network, address: address, off: ReasonDisabled}
+		st := dialState{network: netNameOf(network), address: address, off: ReasonDisabled}
 		nc, err := d.Dialer.DialContext(ctx, network, address)
 		if err != nil {
 			return nil, st, err
@@ -74,8 +74,7 @@ func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TC
 	}
 	g := getDialing(d)
 	nc, err := g.nd.DialContext(ctx, network, address)
-	st := dialState{network: network, address: address, requested: g.off == ReasonNone, off: g.off, path: g.path}
-	g.path = nil
+	st := dialState{network: netNameOf(network), address: address, requested: g.off == ReasonNone, off: g.off, path: g.path}
 	fd := g.fd
 	if isLiteral(address) {
 		// For an IP literal net calls Control only during DialContext
@@ -115,8 +114,8 @@ type dialing struct {
 	// controlContext is control as a func value, made once.
 	controlContext func(ctx context.Context, network, address string, rc syscall.RawConn) error
 
-	off  Reason     // as in dialState; ReasonNone once TCP_FASTOPEN_CONNECT is set
-	path *pathState // what the path memory decided for the socket; nil without
+	off  Reason    // as in dialState; ReasonNone once TCP_FASTOPEN_CONNECT is set
+	path pathState // what the path memory decided for the socket; zero without
 }
 
 var dialings = sync.Pool{New: func() any {
@@ -141,14 +140,14 @@ func getDialing(d *Dialer) *dialing {
 	g := dialings.Get().(*dialing)
 	g.d, g.nd, g.fd = d, d.Dialer, -1
 	g.off = ReasonPending // until Control has run
-	g.path = nil
+	g.path = pathState{}
 	g.nd.Control, g.nd.ControlContext = nil, g.controlContext
 	return g
 }
 
 // putDialing returns g to the pool, holding nothing of the caller's.
 func putDialing(g *dialing) {
-	g.d, g.nd, g.path = nil, net.Dialer{}, nil
+	g.d, g.nd, g.path = nil, net.Dialer{}, pathState{}
 	dialings.Put(g)
 }
 
@@ -167,9 +166,8 @@ func (g *dialing) control(ctx context.Context, network, address string, rc sysca
 		return err
 	}
 	// Path memory: leave TFO out where it failed lately.
-	if p := g.d.pathDecide(uintptr(g.fd), address); p.mem != nil {
-		g.path = &p
-		if p.skipped {
+	if g.path = g.d.pathDecide(uintptr(g.fd), address); g.path.mem != nil {
+		if g.path.skipped {
 			g.off = ReasonPathMemory
 			if g.d.Require {
 				return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonPathMemory, Err: ErrNotUsed}
@@ -285,8 +283,8 @@ func handshakeOver(tc *net.TCPConn) (bool, error) {
 // (it is out of SYN_SENT and SYN_RECV) and if so how: nil, or the error
 // that ended it.
 func handshakeState(fd uintptr) (bool, error) {
-	ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-	if err != nil {
+	var ti unix.TCPInfo
+	if err := readTCPInfo(fd, &ti); err != nil {
 		return true, os.NewSyscallError("getsockopt TCP_INFO", err)
 	}
 	if ti.State == unix.BPF_TCP_SYN_SENT || ti.State == unix.BPF_TCP_SYN_RECV {

@@ -27,7 +27,7 @@ func (d *Dialer) dial(ctx context.Context, network, address string, _ bool) (*Co
 }
 
 func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TCPConn, dialState, error) {
-	st := dialState{network: network, address: address, off: ReasonUnsupported}
+	st := dialState{network: netNameOf(network), address: address, off: ReasonUnsupported}
 	if d.Disable {
 		st.off = ReasonDisabled
 	}

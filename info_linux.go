@@ -82,6 +82,19 @@ var isBigEndian = func() bool {
 	return b[0] == 0
 }()
 
+// readTCPInfo reads TCP_INFO of the socket fd into ti without allocating:
+// x/sys's GetsockoptTCPInfo returns a new struct on every call, which on
+// a connection's hot paths (the first write, the handshake wait) would be
+// most of what the library allocates per connection.
+func readTCPInfo(fd uintptr, ti *unix.TCPInfo) error {
+	l := uint32(unsafe.Sizeof(*ti))
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO, uintptr(unsafe.Pointer(ti)), uintptr(unsafe.Pointer(&l)), 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
 func tcpInfo(sc syscall.Conn) (*unix.TCPInfo, uint8, error) {
 	rc, err := sc.SyscallConn()
 	if err != nil {
@@ -178,8 +191,8 @@ func (c *Conn) writeRecordingSYN(tc *net.TCPConn, b []byte) (int, error) {
 		first bool
 	)
 	err = rc.Write(func(fd uintptr) bool {
-		ti, gerr := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-		if gerr != nil || ti.Segs_out != 0 {
+		var ti unix.TCPInfo
+		if readTCPInfo(fd, &ti) != nil || ti.Segs_out != 0 {
 			first = false // the SYN has left (or the socket cannot tell): a plain write follows
 			return true
 		}

@@ -143,20 +143,21 @@ type pathEntry struct {
 	successes   atomic.Uint64
 }
 
-// pathState is what the path memory decided for one dial. The
-// connection's dialState points to it (it lives in the object the dial's
-// socket callback fills, which is on the heap anyway), so that dialState
-// stays small.
+// pathState is what the path memory decided for one dial; the
+// connection keeps it in its dialState (no allocation of its own).
 type pathState struct {
-	mem           *PathMemory
+	mem           *PathMemory // nil: no path memory
 	key           pathKey
-	skipped       bool       // TFO left out because of the memory
-	probe         bool       // TFO tried again after a backoff
-	until         time.Time  // skipped: TFO avoided until then
-	cause         Reason     // skipped: the failure remembered
-	cookieReqLost bool       // the cookie-request SYN (or its SYN-ACK) was lost
-	seen          tcpSummary // its TCP_INFO when observed (under Conn.mu)
+	until         deadline // skipped: TFO avoided until then (8 bytes: the Conn holds it)
+	skipped       bool     // TFO left out because of the memory
+	probe         bool     // TFO tried again after a backoff
+	cause         Reason   // skipped: the failure remembered
+	cookieReqLost bool     // the cookie-request SYN (or its SYN-ACK) was lost
 }
+
+// watched reports whether the connection's outcome is for the path
+// memory to learn: it has one, and TFO was not left out.
+func (p *pathState) watched() bool { return p.mem != nil && !p.skipped }
 
 // memory returns the PathMemory d uses, or nil.
 func (d *Dialer) memory() *PathMemory {
@@ -213,7 +214,7 @@ func (m *PathMemory) decide(k pathKey, now time.Time, useKernel bool) pathState 
 			return st // the hot path: a destination in good standing
 		}
 		if fresh && now.Before(e.until) {
-			st.skipped, st.until, st.cause = true, e.until, e.cause
+			st.skipped, st.until, st.cause = true, deadlineOf(e.until), e.cause
 			m.mu.RUnlock()
 			return st
 		}
@@ -239,10 +240,10 @@ func (m *PathMemory) decide(k pathKey, now time.Time, useKernel bool) pathState 
 	switch {
 	case e.failures == 0:
 	case now.Before(e.until):
-		st.skipped, st.until, st.cause = true, e.until, e.cause
+		st.skipped, st.until, st.cause = true, deadlineOf(e.until), e.cause
 	case now.Before(e.probeUntil):
 		// Another dial is probing: wait for its outcome.
-		st.skipped, st.until, st.cause = true, e.probeUntil, e.cause
+		st.skipped, st.until, st.cause = true, deadlineOf(e.probeUntil), e.cause
 	default:
 		st.probe = true
 		e.probeUntil = now.Add(pathProbeTimeout)
@@ -479,20 +480,17 @@ func fromNs(ns int64) time.Time {
 	return time.Unix(0, ns)
 }
 
-// fill sets Info's path fields; p may be nil (no path memory).
+// fill sets Info's path fields.
 func (p *pathState) fill(inf *Info) {
-	if p == nil {
-		return
-	}
 	inf.PathProbe = p.probe
 	if p.skipped {
-		inf.PathUntil, inf.PathCause = p.until, p.cause
+		inf.PathUntil, inf.PathCause = p.until.time(), p.cause
 	}
 }
 
 // lostCookieRequest reports whether the connection's cookie request (or
-// its SYN-ACK) was lost; p may be nil.
-func (p *pathState) lostCookieRequest() bool { return p != nil && p.cookieReqLost }
+// its SYN-ACK) was lost.
+func (p *pathState) lostCookieRequest() bool { return p.cookieReqLost }
 
 // ReadKernel applies what the kernel's TCP metrics record (fo_syn_drops
 // and the age of the last drop) for every destination it knows, in the

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"time"
-	"unsafe"
 
 	"github.com/fastopen/fastopen/internal/tcpmetrics"
 	"golang.org/x/sys/unix"
@@ -83,13 +82,10 @@ type tcpSummary struct {
 	totalRetrans uint32
 }
 
-// readTCPSummary reads TCP_INFO of fd without allocating: the struct
-// stays on the stack (x/sys's GetsockoptTCPInfo allocates it).
+// readTCPSummary reads TCP_INFO of fd without allocating (readTCPInfo).
 func readTCPSummary(fd uintptr) tcpSummary {
 	var ti unix.TCPInfo
-	l := uint32(unsafe.Sizeof(ti))
-	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO, uintptr(unsafe.Pointer(&ti)), uintptr(unsafe.Pointer(&l)), 0)
-	if e != 0 {
+	if readTCPInfo(fd, &ti) != nil {
 		return tcpSummary{}
 	}
 	sum := tcpSummary{ok: true, state: ti.State, options: ti.Options, totalRetrans: ti.Total_retrans}
@@ -101,16 +97,15 @@ func readTCPSummary(fd uintptr) tcpSummary {
 
 // observePath tells the path memory what the connection showed, once its
 // handshake is over; closing says the connection is being closed, which
-// ends a probe whose handshake never finished. On a known destination it
-// allocates once (the closure given to the raw connection).
+// ends a probe whose handshake never finished. It allocates nothing.
 func (c *Conn) observePath(closing bool) {
-	p := c.st.path
-	if p == nil || p.mem == nil || p.skipped || c.pathObserved.Load() {
+	if c.pathObserved.Load() { // also set when there is nothing to observe
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.pathObserved.Load() {
+	p := &c.st.path
+	if c.pathObserved.Load() || !p.watched() {
 		return
 	}
 	tc := c.sock()
@@ -124,10 +119,10 @@ func (c *Conn) observePath(closing bool) {
 	if err != nil {
 		return
 	}
-	if err := rc.Control(func(fd uintptr) { p.seen = readTCPSummary(fd) }); err != nil || !p.seen.ok {
+	var ti tcpSummary
+	if err := rc.Control(func(fd uintptr) { ti = readTCPSummary(fd) }); err != nil || !ti.ok {
 		return
 	}
-	ti := p.seen
 	if ti.state == unix.BPF_TCP_SYN_SENT || ti.state == unix.BPF_TCP_SYN_RECV {
 		if closing && p.probe {
 			c.pathObserved.Store(true)

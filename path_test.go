@@ -29,7 +29,7 @@ func TestPathBackoffDoublesAndCaps(t *testing.T) {
 		if got != want*time.Second || e.Failures != i+1 {
 			t.Fatalf("failure %d: avoided for %v with %d failures, want %v", i+1, got, e.Failures, want*time.Second)
 		}
-		if st := m.decide(testKey, now.Add(got-time.Nanosecond), false); !st.skipped || !st.until.Equal(e.AvoidUntil) || st.cause != ReasonSYNRetransmitted {
+		if st := m.decide(testKey, now.Add(got-time.Nanosecond), false); !st.skipped || !st.until.time().Equal(e.AvoidUntil) || st.cause != ReasonSYNRetransmitted {
 			t.Fatalf("failure %d: within the backoff: %+v, want skipped until %v", i+1, st, e.AvoidUntil)
 		}
 		now = e.AvoidUntil
@@ -45,7 +45,7 @@ func TestPathProbeIsAlone(t *testing.T) {
 	if !probe.probe || probe.skipped {
 		t.Fatalf("after the backoff: %+v, want a probe", probe)
 	}
-	if other := m.decide(testKey, now, false); !other.skipped || !other.until.Equal(now.Add(pathProbeTimeout)) {
+	if other := m.decide(testKey, now, false); !other.skipped || !other.until.time().Equal(now.Add(pathProbeTimeout)) {
 		t.Fatalf("while probing: %+v, want skipped until the probe times out", other)
 	}
 	probe.record(outcomeCookieReceived, now)

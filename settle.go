@@ -293,7 +293,7 @@ func (p *dialPlan) dialNext(cur *net.TCPConn, end time.Time, address string) (*n
 // fails (closing tc) when the connection was closed meanwhile.
 func (c *Conn) swap(tc *net.TCPConn, st dialState, raced bool) bool {
 	c.mu.Lock()
-	if c.closed.fired {
+	if c.closed.fired() {
 		c.mu.Unlock()
 		tc.Close()
 		return false
@@ -301,6 +301,7 @@ func (c *Conn) swap(tc *net.TCPConn, st dialState, raced bool) bool {
 	old := c.tc.Swap(tc)
 	st.address = c.st.address
 	c.st = st
+	c.pathObserved.Store(!st.path.watched())
 	c.raced = raced
 	wd, rd := c.wrDeadline.time(), c.readDeadline.time()
 	c.mu.Unlock()
