@@ -10,6 +10,7 @@ import (
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/labtest"
 	"github.com/fastopen/fastopen/lab"
+	"golang.org/x/sys/unix"
 )
 
 // These tests check where the lazy connection's settling (fallback,
@@ -95,5 +96,58 @@ func TestReview2FallbackSYNRecord(t *testing.T) {
 	if inf.SentInSYN || inf.SYNSentBytes != 0 || inf.Reason != fastopen.ReasonNoCookie {
 		t.Errorf("IPv6 connection: SentInSYN %v, SYNSentBytes %d, reason %q; want nothing in its SYN (no cookie): the record is the abandoned IPv4 socket's",
 			inf.SentInSYN, inf.SYNSentBytes, inf.Reason.Code())
+	}
+}
+
+// TestReview2CloseAfterRaceSwap (meaningful under -race): a racing dial
+// replaces the connection's socket and dialState (swap, under Conn.mu)
+// in the goroutine that wrote, then closes the losing socket. Another
+// goroutine that closes the connection after that, ordered after it only
+// by the kernel (it sees the losing descriptor gone), must not read the
+// dialState unlocked: Close's path-memory observation (observePath reads
+// c.st.path before taking c.mu) does. (The server is not used as the
+// signal: syscall.Read/Write carry race annotations that would order the
+// two goroutines.)
+func TestReview2CloseAfterRaceSwap(t *testing.T) {
+	l := labtest.Lab(t, lab.Config{RTT: 10 * time.Millisecond, Faults: []lab.Rule{lab.DropSYNData()}})
+	addr, infos := echoServer(t, l.Server, &fastopen.ListenConfig{}, "tcp4", netip.AddrPortFrom(l.ServerAddr(false), 8000).String())
+	var d fastopen.Dialer
+	cold := labtest.Dial(t, l.Client, &d, "tcp4", addr)
+	echoOn(t, cold, "cookie please")
+	cold.Close()
+	recv(t, infos)
+
+	d = fastopen.Dialer{Race: true, RaceDelay: 30 * time.Millisecond, PathMemory: &fastopen.PathMemory{}}
+	c := labtest.Dial(t, l.Client, &d, "tcp4", addr)
+	// The descriptor and inode of the TFO socket, which the race replaces.
+	var fd int
+	var st unix.Stat_t
+	rc, err := c.(*fastopen.Conn).NetConn().(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Control(func(f uintptr) { fd = int(f); unix.Fstat(fd, &st) })
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Write([]byte("raced"))
+		errc <- err
+	}()
+	for end := time.Now().Add(bound); ; {
+		var now unix.Stat_t
+		if unix.Fstat(fd, &now) != nil || now.Ino != st.Ino {
+			break // the losing socket is closed: swap is over
+		}
+		if time.Now().After(end) {
+			t.Fatal("the TFO socket was never replaced: no race happened")
+		}
+		time.Sleep(time.Millisecond) // polling the kernel for a condition
+	}
+	c.Close()
+	if err := <-errc; err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	recv(t, infos)
+	if hits := l.Stats().Rules[0].Hits; hits != 1 {
+		t.Fatalf("the drop rule matched %d SYNs with data, want 1 (the race)", hits)
 	}
 }
