@@ -1,6 +1,8 @@
 package fastopen_test
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net"
 	"net/netip"
@@ -10,6 +12,7 @@ import (
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/labtest"
 	"github.com/fastopen/fastopen/lab"
+	"github.com/fastopen/fastopen/sysctl"
 	"golang.org/x/sys/unix"
 )
 
@@ -149,5 +152,137 @@ func TestReview2CloseAfterRaceSwap(t *testing.T) {
 	recv(t, infos)
 	if hits := l.Stats().Rules[0].Hits; hits != 1 {
 		t.Fatalf("the drop rule matched %d SYNs with data, want 1 (the race)", hits)
+	}
+}
+
+// TestReview2CloseDuringRace: Close must end a Write that is settling,
+// as it ends any blocked Write on a *net.TCPConn. Here the path drops
+// every SYN; the racing dial's plain connection has started (both SYNs
+// were dropped). Close then ends the TFO socket's wait, but the Write
+// keeps waiting for the plain connection's dial, whose context Close
+// does not cancel, until the dial's Timeout (3 s; without one, the
+// kernel's SYN retries, about two minutes).
+func TestReview2CloseDuringRace(t *testing.T) {
+	dropSYN := lab.Rule{Name: "drop-syn", Dir: lab.Up, Match: lab.Match{SYN: true}, Action: lab.Drop}
+	l := labtest.Lab(t, lab.Config{RTT: 10 * time.Millisecond, Faults: []lab.Rule{dropSYN}})
+	if err := l.SetFaultActive("drop-syn", false); err != nil {
+		t.Fatal(err)
+	}
+	addr, infos := echoServer(t, l.Server, &fastopen.ListenConfig{}, "tcp4", netip.AddrPortFrom(l.ServerAddr(false), 8000).String())
+	var warm fastopen.Dialer
+	exchange(t, l.Client, &warm, "tcp4", addr, "cookie please")
+	recv(t, infos)
+	if err := l.SetFaultActive("drop-syn", true); err != nil {
+		t.Fatal(err)
+	}
+
+	d := fastopen.Dialer{Dialer: net.Dialer{Timeout: 3 * time.Second}, Race: true, RaceDelay: 30 * time.Millisecond, PathMemory: &fastopen.PathMemory{}}
+	c := labtest.Dial(t, l.Client, &d, "tcp4", addr)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Write([]byte("never delivered"))
+		errc <- err
+	}()
+	for end := time.Now().Add(bound); l.Stats().Rules[0].Hits < 2; {
+		if time.Now().After(end) {
+			t.Fatalf("the rule dropped %d SYNs, want 2 (the SYN with data, then the racing plain SYN)", l.Stats().Rules[0].Hits)
+		}
+		time.Sleep(time.Millisecond) // polling the lab's counter, a condition
+	}
+	closed := time.Now()
+	c.Close()
+	select {
+	case err := <-errc:
+		t.Logf("Write returned %v after Close: %v", time.Since(closed), err)
+		if err == nil {
+			t.Fatal("Write on a closed connection succeeded")
+		}
+		if took := time.Since(closed); took > time.Second {
+			t.Errorf("Write returned %v after Close, want at once (it waited for the racing dial)", took)
+		}
+	case <-time.After(bound):
+		t.Fatal("Write still blocked after Close")
+	}
+}
+
+// TestReview2KernelOffBeatsPathMemory: with the kernel's client bit off,
+// TFO cannot be used whatever the path memory says; Info and Require
+// must say kernel_off (with its fix: the sysctl) rather than path_memory
+// ("tried again after a backoff", which it never will be).
+func TestReview2KernelOffBeatsPathMemory(t *testing.T) {
+	h := labtest.Host(t, "r2koff", int(sysctl.ModeServer))
+	addr, _ := echoServer(t, h, &fastopen.ListenConfig{}, "tcp4", "127.0.0.1:0")
+	mem := &fastopen.PathMemory{}
+	d := fastopen.Dialer{PathMemory: mem}
+	if inf := exchange(t, h, &d, "tcp4", addr, "x"); inf.Reason != fastopen.ReasonKernelOff {
+		t.Fatalf("client bit off: %+v, want kernel_off", inf)
+	}
+	es := mem.Entries()
+	if len(es) != 1 {
+		t.Fatalf("path memory: %+v, want the one destination dialed", es)
+	}
+	now := time.Now()
+	e := es[0]
+	e.Failures, e.Cause, e.LastFailure, e.AvoidUntil = 1, fastopen.ReasonSYNRetransmitted, now, now.Add(time.Minute)
+	mem.Restore([]fastopen.PathEntry{e}) // as from a state file
+	if inf := exchange(t, h, &d, "tcp4", addr, "y"); inf.Reason != fastopen.ReasonKernelOff {
+		t.Errorf("client bit off, path avoided: reason %q, want kernel_off", inf.Reason.Code())
+	}
+	err := h.Run(func() error {
+		c, err := (&fastopen.Dialer{PathMemory: mem, Require: true}).DialContext(context.Background(), "tcp4", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	var fe *fastopen.Error
+	if !errors.As(err, &fe) || fe.Reason != fastopen.ReasonKernelOff {
+		t.Errorf("Require, client bit off, path avoided: %v, want reason kernel_off", err)
+	}
+}
+
+// errReader fails every Read.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// errWriter fails every Write.
+type errWriter struct{ err error }
+
+func (w errWriter) Write([]byte) (int, error) { return 0, w.err }
+
+// TestReview2CopyErrorsAreOpErrors: Conn's ReadFrom and WriteTo fail as
+// *net.TCPConn's do, with a *net.OpError ("readfrom", "writeto") wrapping
+// the other side's error, whether or not the lazy handshake has started
+// (the package promises *net.OpError errors, as from a *net.TCPConn).
+func TestReview2CopyErrorsAreOpErrors(t *testing.T) {
+	h, addr, _ := warmHost(t)
+	bad := errors.New("source broke")
+	var d fastopen.Dialer
+	c := labtest.Dial(t, h, &d, "tcp4", addr)
+	if inf := clientInfo(t, c); !inf.HadCookie {
+		t.Fatalf("dial: %+v, want a deferred SYN", inf)
+	}
+	_, err := c.(io.ReaderFrom).ReadFrom(errReader{bad})
+	var op *net.OpError
+	if !errors.Is(err, bad) || !errors.As(err, &op) || op.Op != "readfrom" {
+		t.Errorf("ReadFrom before the handshake: %T %v, want a *net.OpError readfrom wrapping %v", err, err, bad)
+	}
+	// The reference: the same after the handshake (the socket's own).
+	echoOn(t, c, "now open")
+	if _, err := c.(io.ReaderFrom).ReadFrom(errReader{bad}); !errors.As(err, &op) || op.Op != "readfrom" {
+		t.Fatalf("ReadFrom after the handshake: %T %v, want a *net.OpError readfrom", err, err)
+	}
+
+	// WriteTo before any Write: its first Read starts the handshake and
+	// gets a server's banner, which w refuses.
+	bh, baddr := bannerHost(t, "220 banner\r\n")
+	c2 := labtest.Dial(t, bh, &d, "tcp4", baddr)
+	if inf := clientInfo(t, c2); !inf.HadCookie {
+		t.Fatalf("dial: %+v, want a deferred SYN", inf)
+	}
+	_, err = c2.(io.WriterTo).WriteTo(errWriter{bad})
+	if !errors.Is(err, bad) || !errors.As(err, &op) || op.Op != "writeto" {
+		t.Errorf("WriteTo, first bytes: %T %v, want a *net.OpError writeto wrapping %v", err, err, bad)
 	}
 }
