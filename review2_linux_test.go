@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -284,5 +285,108 @@ func TestReview2CopyErrorsAreOpErrors(t *testing.T) {
 	_, err = c2.(io.WriterTo).WriteTo(errWriter{bad})
 	if !errors.Is(err, bad) || !errors.As(err, &op) || op.Op != "writeto" {
 		t.Errorf("WriteTo, first bytes: %T %v, want a *net.OpError writeto wrapping %v", err, err, bad)
+	}
+}
+
+// TestReview2FallbackRetransmitNotCookieLoss: a connection that fell back
+// (Happy Eyeballs) to an address without a cookie asked for one in a
+// plain handshake that went through at once. Its request segment is then
+// lost once and retransmitted. That data retransmission is not a lost
+// cookie request: Info must not say cookie_request_lost and the path
+// memory must not avoid TFO to that address. (dial observes a
+// cookie-request connection right after connect, when every
+// retransmission is the SYN's; a socket swapped in later is observed at
+// its first Read, after the data.)
+func TestReview2FallbackRetransmitNotCookieLoss(t *testing.T) {
+	dropData := lab.Rule{Name: "drop-data", Dir: lab.Up, Match: lab.Match{Payload: true}, Action: lab.Drop}
+	l, silent, count := silentLabFaults(t, dropData) // no cookie for the IPv6 address
+	v6 := netip.AddrPortFrom(lab.ServerIPv6, 8000)
+	mem := &fastopen.PathMemory{}
+	d := fastopen.Dialer{
+		Dialer:     net.Dialer{Timeout: 4 * time.Second, FallbackDelay: 50 * time.Millisecond, Resolver: fakeDNS("dual.test.", silent, v6.Addr())},
+		PathMemory: mem,
+	}
+	c := labtest.Dial(t, l.Client, &d, "tcp", "dual.test.:8000")
+	defer c.Close()
+	const req = "lost once"
+	c.SetDeadline(time.Now().Add(bound))
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if c.RemoteAddr().String() != v6.String() {
+		t.Fatalf("connected to %v, want %v", c.RemoteAddr(), v6)
+	}
+	// The IPv4 SYN with data and the IPv6 request were dropped: let the
+	// retransmission through.
+	for end := time.Now().Add(bound); l.Stats().Rules[0].Hits < 2; {
+		if time.Now().After(end) {
+			t.Fatalf("the rule dropped %d segments with data, want 2", l.Stats().Rules[0].Hits)
+		}
+		time.Sleep(time.Millisecond) // polling the lab's counter, a condition
+	}
+	if err := l.SetFaultActive("drop-data", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, len(req))); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if n := count(req); n != 1 {
+		t.Fatalf("the server read the request %d times, want once", n)
+	}
+	inf := clientInfo(t, c)
+	if inf.Reason == fastopen.ReasonCookieRequestLost {
+		t.Errorf("info %+v: cookie_request_lost, but the cookie request went through at once (the retransmission was data)", inf)
+	}
+	var e fastopen.PathEntry
+	labtest.Run(t, l.Client, func() error { e, _ = mem.Lookup(v6.Addr()); return nil })
+	if e.Failures != 0 || e.Avoided(time.Now()) {
+		t.Errorf("path memory for %v: %+v, want no failure (nothing of TFO was lost)", v6.Addr(), e)
+	}
+}
+
+// silentLabFaults is silentLab (contract_linux_test.go) with fault rules,
+// off until the test switches them on; it switches them on before it
+// returns.
+func silentLabFaults(t *testing.T, faults ...lab.Rule) (l *lab.Lab, silent netip.Addr, count func(req string) int) {
+	labtest.NeedCommand(t, "ip")
+	l = labtest.Lab(t, lab.Config{RTT: 20 * time.Millisecond, Faults: faults})
+	for _, r := range faults {
+		if err := l.SetFaultActive(r.Label(), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	silent = netip.MustParseAddr("10.200.0.3")
+	run := func(h *lab.Host, args ...string) {
+		if out, err := h.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v\n%s", args, err, out)
+		}
+	}
+	run(l.Server, "addr", "add", silent.String()+"/32", "dev", lab.TunName)
+	run(l.Client, "route", "add", silent.String()+"/32", "dev", lab.TunName)
+	var mu sync.Mutex
+	got := map[string]int{}
+	ln := labtest.Listen(t, l.Server, nil, "tcp", ":8000")
+	labtest.Serve(ln, func(c net.Conn) {
+		buf := make([]byte, 64)
+		n, _ := c.Read(buf)
+		mu.Lock()
+		got[string(buf[:n])]++
+		mu.Unlock()
+		c.Write(buf[:n])
+	})
+	var d fastopen.Dialer
+	c := labtest.Dial(t, l.Client, &d, "tcp", netip.AddrPortFrom(silent, 8000).String())
+	echoOn(t, c, "cookie please")
+	c.Close()
+	run(l.Server, "addr", "del", silent.String()+"/32", "dev", lab.TunName)
+	for _, r := range faults {
+		if err := l.SetFaultActive(r.Label(), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return l, silent, func(req string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return got[req]
 	}
 }
