@@ -390,3 +390,30 @@ func silentLabFaults(t *testing.T, faults ...lab.Rule) (l *lab.Lab, silent netip
 		return got[req]
 	}
 }
+
+// TestReview2ReadFirstDialTimeoutError: the handshake of a lazy dial to a
+// dead host, started by a Read (no Write), fails after Timeout like one
+// started by a Write (TestLazyDialTimeout): a *net.OpError with Op
+// "dial". The Read that started it must not wrap that in a second
+// *net.OpError ("read dial ..."), and it must be the same error the next
+// Read gets.
+func TestReview2ReadFirstDialTimeoutError(t *testing.T) {
+	l, dead := deadLab(t)
+	d := fastopen.Dialer{Dialer: net.Dialer{Timeout: 200 * time.Millisecond}}
+	c := labtest.Dial(t, l.Client, &d, "tcp4", dead)
+	if inf := clientInfo(t, c); !inf.HadCookie {
+		t.Fatalf("lazy dial: %+v, want a deferred SYN", inf)
+	}
+	first := within(t, "first Read", func() error { _, err := c.Read(make([]byte, 1)); return err })
+	second := within(t, "second Read", func() error { _, err := c.Read(make([]byte, 1)); return err })
+	t.Logf("first Read: %v; second Read: %v", first, second)
+	var op *net.OpError
+	if errors.As(first, &op) {
+		var inner *net.OpError
+		if errors.As(op.Err, &inner) {
+			t.Errorf("first Read: %q wraps a *net.OpError in a *net.OpError", first)
+		}
+	}
+	wantDialTimeout(t, "first Read", first, true)
+	wantDialTimeout(t, "second Read", second, true)
+}
