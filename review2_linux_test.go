@@ -417,3 +417,45 @@ func TestReview2ReadFirstDialTimeoutError(t *testing.T) {
 	wantDialTimeout(t, "first Read", first, true)
 	wantDialTimeout(t, "second Read", second, true)
 }
+
+// TestReview2RequireRefusalEndsProbe: a destination's backoff is over, so
+// the next dial probes TFO, and the others wait for its outcome (up to
+// 10 s). A Require dial that probes, finds no cookie and is refused
+// (no_cookie; its handshake fetched a cookie) must end the probe: the
+// next Require dial, with the cookie now cached, must be allowed to try
+// TFO, not be refused with path_memory for the probe's 10 s.
+func TestReview2RequireRefusalEndsProbe(t *testing.T) {
+	h := labtest.Host(t, "r2probe", 3)
+	addr, _ := echoServer(t, h, &fastopen.ListenConfig{}, "tcp4", "127.0.0.1:0")
+	var ns uint64
+	labtest.Run(t, h, func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		ns, _ = unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+		return nil
+	})
+	mem := &fastopen.PathMemory{}
+	now := time.Now()
+	mem.Restore([]fastopen.PathEntry{{Namespace: ns, Addr: netip.MustParseAddr("127.0.0.1"), Failures: 1,
+		Cause: fastopen.ReasonSYNRetransmitted, LastFailure: now.Add(-2 * time.Minute), AvoidUntil: now.Add(-time.Minute), LastUsed: now}})
+	d := fastopen.Dialer{PathMemory: mem, Require: true}
+	dial := func() error {
+		return h.Run(func() error {
+			c, err := d.DialContext(context.Background(), "tcp4", addr)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		})
+	}
+	var fe *fastopen.Error
+	if err := dial(); !errors.As(err, &fe) || fe.Reason != fastopen.ReasonNoCookie {
+		t.Fatalf("probe without a cookie: %v, want Require's no_cookie", err)
+	}
+	if err := dial(); err != nil {
+		t.Errorf("next dial, cookie cached: %v, want TFO tried (the refused probe is over)", err)
+	}
+}
