@@ -459,3 +459,34 @@ func TestReview2RequireRefusalEndsProbe(t *testing.T) {
 		t.Errorf("next dial, cookie cached: %v, want TFO tried (the refused probe is over)", err)
 	}
 }
+
+// TestReview2RequireFallback: with Require, a dial succeeds only when the
+// SYN can carry the data. A lazy connection to a name whose first address
+// (with a cookie) went silent falls back to the second, which has no
+// cookie: that connection's SYN can only ask for one, so Require must
+// refuse it (ErrNotUsed) rather than deliver the request plain.
+func TestReview2RequireFallback(t *testing.T) {
+	l, silent, count := silentLab(t) // no cookie for the IPv6 address
+	v6 := netip.AddrPortFrom(lab.ServerIPv6, 8000)
+	d := fastopen.Dialer{
+		Dialer:     net.Dialer{Timeout: 4 * time.Second, FallbackDelay: 50 * time.Millisecond, Resolver: fakeDNS("dual.test.", silent, v6.Addr())},
+		PathMemory: &fastopen.PathMemory{},
+		Require:    true,
+	}
+	c := labtest.Dial(t, l.Client, &d, "tcp", "dual.test.:8000")
+	defer c.Close()
+	const req = "only in a SYN"
+	c.SetDeadline(time.Now().Add(bound))
+	_, err := c.Write([]byte(req))
+	if err == nil {
+		io.ReadFull(c, make([]byte, len(req)))
+		inf := clientInfo(t, c)
+		if !inf.SYNData {
+			t.Errorf("Require: the request went to %v without TFO (%+v; the server read it %d times), want ErrNotUsed", c.RemoteAddr(), inf, count(req))
+		}
+		return
+	}
+	if !errors.Is(err, fastopen.ErrNotUsed) {
+		t.Errorf("Require, fallback without a cookie: %v, want ErrNotUsed", err)
+	}
+}
