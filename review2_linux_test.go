@@ -490,3 +490,44 @@ func TestReview2RequireFallback(t *testing.T) {
 		t.Errorf("Require, fallback without a cookie: %v, want ErrNotUsed", err)
 	}
 }
+
+// TestReview2ShortTimeoutTeachesPathMemory: on a path that drops SYNs
+// with data, a Dialer whose Timeout (300 ms) is below the kernel's SYN
+// retransmission timeout (1 s) cannot complete a TFO handshake at all:
+// the first Write fails with a dial timeout. That is the "first failure"
+// the path memory exists for; the next dial must leave TFO out and work
+// (as net.Dialer with the same Timeout does), not fail the same way
+// forever.
+func TestReview2ShortTimeoutTeachesPathMemory(t *testing.T) {
+	l := labtest.Lab(t, lab.Config{RTT: 10 * time.Millisecond, Faults: []lab.Rule{lab.DropSYNData()}})
+	server := l.ServerAddr(false)
+	addr, _ := echoServer(t, l.Server, &fastopen.ListenConfig{}, "tcp4", netip.AddrPortFrom(server, 8000).String())
+	mem := &fastopen.PathMemory{Backoff: time.Minute}
+	d := fastopen.Dialer{Dialer: net.Dialer{Timeout: 300 * time.Millisecond}, PathMemory: mem}
+	exchange(t, l.Client, &d, "tcp4", addr, "cookie please")
+
+	try := func(msg string) (fastopen.Info, error) {
+		c := labtest.Dial(t, l.Client, &d, "tcp4", addr)
+		defer c.Close()
+		if _, err := c.Write([]byte(msg)); err != nil {
+			return fastopen.Info{}, err
+		}
+		if _, err := io.ReadFull(c, make([]byte, len(msg))); err != nil {
+			return fastopen.Info{}, err
+		}
+		return clientInfo(t, c), nil
+	}
+	_, err := try("lost in the SYN")
+	if !errors.Is(err, fastopen.ErrNotDelivered) {
+		t.Fatalf("first TFO dial: %v, want a dial timeout (the SYN with data is dropped, its retransmission comes after Timeout)", err)
+	}
+	e, _ := lookupIn(t, l.Client, mem, server)
+	t.Logf("path memory after the timed-out TFO handshake: %+v", e)
+	inf, err := try("second")
+	if err != nil {
+		t.Fatalf("second dial: %v, want it to work without TFO (path_memory), as net.Dialer does", err)
+	}
+	if inf.Reason != fastopen.ReasonPathMemory {
+		t.Errorf("second dial: %+v, want path_memory", inf)
+	}
+}
