@@ -531,3 +531,43 @@ func TestReview2ShortTimeoutTeachesPathMemory(t *testing.T) {
 		t.Errorf("second dial: %+v, want path_memory", inf)
 	}
 }
+
+// TestReview2SetDeadlineDuringSettle: Dialer.Timeout bounds a lazy
+// connection's handshake (TestLazyDialTimeout). A SetDeadline from
+// another goroutine while the first Write waits for that handshake (a
+// proxy clearing its deadlines, say) must not lift that bound: the settle
+// keeps its timer in the socket's write deadline, which SetDeadline
+// overwrites, and the Write then waits for the kernel's SYN retries
+// (about two minutes) instead of failing after Timeout.
+func TestReview2SetDeadlineDuringSettle(t *testing.T) {
+	l, dead := deadLab(t)
+	const timeout = 300 * time.Millisecond
+	d := fastopen.Dialer{Dialer: net.Dialer{Timeout: timeout}}
+	c := labtest.Dial(t, l.Client, &d, "tcp4", dead)
+	if inf := clientInfo(t, c); !inf.HadCookie {
+		t.Fatalf("lazy dial: %+v, want a deferred SYN", inf)
+	}
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+		errc <- err
+	}()
+	for end := time.Now().Add(bound); l.Stats().Rules[0].Hits < 1; {
+		if time.Now().After(end) {
+			t.Fatal("the SYN never left")
+		}
+		time.Sleep(time.Millisecond) // polling the lab's counter, a condition
+	}
+	c.SetDeadline(time.Time{}) // no deadline for the caller's own I/O
+	select {
+	case err := <-errc:
+		wantDialTimeout(t, "first Write", err, true)
+		if took := time.Since(start); took > timeout+time.Second {
+			t.Errorf("first Write failed after %v, want about Timeout (%v)", took, timeout)
+		}
+	case <-time.After(timeout + 2*time.Second):
+		c.Close() // ends the Write
+		t.Fatalf("first Write still waiting %v after it started, though Timeout is %v: SetDeadline lifted the dial's bound", time.Since(start), timeout)
+	}
+}
