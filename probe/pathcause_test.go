@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fastopen/fastopen"
 )
@@ -72,5 +73,39 @@ func TestPathCauseBothWays(t *testing.T) {
 	}
 	if causes != len(causeVerdicts) {
 		t.Errorf("the path memory records %d failure causes, causeVerdicts maps %d", causes, len(causeVerdicts))
+	}
+}
+
+// TestComparePath: the verdict and the path memory's entry are compared
+// through the one mapping, and a disagreement says what to do.
+func TestComparePath(t *testing.T) {
+	addr := netip.MustParseAddr("192.0.2.7")
+	now := time.Date(2026, 12, 2, 15, 0, 0, 0, time.UTC)
+	avoided := fastopen.PathEntry{Addr: addr, Failures: 2, Cause: fastopen.ReasonSYNRetransmitted, AvoidUntil: now.Add(90 * time.Second), KernelSYNDrops: 2}
+	expired := fastopen.PathEntry{Addr: addr, Failures: 1, Cause: fastopen.ReasonDataNotAcked, AvoidUntil: now.Add(-time.Second)}
+	good := fastopen.PathEntry{Addr: addr, Successes: 3}
+	for _, c := range []struct {
+		name     string
+		v        Verdict
+		e        fastopen.PathEntry
+		found    bool
+		state    string
+		match    string
+		contains string
+	}{
+		{"healed", Works, avoided, true, PathAvoided, PathDisagrees, "`fastopen cookies forget 192.0.2.7`"},
+		{"works, nothing known", Works, fastopen.PathEntry{}, false, PathUnknown, PathAgrees, "knows nothing"},
+		{"works, used", Works, good, true, PathUsed, PathAgrees, "3 success"},
+		{"broken, nothing known", SYNDataDropped, fastopen.PathEntry{}, false, PathUnknown, PathDisagrees, "--teach"},
+		{"broken, avoided", SYNDataDropped, avoided, true, PathAvoided, PathAgrees, "until 15:01:30 UTC (1m30s from now) because of syn_retransmitted (syn_data_dropped"},
+		{"blackholed, avoided", TFOBlackholed, avoided, true, PathAvoided, PathAgrees, "fo_syn_drops"},
+		{"cookie changes, backoff over", CookieChanges, expired, true, PathRetry, PathDisagrees, "would record data_not_acked"},
+		{"no cookie, avoided", NoCookie, avoided, true, PathAvoided, PathNotComparable, "avoids TFO"},
+	} {
+		pv := comparePath(c.v, addr, c.e, c.found, now)
+		text := pv.Text + " | " + pv.Disagreement
+		if pv.State != c.state || pv.Match != c.match || !strings.Contains(text, c.contains) || (pv.Match == PathDisagrees) != (pv.Disagreement != "") {
+			t.Errorf("%s: state %s, match %s, text %q; want %s, %s, containing %q", c.name, pv.State, pv.Match, text, c.state, c.match, c.contains)
+		}
 	}
 }
