@@ -97,9 +97,13 @@ func TestProbeTeach(t *testing.T) {
 	const synRTO = time.Second // TCP_TIMEOUT_INIT: what a lost SYN costs
 	l := labtest.Lab(t, lab.Config{RTT: 20 * time.Millisecond, Faults: []lab.Rule{lab.DropSYNData()}})
 	addr, srv := countingServer(t, l)
+	var taught string // the state file the probe taught
 	for _, teach := range []bool{false, true} {
 		name := map[bool]string{false: "observe", true: "teach"}[teach]
 		state := filepath.Join(t.TempDir(), "paths.json")
+		if teach {
+			taught = state
+		}
 		flushClientMetrics(t, l)
 		args := []string{"probe", addr, "--json", "--count", "2", "--timeout", "3s", "--state", state}
 		if teach {
@@ -150,6 +154,31 @@ func TestProbeTeach(t *testing.T) {
 			t.Errorf("%s: the first send after the probe: %s; want TFO tried (the probe taught nothing)", name, describe(xs))
 		}
 		t.Logf("%s: probe path memory %s/%s, taught %q; then send:%s", name, pv.State, pv.Match, pv.Taught, describe(xs))
+	}
+
+	// The path heals. The probe finds TFO works while the state file it
+	// taught still avoids it, and says what to do; with --teach it clears
+	// the failure, and the next send carries its data in the SYN again.
+	if err := l.SetFaultActive(lab.DropSYNData().Label(), false); err != nil {
+		t.Fatal(err)
+	}
+	host, _, _ := strings.Cut(addr, ":")
+	code, out := exitCode(t, l.Client.Command(binary, "probe", addr, "--count", "1", "--state", taught).Output)
+	for _, want := range []string{"avoided (disagrees)", "disagreement: the probe found that TFO works, yet the Dialer avoids it", "`fastopen cookies forget " + host + "`"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("healed: probe status %d, want 0 and %q in\n%s", code, want, out)
+		}
+	}
+	code, out = exitCode(t, l.Client.Command(binary, "probe", addr, "--count", "1", "--state", taught, "--teach").Output)
+	if code != 0 || !strings.Contains(out, "taught: recorded a success (earlier failures cleared)") {
+		t.Errorf("healed, --teach: probe status %d\n%s", code, out)
+	}
+	xs, err := runProcesses(l, addr, "healed", taught, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x := xs[0]; x.decision != "tfo" || !x.synData || srv.count(x.id) != 1 {
+		t.Errorf("healed: the first send after the probe taught success:%s; want data in the SYN (TCP_INFO), delivered once (server count %d)", describe(xs), srv.count(x.id))
 	}
 }
 
