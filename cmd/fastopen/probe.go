@@ -58,7 +58,7 @@ func init() {
 			maxConc := fs.Int("max-concurrent", probe.DefaultMaxConcurrent, "with --serve: probes running at once")
 			maxTime := fs.Duration("max-time", probe.DefaultMaxProbeTime, "with --serve: limit for one probe")
 			state := fs.String("state", "", "path memory file to compare with (default $"+pathstate.EnvFile+", else $XDG_STATE_HOME/fastopen/paths.json); 'none': the kernel's record only")
-			teach := fs.Bool("teach", false, "record each address's verdict in the --state file (a failure: `fastopen send` avoids TFO there at once; works: earlier failures cleared)")
+			teach := fs.Bool("teach", false, "record each address's verdict in the --state file (a failure: later fastopen send runs avoid TFO there at once; works: earlier failures cleared)")
 			return func(args []string) error {
 				kind, err := probe.ParseKind(*as)
 				if err != nil {

@@ -36,6 +36,8 @@ func TestProbeCLI(t *testing.T) {
 		{[]string{"probe", "example.com:80", "--timeout", "2h"}, "at most 1m0s"},
 		{[]string{"probe", "example.com:80", "--serve", "127.0.0.1:0"}, "--serve takes no target"},
 		{[]string{"probe", "--serve", "127.0.0.1:0", "--max-concurrent", "0"}, "want 1-64"},
+		{[]string{"probe", "--serve", "127.0.0.1:0", "--teach"}, "not --serve"},
+		{[]string{"probe", "example.com:80", "--teach", "--state", "none"}, "give one with --state FILE"},
 	} {
 		_, stderr, code := runCLI(t, nil, tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
