@@ -2,6 +2,8 @@ package fastopen
 
 import (
 	"cmp"
+	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"sync"
@@ -328,8 +330,14 @@ func (p *pathState) record(o outcome, now time.Time) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e := m.entry(p.key, nowNs)
-	if p.probe {
+	m.apply(m.entry(p.key, nowNs), o, p.probe, now)
+}
+
+// apply changes e for outcome o at time now; probe says the connection
+// was a dial that tried TFO again after a backoff. m.mu is held for
+// writing.
+func (m *PathMemory) apply(e *pathEntry, o outcome, probe bool, now time.Time) {
+	if probe {
 		e.probeUntil = time.Time{}
 	}
 	fail := func(cause Reason) {
@@ -341,7 +349,7 @@ func (p *pathState) record(o outcome, now time.Time) {
 	switch o {
 	case outcomeSYNDataAcked:
 		e.failures, e.notAcked, e.cause, e.until = 0, 0, ReasonNone, time.Time{}
-		e.lastSuccess.Store(nowNs)
+		e.lastSuccess.Store(now.UnixNano())
 		e.successes.Add(1)
 	case outcomeCookieReceived:
 		// A lost cookie request is healed by one that goes through;
@@ -360,6 +368,47 @@ func (p *pathState) record(o outcome, now time.Time) {
 			fail(ReasonDataNotAcked)
 		}
 	}
+}
+
+// recordOutcomes maps what Record accepts to the outcome a connection
+// shows; the failures' reasons are the causes apply records.
+var recordOutcomes = map[Reason]outcome{
+	ReasonNone:              outcomeSYNDataAcked,
+	ReasonSYNRetransmitted:  outcomeSYNDataLost,
+	ReasonCookieRequestLost: outcomeCookieReqLost,
+	ReasonDataNotAcked:      outcomeDataNotAcked,
+}
+
+// Record tells m what was learned about TFO to addr, dialed from the
+// calling thread's network namespace, by other means than a Dialer's
+// connection (such as a probe of the path): ReasonNone for success (data
+// in the SYN acknowledged), which clears the failures, or one of the
+// failure causes a PathEntry's Cause holds (ReasonSYNRetransmitted,
+// ReasonCookieRequestLost, ReasonDataNotAcked), which counts as a failure
+// in a row with the same backoff as a Dialer's. A Dialer waits for a
+// second ReasonDataNotAcked in a row before it counts one (a single one
+// follows a server's key change); Record counts it at once, since the
+// caller has seen it repeat. Any other reason, or an invalid addr, is an
+// error and changes nothing.
+func (m *PathMemory) Record(addr netip.Addr, cause Reason) error {
+	o, ok := recordOutcomes[cause]
+	switch {
+	case !addr.IsValid():
+		return errors.New("fastopen: PathMemory.Record: invalid address")
+	case !ok:
+		return fmt.Errorf("fastopen: PathMemory.Record: %q is not a path outcome (want ReasonNone, ReasonSYNRetransmitted, ReasonCookieRequestLost or ReasonDataNotAcked)", cause.Code())
+	}
+	k := pathKey{ns: currentNamespace(), addr: addr.Unmap()}
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.entry(k, now.UnixNano())
+	e.lastUsed.Store(now.UnixNano())
+	if o == outcomeDataNotAcked {
+		e.notAcked = max(e.notAcked, 1)
+	}
+	m.apply(e, o, false, now)
+	return nil
 }
 
 // Lookup returns what m knows about addr as dialed from the calling

@@ -131,6 +131,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		timing := gaugeVec(reg, "fastopen_probe_first_byte_seconds", "median time to the first answer byte, by connection kind (cold, warm, plain)", "address", "kind")
 		rtt := gaugeVec(reg, "fastopen_probe_rtt_seconds", "shortest plain handshake to the address", "address")
 		drops := gaugeVec(reg, "fastopen_probe_syn_drops", "the kernel's fo_syn_drops for the address after the probe", "address")
+		memory := gaugeVec(reg, "fastopen_probe_path_memory", "what the path memory does for the address (state: unknown, tfo, avoided, retry) and whether that matches the verdict (match: agrees, disagrees, not_comparable); value 1", "address", "state", "match")
 		for _, a := range rep.Addresses {
 			addr := a.Address.String()
 			verdict.WithLabelValues(addr, string(a.Verdict), string(a.Category)).Set(1)
@@ -143,6 +144,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			rtt.WithLabelValues(addr).Set(a.RTT.Seconds())
 			drops.WithLabelValues(addr).Set(float64(a.SYNDrops))
+			if pv := a.Path; pv != nil {
+				memory.WithLabelValues(addr, pv.State, pv.Match).Set(1)
+			}
 		}
 		overall.WithLabelValues(string(rep.Overall), string(rep.Category)).Set(1)
 		if rep.Overall == Works {

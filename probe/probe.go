@@ -81,6 +81,17 @@ type Prober struct {
 	// Progress, when set, receives a line per step and, while a
 	// connection waits on a timeout, a line per second.
 	Progress io.Writer
+	// PathMemory is the path memory each address's verdict is compared
+	// with (Address.Path), together with the kernel's record of SYN-data
+	// losses; nil means fastopen.DefaultPathMemory, as for a Dialer. The
+	// probe itself measures TFO whatever the memory says.
+	PathMemory *fastopen.PathMemory
+	// Teach records each address's verdict in PathMemory
+	// (Verdict.PathCause, PathMemory.Record): a failure makes Dialers
+	// using that memory avoid TFO to the address at once, with their
+	// backoff; TFO working clears earlier failures. Off by default: a
+	// probe only observes.
+	Teach bool
 }
 
 // Report is the result of probing one name.
@@ -100,6 +111,9 @@ type Report struct {
 	Advice string `json:"advice"`
 	// Duration is how long the whole probe took. JSON: nanoseconds.
 	Duration time.Duration `json:"duration_ns"`
+	// PathDisagreements counts the addresses whose path memory does not
+	// do what their verdict calls for (PathView.Match is PathDisagrees).
+	PathDisagreements int `json:"path_disagreements"`
 }
 
 // Address is what probing one address found.
@@ -136,6 +150,9 @@ type Address struct {
 	Flushed bool `json:"flushed"`
 	// Captured: a capture of the probe's packets is part of the evidence.
 	Captured bool `json:"captured"`
+	// Path is what the path memory says about the address, compared with
+	// the verdict (see PathView); nil when the address was not probed.
+	Path *PathView `json:"path_memory,omitempty"`
 }
 
 // Conn is one connection of a probe.
@@ -258,6 +275,7 @@ func (p *Prober) Probe(ctx context.Context, target string) (*Report, error) {
 		}
 		err := run(func() error {
 			res = p.probeAddr(ctx, host, ap)
+			p.consultPath(res)
 			return nil
 		})
 		unlock()
@@ -265,6 +283,9 @@ func (p *Prober) Probe(ctx context.Context, target string) (*Report, error) {
 			return nil, err
 		}
 		p.progress("  %s: %s", ap, res.Verdict)
+		if res.Path != nil && res.Path.Match == PathDisagrees {
+			r.PathDisagreements++
+		}
 		r.Addresses = append(r.Addresses, res)
 		vs = append(vs, res.Verdict)
 	}

@@ -358,3 +358,56 @@ func Overall(vs []Verdict) Verdict {
 
 // String returns the verdict's code.
 func (v Verdict) String() string { return string(v) }
+
+// pathCauses is the one mapping between verdicts and the causes a
+// Dialer's path memory records (fastopen.PathEntry.Cause): what a Dialer
+// records when its connections meet what the verdict describes. A
+// verdict absent from it says nothing the path memory keeps (a missing
+// cookie costs a Dialer nothing; a local or unreachable verdict is not
+// about the path).
+var pathCauses = map[Verdict]fastopen.Reason{
+	Works:          fastopen.ReasonNone,
+	CookieChanges:  fastopen.ReasonDataNotAcked,
+	DataNotAcked:   fastopen.ReasonDataNotAcked,
+	SYNDataDropped: fastopen.ReasonSYNRetransmitted,
+	// A SYN with data that gets no answer at all: a racing Dialer counts
+	// it as lost SYN data when the plain connection wins.
+	TFOBlackholed:       fastopen.ReasonSYNRetransmitted,
+	SYNOptionDropped:    fastopen.ReasonCookieRequestLost,
+	SYNACKCookieDropped: fastopen.ReasonCookieRequestLost,
+	CookieRequestLost:   fastopen.ReasonCookieRequestLost,
+}
+
+// noPathCause lists the verdicts that on purpose have no path memory
+// cause (see pathCauses), so that a new verdict must be placed in one
+// list or the other.
+var noPathCause = []Verdict{NoCookie, OptionStripped, BlackholePause, ClientOff, Unreachable, Inconclusive}
+
+// causeVerdicts maps each failure cause of the path memory to the verdict
+// whose words describe it.
+var causeVerdicts = map[fastopen.Reason]Verdict{
+	fastopen.ReasonSYNRetransmitted:  SYNDataDropped,
+	fastopen.ReasonCookieRequestLost: CookieRequestLost,
+	fastopen.ReasonDataNotAcked:      DataNotAcked,
+}
+
+// PathCause returns what a Dialer's path memory records for a path with
+// verdict v: ReasonNone for Works (a success, which clears earlier
+// failures), else the failure cause (a fastopen.PathEntry's Cause:
+// ReasonSYNRetransmitted, ReasonCookieRequestLost, ReasonDataNotAcked).
+// ok is false when the path memory keeps nothing for v (NoCookie,
+// OptionStripped, local and unreachable verdicts). It is the inverse of
+// CauseVerdict: CauseVerdict(c).PathCause() is c.
+func (v Verdict) PathCause() (cause fastopen.Reason, ok bool) {
+	cause, ok = pathCauses[v]
+	return cause, ok
+}
+
+// CauseVerdict returns the verdict that describes a failure cause of the
+// path memory (a fastopen.PathEntry's Cause), so that what the memory
+// says reads in the probe's words; ok is false for a reason the memory
+// does not record as a failure.
+func CauseVerdict(cause fastopen.Reason) (v Verdict, ok bool) {
+	v, ok = causeVerdicts[cause]
+	return v, ok
+}

@@ -13,7 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/cli"
+	"github.com/fastopen/fastopen/internal/pathstate"
 	"github.com/fastopen/fastopen/probe"
 )
 
@@ -38,10 +40,14 @@ func init() {
 	cli.Register(&cli.Command{
 		Name:    "probe",
 		Summary: "will TFO work to this server over this path, and what does it save? (per address, with evidence)",
-		Usage: "HOST:PORT [--as raw|http|tls|dns] [--count N] [--timeout D] [--json] [--trace]\n" +
+		Usage: "HOST:PORT [--as raw|http|tls|dns] [--count N] [--timeout D] [--json] [--trace] [--state FILE|none] [--teach]\n" +
 			"       fastopen probe --serve ADDR [--max-concurrent N] [--max-time D]   (Prometheus: /probe?target=HOST:PORT&as=http)\n\n" +
 			"exit status: 0 TFO works (every address), 3 the server does not offer usable TFO, 4 the path breaks TFO,\n" +
-			"5 local setup (client TFO off, kernel blackhole pause), 6 no answer, 1 the probe failed, 2 bad usage",
+			"5 local setup (client TFO off, kernel blackhole pause), 6 no answer, 1 the probe failed, 2 bad usage\n\n" +
+			"  Each address's verdict is set beside what the path memory of `fastopen send` (--state, and the\n" +
+			"  kernel's fo_syn_drops) does for it, and a disagreement is flagged. --teach records the verdicts\n" +
+			"  in --state, so that later runs avoid a broken path (or use a healed one) from their first dial.\n" +
+			"  With --serve the path memory is the kernel's record only.",
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			as := fs.String("as", "raw", "first flight: raw (bytes), http (HEAD / with Host), tls (ClientHello, SNI = host), dns (query for the host's name over TCP)")
 			count := fs.Int("count", probe.DefaultCount, fmt.Sprintf("warm TFO connections and plain connections per address (1-%d)", probe.MaxCount))
@@ -51,6 +57,8 @@ func init() {
 			serve := fs.String("serve", "", "serve Prometheus probes on this address instead (GET /probe?target=HOST:PORT&as=http)")
 			maxConc := fs.Int("max-concurrent", probe.DefaultMaxConcurrent, "with --serve: probes running at once")
 			maxTime := fs.Duration("max-time", probe.DefaultMaxProbeTime, "with --serve: limit for one probe")
+			state := fs.String("state", "", "path memory file to compare with (default $"+pathstate.EnvFile+", else $XDG_STATE_HOME/fastopen/paths.json); 'none': the kernel's record only")
+			teach := fs.Bool("teach", false, "record each address's verdict in the --state file (a failure: later fastopen send runs avoid TFO there at once; works: earlier failures cleared)")
 			return func(args []string) error {
 				kind, err := probe.ParseKind(*as)
 				if err != nil {
@@ -64,6 +72,9 @@ func init() {
 				}
 				p := probe.Prober{As: kind, Count: *count, Timeout: *timeout, Trace: *traceIt}
 				if *serve != "" {
+					if *teach || cli.IsSet(fs, "state") {
+						return cli.Usagef("--teach and --state are for a single probe, not --serve")
+					}
 					if len(args) > 0 {
 						return cli.Usagef("--serve takes no target (targets come with each request)")
 					}
@@ -81,6 +92,22 @@ func init() {
 				if _, _, err := probe.SplitTarget(args[0]); err != nil {
 					return cli.Usagef("%v", err)
 				}
+				stateFile := *state
+				if *teach {
+					name, err := statePath(*state)
+					if err != nil {
+						return err
+					}
+					if name == "" {
+						return cli.Usagef("--teach records the verdicts in a state file: give one with --state FILE (not none)")
+					}
+					stateFile = name
+				}
+				p.PathMemory = &fastopen.PathMemory{}
+				if _, err := loadPaths(stateFile, p.PathMemory); err != nil {
+					return err
+				}
+				p.Teach = *teach
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
 				if !*asJSON {
@@ -92,6 +119,14 @@ func init() {
 				}
 				if ctx.Err() != nil {
 					return ctx.Err()
+				}
+				if *teach {
+					if err := pathstate.Save(stateFile, p.PathMemory); err != nil {
+						return fmt.Errorf("--teach: the verdicts were not recorded: %w", err)
+					}
+					if !*asJSON {
+						fmt.Fprintf(os.Stderr, "recorded the verdicts in the path memory %s\n", stateFile)
+					}
 				}
 				if *asJSON {
 					err = cli.JSON(os.Stdout, r)
