@@ -124,6 +124,12 @@ type DemoRun struct {
 	ElapsedMS float64 `json:"elapsed_ms"`
 	// TotalMS runs until the reply was complete (curl: time_total).
 	TotalMS float64 `json:"total_ms"`
+	// WireMS is the time from the SYN to the reply's first byte as the
+	// capture saw them on the client's side (over HTTPS: the first byte
+	// of the server's answer to the request, after the TLS handshake):
+	// the round trips without the client's own work before the SYN.
+	// Zero without a capture.
+	WireMS float64 `json:"wire_ms,omitempty"`
 	// RTTs is ElapsedMS in round trips (0 on loopback).
 	RTTs float64 `json:"rtts"`
 	// Reason is why the data did not ride in the SYN (a fastopen.Reason
@@ -486,9 +492,9 @@ func (d *demo) annotate() {
 			}
 		}
 		if d.cfg.HTTPS {
-			d.res.Runs[i].Handshake = httpsHandshake(events, id, d.rttOrZero())
+			d.res.Runs[i].Handshake, d.res.Runs[i].WireMS = httpsHandshake(events, id, d.rttOrZero())
 		} else {
-			d.res.Runs[i].Handshake = handshake(events, id)
+			d.res.Runs[i].Handshake, d.res.Runs[i].WireMS = handshake(events, id)
 		}
 	}
 }
@@ -614,19 +620,19 @@ func runLine(r DemoRun) string {
 }
 
 // handshake renders flow id's packets up to (and including) the first
-// data from the server.
-func handshake(events []trace.Event, id int) []string {
-	var out []string
+// data from the server, and returns that data's time since the SYN in ms
+// (0 when it was not captured).
+func handshake(events []trace.Event, id int) (lines []string, replyMS float64) {
 	for _, ev := range events {
 		if ev.Flow != id {
 			continue
 		}
-		out = append(out, fmt.Sprintf("%10s  %s  %s", fmt.Sprintf("+%.1f ms", msOf(ev.Since)), ev.Dir, ev.Note))
+		lines = append(lines, fmt.Sprintf("%10s  %s  %s", fmt.Sprintf("+%.1f ms", msOf(ev.Since)), ev.Dir, ev.Note))
 		if ev.Dir == trace.ToClient && ev.PayloadLen > 0 {
-			break
+			return lines, msOf(ev.Since)
 		}
 	}
-	return out
+	return lines, 0
 }
 
 // WriteDemo writes a demo result for people: each run's annotated

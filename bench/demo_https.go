@@ -142,8 +142,9 @@ func (d *demo) exchangeHTTPS(ctx context.Context, st demoStep, run *DemoRun) {
 // and names the TLS 1.3 flights: the ClientHello (in the SYN, all or
 // part of it, or after the handshake), the server's ServerHello …
 // Finished, the client's Finished with the request, the answer. rtt,
-// when positive, expresses the answer's time in round trips.
-func httpsHandshake(events []trace.Event, id int, rtt time.Duration) []string {
+// when positive, expresses the answer's time in round trips. It also
+// returns the answer's time since the SYN in ms (0 when not captured).
+func httpsHandshake(events []trace.Event, id int, rtt time.Duration) (lines []string, answerMS float64) {
 	var flow []trace.Event
 	for _, ev := range events {
 		if ev.Flow == id {
@@ -165,7 +166,6 @@ func httpsHandshake(events []trace.Event, id int, rtt time.Duration) []string {
 			helloParts++
 		}
 	}
-	var out []string
 	// phase: 0 before the server's first data, 1 in its first flight,
 	// 2 after the client's second flight.
 	phase, part := 0, 0
@@ -202,12 +202,12 @@ func httpsHandshake(events []trace.Event, id int, rtt time.Duration) []string {
 		if label != "" {
 			line += "  [" + label + "]"
 		}
-		out = append(out, line)
+		lines = append(lines, line)
 		if ev.Dir == trace.ToClient && ev.PayloadLen > 0 && phase == 2 {
-			break
+			return lines, msOf(ev.Since)
 		}
 	}
-	return out
+	return lines, 0
 }
 
 // synDataText describes what a run's SYN carried, for the closing table:
