@@ -141,7 +141,8 @@ func (d *demo) exchangeHTTPS(ctx context.Context, st demoStep, run *DemoRun) {
 // first packet of the server's second flight, the answer to the request,
 // and names the TLS 1.3 flights: the ClientHello (in the SYN, all or
 // part of it, or after the handshake), the server's ServerHello …
-// Finished, the client's Finished with the request, the answer. rtt,
+// Finished, the client's Finished with the request, the answer. Bare
+// ACKs after the handshake's are left out. rtt,
 // when positive, expresses the answer's time in round trips. It also
 // returns the answer's time since the SYN in ms (0 when not captured).
 func httpsHandshake(events []trace.Event, id int, rtt time.Duration) (lines []string, answerMS float64) {
@@ -168,8 +169,14 @@ func httpsHandshake(events []trace.Event, id int, rtt time.Duration) (lines []st
 	}
 	// phase: 0 before the server's first data, 1 in its first flight,
 	// 2 after the client's second flight.
-	phase, part := 0, 0
+	phase, part, acked := 0, 0, false
 	for _, ev := range flow {
+		if ev.PayloadLen == 0 && !ev.Flags.Has(trace.SYN) && !ev.Flags.Has(trace.FIN) && !ev.Flags.Has(trace.RST) {
+			if acked {
+				continue
+			}
+			acked = ev.Dir == trace.ToServer
+		}
 		var label string
 		switch {
 		case ev.Dir == trace.ToServer && ev.PayloadLen > 0 && phase == 0:
