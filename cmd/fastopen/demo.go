@@ -17,7 +17,7 @@ import (
 func init() {
 	cli.Register(&cli.Command{
 		Name:    "demo",
-		Summary: "replay the walkthrough in a two-host lab: first contact, warm TFO, plain TCP and curl, with annotated handshakes and timings",
+		Summary: "replay the walkthrough in a two-host lab: first contact, warm TFO, plain TCP and curl, with annotated handshakes and timings (--https: over HTTPS)",
 		Usage:   "[--rtt 100ms] [--https] [--json] [--loopback]",
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			rtt := fs.Duration("rtt", bench.DefaultDemoRTT, "round-trip time of the emulated link")
