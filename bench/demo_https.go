@@ -32,7 +32,7 @@ const DemoHTTPSPort = 8443
 // demoHTTPSSteps are the HTTPS demo's runs with Go's http.Client.
 var demoHTTPSSteps = []demoStep{
 	{id: demoFirstContact, name: "first contact", about: "first contact (TFO, no cookie yet: the SYN asks for one)", tfo: true},
-	{id: demoWarm, name: "warm, default ClientHello", about: "warm, Go's default ClientHello (post-quantum key share: too big for the SYN)", tfo: true},
+	{id: demoWarm, name: "warm, default ClientHello", about: "warm, Go's default ClientHello (post-quantum key share: ~1.5 KB, more than a SYN carries on a 1500-byte link)", tfo: true},
 	{id: demoWarmFit, name: "warm, FitSYN ClientHello", about: "warm, fotls.FitSYN's ClientHello (X25519 only: fits in the SYN)", tfo: true, fit: true},
 	{id: demoPlain, name: "plain TCP", about: "plain TCP (no TFO: TCP handshake, TLS handshake, then the request)"},
 }
@@ -80,6 +80,9 @@ func (d *demo) startHTTPS(ctx context.Context) (<-chan struct{}, error) {
 	}
 	h.caFile = f.Name()
 	d.https = h
+	if d.cfg.Loopback {
+		d.res.Notes = append(d.res.Notes, "loopback's MTU (65536) lets even Go's default ClientHello ride in the SYN; on a 1500-byte link such as the lab's it does not fit (too_big_for_syn)")
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
