@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -81,7 +82,16 @@ func (d *demo) startHTTPS(ctx context.Context) (<-chan struct{}, error) {
 	h.caFile = f.Name()
 	d.https = h
 	if d.cfg.Loopback {
-		d.res.Notes = append(d.res.Notes, "loopback's MTU (65536) lets even Go's default ClientHello ride in the SYN; on a 1500-byte link such as the lab's it does not fit (too_big_for_syn)")
+		var mtu int
+		d.env.client(func() error {
+			if ifi, err := net.InterfaceByName(d.env.iface); err == nil {
+				mtu = ifi.MTU
+			}
+			return nil
+		})
+		if mtu > 1500 {
+			d.res.Notes = append(d.res.Notes, fmt.Sprintf("%s's MTU here is %d: even Go's default ClientHello (about 1.5 KB) can ride in the SYN; on a 1500-byte link such as the lab's it does not fit (too_big_for_syn)", d.env.iface, mtu))
+		}
 	}
 	done := make(chan struct{})
 	go func() {
