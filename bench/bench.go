@@ -451,7 +451,7 @@ func startServer(ctx context.Context, cfg *Config, e *env) (*server, error) {
 			addr, scheme = netip.AddrPortFrom(e.serverIP, benchHTTPSPort), "https://"
 		}
 		s := &server{stream: addr, once: addr, http: true, url: scheme + addr.String() + "/", infos: make(chan fastopen.Info, 64)}
-		pool, stop, err := startHTTPServer(ctx, e, addr, useTLS, s.infos)
+		_, pool, stop, err := startHTTPServer(ctx, e, addr, useTLS, s.infos)
 		if err != nil {
 			cancel()
 			return nil, err

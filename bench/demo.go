@@ -34,6 +34,11 @@ const DemoRequest = "hello!"
 type DemoConfig struct {
 	// RTT is the lab link's round-trip time; zero means DefaultDemoRTT.
 	RTT time.Duration
+	// HTTPS replays the demo over HTTPS instead of the echo protocol: a
+	// TLS server (package fohttp, a self-signed certificate) on a TFO
+	// listener, and Go's http.Client on a fohttp.Transport with Go's
+	// default ClientHello and with fotls.FitSYN's (see DemoHTTPSPort).
+	HTTPS bool
 	// Loopback runs everything on loopback instead of a two-host lab: in
 	// Host's namespace if set, else in the caller's. It needs no
 	// privileges (except for the capture and for forgetting cookies) and
@@ -63,14 +68,20 @@ type DemoResult struct {
 	RTTMS float64 `json:"rtt_ms"`
 	// Loopback is true when the demo ran on loopback, not in a lab.
 	Loopback bool `json:"loopback"`
-	// Server is the echo server's address.
+	// Server is the echo server's address (the HTTPS server's with HTTPS).
 	Server string `json:"server"`
+	// HTTPS is true when the demo ran over HTTPS.
+	HTTPS bool `json:"https,omitempty"`
 	// Runs are the exchanges, in order.
 	Runs []DemoRun `json:"runs"`
 	// SavingMS is the plain run's time to reply minus the warm TFO run's;
 	// SavingRTTs is the same in round trips (0 on loopback).
 	SavingMS   float64 `json:"saving_ms"`
 	SavingRTTs float64 `json:"saving_rtts"`
+	// FitSavingMS and FitSavingRTTs are, over HTTPS, the plain run's time
+	// to first byte minus the warm run's with fotls.FitSYN's ClientHello.
+	FitSavingMS   float64 `json:"fit_saving_ms,omitempty"`
+	FitSavingRTTs float64 `json:"fit_saving_rtts,omitempty"`
 	// CurlSavingMS and CurlSavingRTTs compare curl without and with
 	// --tcp-fastopen (absent when curl did not run).
 	CurlSavingMS   float64 `json:"curl_saving_ms,omitempty"`
@@ -89,9 +100,12 @@ type DemoRun struct {
 	// Name says what the run shows: "first contact", "warm", "plain TCP",
 	// "curl", "curl --tcp-fastopen".
 	Name string `json:"name"`
-	// Client is "fastopen" (the echo client on this package's Dialer) or
-	// "curl".
+	// Client is "fastopen" (the echo client on this package's Dialer),
+	// "go" (over HTTPS: Go's http.Client on a fohttp.Transport) or "curl".
 	Client string `json:"client"`
+	// TLS is, over HTTPS, the Go client's ClientHello: "default" (Go's,
+	// with the post-quantum key share) or "fitsyn" (fotls.FitSYN's).
+	TLS string `json:"tls,omitempty"`
 	// TFO reports whether TFO was asked for.
 	TFO bool `json:"tfo"`
 	// SYNData reports whether the request rode in the SYN and was
@@ -101,15 +115,26 @@ type DemoRun struct {
 	// SYNBytes is the number of request bytes the SYN carried (from the
 	// capture, or the server's info).
 	SYNBytes int `json:"syn_bytes"`
+	// FirstFlightBytes is, for the Go clients, the length of the
+	// connection's first write (the request, or the TLS ClientHello),
+	// of which SYNBytes rode in the SYN.
+	FirstFlightBytes int `json:"first_flight_bytes,omitempty"`
 	// ElapsedMS is the time to reply: from the start of the dial to the
 	// reply's first byte (curl: time_starttransfer).
 	ElapsedMS float64 `json:"elapsed_ms"`
 	// TotalMS runs until the reply was complete (curl: time_total).
 	TotalMS float64 `json:"total_ms"`
+	// WireMS is the time from the SYN to the reply's first byte as the
+	// capture saw them on the client's side (over HTTPS: the first byte
+	// of the server's answer to the request, after the TLS handshake):
+	// the round trips without the client's own work before the SYN.
+	// Zero without a capture.
+	WireMS float64 `json:"wire_ms,omitempty"`
 	// RTTs is ElapsedMS in round trips (0 on loopback).
 	RTTs float64 `json:"rtts"`
 	// Reason is why the data did not ride in the SYN (a fastopen.Reason
-	// code such as "no_cookie", "disabled"), empty when it did.
+	// code such as "no_cookie", "disabled"), or why only part of it did
+	// ("too_big_for_syn"); empty when all of it did.
 	Reason string `json:"reason,omitempty"`
 	// Outcome is the capture's verdict on the handshake ("cookie-granted",
 	// "accepted", "no-tfo", ...), empty without a capture.
@@ -135,6 +160,7 @@ const (
 	demoPlain
 	demoCurl
 	demoCurlTFO
+	demoWarmFit // HTTPS: warm, with fotls.FitSYN's ClientHello
 )
 
 // demoStep defines one run of the demo.
@@ -144,6 +170,8 @@ type demoStep struct {
 	name, about string
 	// curl runs curl instead of the echo client; tfo asks for TFO.
 	curl, tfo bool
+	// fit uses fotls.FitSYN's ClientHello (HTTPS).
+	fit bool
 }
 
 // demoSteps are the runs on this package's Dialer, in order.
@@ -170,6 +198,7 @@ type demo struct {
 	infos   chan fastopen.Info // server-side info of each accepted connection
 	capture *trace.Capture     // nil without a capture
 	curl    string             // curl's path, empty when it is missing
+	https   *demoHTTPS         // the HTTPS server, nil for the echo demo
 	steps   []demoStep
 	ids     []demoRunID // ids[i] is the step of res.Runs[i]
 	flowOf  []int       // capture flow ID of each run, 0 if unknown
@@ -178,7 +207,8 @@ type demo struct {
 
 // RunDemo builds the lab (or uses loopback), starts the echo server with
 // TFO, captures the handshakes, runs the walkthrough's client three ways
-// and curl two ways, and reports each run. It always cleans up, also when
+// and curl two ways, and reports each run. With DemoConfig.HTTPS it does
+// the same over HTTPS (see DemoHTTPSPort for the runs). It always cleans up, also when
 // ctx is cancelled. Without privileges it fails with an error wrapping
 // ErrNeedRoot; an RTT outside 0 to MaxRTT is an error. When a run fails
 // (DemoRun.Error) the others still run, and RunDemo returns the result
@@ -236,7 +266,7 @@ func newDemo(cfg DemoConfig) (*demo, error) {
 	d := &demo{
 		cfg:   cfg,
 		say:   func(format string, a ...any) { fmt.Fprintf(progress, format+"\n", a...) },
-		res:   &DemoResult{Loopback: cfg.Loopback},
+		res:   &DemoResult{Loopback: cfg.Loopback, HTTPS: cfg.HTTPS},
 		infos: make(chan fastopen.Info, 16),
 	}
 	if !cfg.Loopback {
@@ -267,6 +297,9 @@ func (d *demo) openEnv() error {
 // connection's info on d.infos; the channel closes when it has stopped
 // (after ctx ends).
 func (d *demo) startServer(ctx context.Context) (<-chan struct{}, error) {
+	if d.cfg.HTTPS {
+		return d.startHTTPS(ctx)
+	}
 	d.addr = netip.AddrPortFrom(d.env.serverIP, DemoPort)
 	d.res.Server = d.addr.String()
 	d.say("starting echo server on %s (TFO, queue %d)…", d.addr, DemoQueueLen)
@@ -291,7 +324,7 @@ func (d *demo) startCapture() {
 	d.say("capturing handshakes on %s…", d.env.iface)
 	err := d.env.client(func() error {
 		var err error
-		opts := trace.Options{Interface: d.env.iface, Port: DemoPort}
+		opts := trace.Options{Interface: d.env.iface, Port: int(d.addr.Port())}
 		if !d.cfg.Loopback {
 			opts.RTT = d.cfg.RTT
 		}
@@ -307,6 +340,9 @@ func (d *demo) startCapture() {
 // plan lists the runs: the echo client's, then curl's when it is there.
 func (d *demo) plan() {
 	d.steps = append([]demoStep(nil), demoSteps...)
+	if d.cfg.HTTPS {
+		d.steps = append([]demoStep(nil), demoHTTPSSteps...)
+	}
 	d.curl = d.cfg.Curl
 	if d.curl == "" {
 		if p, err := exec.LookPath("curl"); err == nil {
@@ -315,7 +351,10 @@ func (d *demo) plan() {
 			d.res.Notes = append(d.res.Notes, "curl is not installed: its runs are left out (apt-get install curl)")
 		}
 	}
-	if d.curl != "" {
+	switch {
+	case d.curl != "" && d.cfg.HTTPS:
+		d.steps = append(d.steps, demoHTTPSCurlSteps...)
+	case d.curl != "":
 		d.steps = append(d.steps, demoCurlSteps...)
 	}
 	d.flowOf = make([]int, len(d.steps))
@@ -330,9 +369,12 @@ func (d *demo) runStep(ctx context.Context, i int, st demoStep) {
 	}
 	d.say("run %d/%d: %s…", i+1, len(d.steps), st.about)
 	run := DemoRun{Name: st.name, Client: "fastopen", TFO: st.tfo}
-	if st.curl {
+	switch {
+	case st.curl:
 		d.exchangeCurl(ctx, st, &run)
-	} else {
+	case d.cfg.HTTPS:
+		d.exchangeHTTPS(ctx, st, &run)
+	default:
 		d.exchangeEcho(ctx, st, &run)
 	}
 	if run.Error == "" {
@@ -350,7 +392,13 @@ func (d *demo) runStep(ctx context.Context, i int, st demoStep) {
 // exchangeCurl sends the request with curl.
 func (d *demo) exchangeCurl(ctx context.Context, st demoStep, run *DemoRun) {
 	run.Client = "curl"
-	t, err := runCurl(ctx, d.env.clientHost, d.curl, d.addr, st.tfo, 0, d.cfg.Timeout)
+	var t curlTiming
+	var err error
+	if d.cfg.HTTPS {
+		t, err = runCurlArgs(ctx, d.env.clientHost, d.curl, d.https.url, d.https.curlArgs(st.tfo, d.cfg.Timeout))
+	} else {
+		t, err = runCurl(ctx, d.env.clientHost, d.curl, d.addr, st.tfo, 0, d.cfg.Timeout)
+	}
 	if err != nil {
 		run.Error = err.Error()
 	}
@@ -443,7 +491,11 @@ func (d *demo) annotate() {
 				}
 			}
 		}
-		d.res.Runs[i].Handshake = handshake(events, id)
+		if d.cfg.HTTPS {
+			d.res.Runs[i].Handshake, d.res.Runs[i].WireMS = httpsHandshake(events, id, d.rttOrZero())
+		} else {
+			d.res.Runs[i].Handshake, d.res.Runs[i].WireMS = handshake(events, id)
+		}
 	}
 }
 
@@ -460,12 +512,26 @@ func (d *demo) summarise() {
 			d.res.SavingRTTs = ms / rtt
 		}
 	}
+	if ms, ok := d.saving(demoPlain, demoWarmFit); d.cfg.HTTPS && ok {
+		d.res.FitSavingMS = ms
+		if !d.cfg.Loopback {
+			d.res.FitSavingRTTs = ms / rtt
+		}
+	}
 	if ms, ok := d.saving(demoCurl, demoCurlTFO); d.curl != "" && ok {
 		d.res.CurlSavingMS = ms
 		if !d.cfg.Loopback {
 			d.res.CurlSavingRTTs = ms / rtt
 		}
 	}
+}
+
+// rttOrZero is the link's RTT, zero on loopback.
+func (d *demo) rttOrZero() time.Duration {
+	if d.cfg.Loopback {
+		return 0
+	}
+	return d.cfg.RTT
 }
 
 // saving returns run slow's time to reply minus run fast's; ok is false
@@ -542,28 +608,31 @@ func runLine(r DemoRun) string {
 	if r.RTTs > 0 {
 		s += fmt.Sprintf(" (%.2f RTT)", r.RTTs)
 	}
-	if r.SYNData {
+	switch {
+	case r.SYNData && r.Reason != "":
+		s += fmt.Sprintf(", only %d of %d B in the SYN (%s)", r.SYNBytes, r.FirstFlightBytes, r.Reason)
+	case r.SYNData:
 		s += ", data in the SYN"
-	} else {
+	default:
 		s += ", data not in the SYN (" + r.Reason + ")"
 	}
 	return s
 }
 
 // handshake renders flow id's packets up to (and including) the first
-// data from the server.
-func handshake(events []trace.Event, id int) []string {
-	var out []string
+// data from the server, and returns that data's time since the SYN in ms
+// (0 when it was not captured).
+func handshake(events []trace.Event, id int) (lines []string, replyMS float64) {
 	for _, ev := range events {
 		if ev.Flow != id {
 			continue
 		}
-		out = append(out, fmt.Sprintf("%10s  %s  %s", fmt.Sprintf("+%.1f ms", msOf(ev.Since)), ev.Dir, ev.Note))
+		lines = append(lines, fmt.Sprintf("%10s  %s  %s", fmt.Sprintf("+%.1f ms", msOf(ev.Since)), ev.Dir, ev.Note))
 		if ev.Dir == trace.ToClient && ev.PayloadLen > 0 {
-			break
+			return lines, msOf(ev.Since)
 		}
 	}
-	return out
+	return lines, 0
 }
 
 // WriteDemo writes a demo result for people: each run's annotated
@@ -578,6 +647,9 @@ func WriteDemo(w io.Writer, res *DemoResult) {
 	}
 	fmt.Fprintln(w)
 	rows := [][]string{{"run", "client", "TFO asked", "data in SYN", "time to reply", "RTTs", "why not in SYN"}}
+	if res.HTTPS {
+		rows[0] = []string{"run", "client", "TLS ClientHello", "TFO asked", "data in SYN", "first byte", "RTTs", "why not (all) in SYN"}
+	}
 	for _, r := range res.Runs {
 		rtts := "-"
 		if r.RTTs > 0 {
@@ -588,17 +660,26 @@ func WriteDemo(w io.Writer, res *DemoResult) {
 		if r.Error != "" {
 			elapsed, why = "failed", r.Error
 		}
-		syn := yesNo(r.SYNData)
-		if r.SYNData && r.SYNBytes > 0 {
-			syn += fmt.Sprintf(" (%d B)", r.SYNBytes)
+		if res.HTTPS {
+			hello := map[string]string{"default": "Go default", "fitsyn": "fotls.FitSYN"}[r.TLS]
+			if r.Client == "curl" {
+				hello = "curl's"
+			}
+			rows = append(rows, []string{r.Name, r.Client, hello, yesNo(r.TFO), synDataText(r), elapsed, rtts, why})
+			continue
 		}
-		rows = append(rows, []string{r.Name, r.Client, yesNo(r.TFO), syn, elapsed, rtts, why})
+		rows = append(rows, []string{r.Name, r.Client, yesNo(r.TFO), synDataText(r), elapsed, rtts, why})
 	}
 	table.Write(w, rows)
 	fmt.Fprintln(w)
-	if res.Loopback {
+	switch {
+	case res.Loopback && res.HTTPS:
+		fmt.Fprintf(w, "TFO saving (plain − warm with FitSYN): %.2f ms on loopback — no round trip to save here.\n", res.FitSavingMS)
+	case res.HTTPS:
+		writeHTTPSSummary(w, res)
+	case res.Loopback:
 		fmt.Fprintf(w, "TFO saving (plain − warm): %.2f ms on loopback — no round trip to save here.\n", res.SavingMS)
-	} else {
+	default:
 		fmt.Fprintf(w, "RTT %.0f ms. TFO saving (plain TCP − warm): %.1f ms = %.2f RTT.\n", res.RTTMS, res.SavingMS, res.SavingRTTs)
 		if res.CurlSavingMS != 0 {
 			fmt.Fprintf(w, "curl --tcp-fastopen saves %.1f ms = %.2f RTT over plain curl.\n", res.CurlSavingMS, res.CurlSavingRTTs)

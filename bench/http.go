@@ -37,9 +37,9 @@ func isHTTPClient(c string) bool {
 
 // startHTTPServer runs this project's HTTP server (package fohttp's Guard
 // on a fastopen listener) in e's server namespace, over TLS with a
-// self-signed certificate when tls is set. Its accepted connections' Info
-// goes to infos.
-func startHTTPServer(ctx context.Context, e *env, addr netip.AddrPort, useTLS bool, infos chan<- fastopen.Info) (pool *x509.CertPool, stop func(), err error) {
+// self-signed certificate when tls is set (returned, with a pool holding
+// it for clients to trust). Its accepted connections' Info goes to infos.
+func startHTTPServer(ctx context.Context, e *env, addr netip.AddrPort, useTLS bool, infos chan<- fastopen.Info) (cert tls.Certificate, pool *x509.CertPool, stop func(), err error) {
 	var ln net.Listener
 	lc := fastopen.ListenConfig{QueueLen: benchQueueLen}
 	if err := e.server(func() error {
@@ -47,7 +47,7 @@ func startHTTPServer(ctx context.Context, e *env, addr netip.AddrPort, useTLS bo
 		ln, err = lc.Listen(ctx, "tcp4", addr.String())
 		return err
 	}); err != nil {
-		return nil, nil, err
+		return cert, nil, nil, err
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -66,11 +66,10 @@ func startHTTPServer(ctx context.Context, e *env, addr netip.AddrPort, useTLS bo
 	srv.ErrorLog = nil
 	srv.ReadHeaderTimeout = 10 * time.Second
 	if useTLS {
-		var cert tls.Certificate
 		cert, pool, err = fotls.SelfSigned([]string{addr.Addr().String()}, 24*time.Hour)
 		if err != nil {
 			ln.Close()
-			return nil, nil, err
+			return cert, nil, nil, err
 		}
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
 	}
@@ -83,7 +82,7 @@ func startHTTPServer(ctx context.Context, e *env, addr netip.AddrPort, useTLS bo
 			srv.Serve(ln)
 		}
 	}()
-	return pool, func() { srv.Close(); <-done }, nil
+	return cert, pool, func() { srv.Close(); <-done }, nil
 }
 
 // httpClient is a Go http.Client on a fohttp.Transport dialing from e's
