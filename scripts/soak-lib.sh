@@ -26,7 +26,9 @@
 # goroutine every MS milliseconds on stderr): the live goroutines of the
 # last complete listing, the runtime's own included, so the level is a few
 # above runtime.NumGoroutine (go_goroutines); what matters is that it stays
-# flat.
+# flat. The same GODEBUG asks for the GC trace (gctrace=1); the verdict
+# ends with each such process's live heap after its first and last
+# collection.
 #
 # Verdict: a value is flat when its maximum over the second half of the
 # samples exceeds its maximum over the first half (the sample at 0 s, before
@@ -34,10 +36,10 @@
 # for RSS, SOAK_TOL_COUNT (2) for descriptors, threads and goroutines. A
 # steady leak grows past it; warm-up and noise stay within.
 
-SOAK_GODEBUG="schedtrace=2000,scheddetail=1"
+SOAK_GODEBUG="schedtrace=2000,scheddetail=1,gctrace=1"
 soak_pids=()
 soak_labels=()
-declare -A soak_pid soak_src soak_metrics
+declare -A soak_pid soak_src soak_metrics soak_from
 
 soak_setup() {
   [ "$(id -u)" -eq 0 ] || { echo "needs root (creates network namespaces)" >&2; exit 1; }
@@ -101,9 +103,9 @@ soak_goroutines() {
     gor=$(awk '/^go_goroutines / {g = $2} END {print (g == "" ? "-" : g)}' <<<"${soak_metrics[$1]}")
     ;;
   sched:*)
-    gor=$(
     # The last listing may still be being written: count the one before.
-    awk '/^SCHED / {n++; c[n] = 0; next}
+    gor=$(awk -v from="${soak_from[$1]:-0}" 'NR <= from {next}
+      /^SCHED / {n++; c[n] = 0; next}
       n && /^  G[0-9]+: status=/ {
         s = $2; sub(/^status=/, "", s); sub(/\(.*/, "", s); s = s % 4096
         if (s != 0 && s != 6 && s != 11) c[n]++   # not idle, dead or dead-extra
@@ -123,10 +125,12 @@ soak_run() {
     hdr+=$(printf ' %14s %6s %5s %5s' "${l}_RSS_KiB" FDS THR GOR)
   done
   for extra in ${SOAK_EXTRA_HEADER:-}; do hdr+=$(printf ' %12s' "$extra"); done
-  # A scheduler trace counts once it has two listings (up to 2 × 2 s).
+  # Goroutines from a scheduler trace count from its second listing after
+  # this point (up to 2 × 2 s), so that the first row shows them under load.
   for l in "${soak_labels[@]}"; do
     case ${soak_src[$l]} in sched:*)
-      for _ in $(seq 60); do soak_goroutines "$l"; [ "$gor" != - ] && break; sleep 0.1; done
+      soak_from[$l]=$(wc -l <"${soak_src[$l]#sched:}")
+      for _ in $(seq 100); do soak_goroutines "$l"; [ "$gor" != - ] && break; sleep 0.1; done
       [ "$gor" != - ] || echo "no scheduler trace from $l in ${soak_src[$l]#sched:} (started with GODEBUG=$SOAK_GODEBUG?)" >&2
     esac
   done
@@ -183,5 +187,17 @@ soak_run() {
       }
       if (died) print "a watched process DIED during the soak"
       exit bad
-    }' "$samples"
+    }' "$samples" || died=1
+  # The runtime's GC trace: the live heap after each collection is the
+  # plainest sign of a leak; a quiet process may not have collected yet
+  # (the first collection comes at a 4 MB heap).
+  for l in "${soak_labels[@]}"; do
+    case ${soak_src[$l]} in sched:*)
+      awk -v l="$l" '/^gc [0-9]+ @/ {n++; split($0, a, " MB,"); k = split(a[1], b, "->"); live = b[k]
+          if (n == 1) first = live; goal = a[2]; sub(/^ */, "", goal); sub(/ MB goal.*/, "", goal)}
+        END {if (n) printf "%s: %d garbage collections; live heap after the first %s MB, after the last %s MB (goal %s MB)\n", l, n, first, live, goal
+             else printf "%s: no garbage collection yet (the first comes at a 4 MB heap)\n", l}' "${soak_src[$l]#sched:}"
+    esac
+  done
+  return "$died"
 }
