@@ -34,7 +34,10 @@
 # samples exceeds its maximum over the first half (the sample at 0 s, before
 # the load, left out) by no more than a tolerance: SOAK_TOL_RSS_PCT (10 %)
 # for RSS, SOAK_TOL_COUNT (2) for descriptors, threads and goroutines. A
-# steady leak grows past it; warm-up and noise stay within.
+# fast leak grows past it (exit status 1); warm-up and noise stay within. A
+# value within it whose every later sample is above the first half's
+# maximum is reported as rising, with its rate, for a person to judge
+# (e.g. with the live heap from the GC trace).
 
 SOAK_GODEBUG="schedtrace=2000,scheddetail=1,gctrace=1"
 soak_pids=()
@@ -161,7 +164,7 @@ soak_run() {
   echo
   echo "verdict after ${el} s (flat: the second half's maximum within ${SOAK_TOL_RSS_PCT:-10} % (RSS) or ${SOAK_TOL_COUNT:-2} of the first half's, the sample at 0 s left out):"
   awk -F'\t' -v pct="${SOAK_TOL_RSS_PCT:-10}" -v tol="${SOAK_TOL_COUNT:-2}" -v died="$died" '
-    { i = n[$2]++; v[$2, i, 3] = $3; v[$2, i, 4] = $4; v[$2, i, 5] = $5; v[$2, i, 6] = $6
+    { i = n[$2]++; v[$2, i, 1] = $1; v[$2, i, 3] = $3; v[$2, i, 4] = $4; v[$2, i, 5] = $5; v[$2, i, 6] = $6
       if (!($2 in seen)) { seen[$2] = 1; order[++labels] = $2 } }
     END {
       name[3] = "RSS_KiB"; name[4] = "FDS"; name[5] = "THREADS"; name[6] = "GOROUTINES"
@@ -171,17 +174,24 @@ soak_run() {
         l = order[k]; m = n[l]; h = int((m + 1) / 2)
         for (c = 3; c <= 6; c++) {
           if (v[l, 0, c] == "-") continue
-          max = 0; m1 = 0; m2 = 0
+          max = 0; m1 = 0; m2 = -1
           for (i = 0; i < m; i++) {
             x = v[l, i, c] + 0
             if (x > max) max = x
             if (i >= 1 && i < h && x > m1) m1 = x
             if (i >= h && x > m2) m2 = x
+            if (i >= h && (i == h || x < min2)) min2 = x
           }
           t = (c == 3) ? m1 * pct / 100 : tol
           verdict = "flat"
           if (m < 4) verdict = "too few samples"
           else if (m2 > m1 + t) { verdict = sprintf("GREW (%d over the first half)", m2 - m1); bad = 1 }
+          else if (min2 > m1) {
+            # Within the tolerance, but every later sample is above the
+            # first half: say how fast, so that a slow leak is not missed.
+            dt = v[l, m - 1, 1] - v[l, h - 1, 1]
+            verdict = sprintf("within tolerance, but rising: %+.0f per minute over the second half", dt > 0 ? (v[l, m - 1, c] - v[l, h - 1, c]) * 60 / dt : 0)
+          }
           printf "%-10s %-10s %10s %10s %10s  %s\n", l, name[c], v[l, 0, c], v[l, m - 1, c], max, verdict
         }
       }
