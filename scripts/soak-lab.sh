@@ -14,9 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/soak-lib.sh
-duration=${1:-180}
-interval=${2:-10}
-soak_setup
+soak_setup "$@"
 export FASTOPEN_LAB_DIR="$work/lab"
 
 GODEBUG=$SOAK_GODEBUG "$bin" lab up --rtt 10ms >"$work/lab.out" 2>"$work/lab.err" &

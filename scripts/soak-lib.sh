@@ -3,8 +3,11 @@
 # descriptors, threads and goroutines into one table, with a verdict at
 # the end.
 #
-#   soak_setup                   root check, work dir $work, binary $bin, traps
-#   soak_ns NAME                 a network namespace with lo up and TFO on (3)
+#   soak_setup [DURATION_S=180] [INTERVAL_S=10]
+#                                root check, $duration, $interval, work dir
+#                                $work, binary $bin, traps
+#   soak_ns NAME                 $ns: a network namespace with lo up and TFO
+#                                on (3); in_ns CMD... runs CMD in it
 #   soak_bg                      register $! to be stopped at exit
 #   soak_wait_tcp NS ADDR PORT   wait until something listens there
 #   soak_watch LABEL PID [SRC]   watch a process; goroutines from SRC:
@@ -45,6 +48,8 @@ soak_labels=()
 declare -A soak_pid soak_src soak_metrics soak_from
 
 soak_setup() {
+  duration=${1:-180}
+  interval=${2:-10}
   [ "$(id -u)" -eq 0 ] || { echo "needs root (creates network namespaces)" >&2; exit 1; }
   work=$(mktemp -d)
   bin="$work/fastopen"
@@ -72,11 +77,14 @@ soak_cleanup() {
 }
 
 soak_ns() {
+  ns=$1
   ip netns add "$1"
   soak_nss+=("$1")
   ip -n "$1" link set lo up
   ip netns exec "$1" sysctl -qw net.ipv4.tcp_fastopen=3
 }
+
+in_ns() { ip netns exec "$ns" "$@"; }
 
 soak_bg() { soak_pids+=("$!"); }
 

@@ -13,12 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/soak-lib.sh
-duration=${1:-180}
-interval=${2:-10}
-soak_setup
-ns="fo-soak-probe-$$"
-soak_ns "$ns"
-in_ns() { ip netns exec "$ns" "$@"; }
+soak_setup "$@"
+soak_ns "fo-soak-probe-$$"
 
 in_ns "$bin" serve --addr 127.0.0.1:8000 2>"$work/serve.log" &
 soak_bg

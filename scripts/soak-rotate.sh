@@ -13,12 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/soak-lib.sh
-duration=${1:-180}
-interval=${2:-10}
-soak_setup
-ns="fo-soak-rot-$$"
-soak_ns "$ns"
-in_ns() { ip netns exec "$ns" "$@"; }
+soak_setup "$@"
+soak_ns "fo-soak-rot-$$"
 
 mkdir "$work/keys"
 head -c 32 /dev/urandom | base64 >"$work/secret"; chmod 600 "$work/secret"

@@ -10,12 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/soak-lib.sh
-duration=${1:-180}
-interval=${2:-10}
-soak_setup
-ns="fo-soak-$$"
-soak_ns "$ns"
-in_ns() { ip netns exec "$ns" "$@"; }
+soak_setup "$@"
+soak_ns "fo-soak-$$"
 
 "$bin" key new > "$work/tfo.key"; chmod 600 "$work/tfo.key"
 ip netns exec "$ns" "$bin" serve --addr 127.0.0.1:8000 --metrics 127.0.0.1:9100 --key-file "$work/tfo.key" \
