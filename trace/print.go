@@ -11,19 +11,23 @@ import (
 
 // Printer writes events and connection summaries for people: one line per
 // segment, grouped under a heading per connection, and a summary table.
-// It is not safe for concurrent use, and it ignores write errors.
+// It holds no state per connection, so a capture left running prints in
+// constant memory. It is not safe for concurrent use, and it ignores write
+// errors.
 type Printer struct {
-	w    io.Writer
-	seen map[int]bool
-	last int
+	w      io.Writer
+	newest int // the highest connection ID given a heading
+	last   int
 }
 
 // NewPrinter returns a Printer writing to w.
-func NewPrinter(w io.Writer) *Printer { return &Printer{w: w, seen: map[int]bool{}, last: -1} }
+func NewPrinter(w io.Writer) *Printer { return &Printer{w: w, last: -1} }
 
 // Event prints one event. A connection's first event is preceded by a
 // heading naming client and server; lines show the time since that
-// connection's SYN.
+// connection's SYN. Events must come in the order a Tracker returns them:
+// a connection's first event has a higher ID than every connection before
+// it.
 func (p *Printer) Event(e Event) {
 	switch {
 	case e.Err != "":
@@ -35,8 +39,8 @@ func (p *Printer) Event(e Event) {
 		p.last = 0
 		return
 	}
-	if !p.seen[e.Flow] {
-		p.seen[e.Flow] = true
+	if e.Flow > p.newest {
+		p.newest = e.Flow
 		client, server := e.Src, e.Dst
 		if e.Dir == ToClient {
 			client, server = server, client
