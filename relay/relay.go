@@ -327,20 +327,27 @@ func (r *Relay) warn(msg string, args ...any) {
 	}
 }
 
-// dial opens the onward connection with flight in its SYN.
-func (r *Relay) dial(ctx context.Context, flight []byte) (net.Conn, error) {
+// dial opens the onward connection. With the DialData hook flight is
+// already sent and the handshake over; otherwise (lazy) the connection
+// is the Dialer's lazy one and the caller sends flight with its first
+// Write. Both put flight in the SYN when a cookie is cached; the lazy
+// dial spares DialData's separate wait for the handshake (a poll round
+// and its context) where the Write settles the handshake itself.
+func (r *Relay) dial(ctx context.Context, flight []byte) (c net.Conn, lazy bool, err error) {
 	network := r.Network
 	if network == "" {
 		network = "tcp"
 	}
 	if r.DialData != nil {
-		return r.DialData(ctx, network, r.To, flight)
+		c, err = r.DialData(ctx, network, r.To, flight)
+		return c, false, err
 	}
 	d := r.Dialer
 	if d == nil {
 		d = &fastopen.Dialer{}
 	}
-	return d.DialData(ctx, network, r.To, flight)
+	c, err = d.DialContext(ctx, network, r.To)
+	return c, true, err
 }
 
 func orDefault[T int | time.Duration](v, def T) T {
@@ -452,19 +459,29 @@ func (s *session) run() {
 	}
 
 	ctx, cancel := context.WithTimeout(s.ctx, orDefault(r.DialTimeout, DefaultDialTimeout))
-	out, err := r.dial(ctx, flight)
+	out, lazy, err := r.dial(ctx, flight)
 	cancel()
+	if err == nil && !s.setOut(out) {
+		reset(out)
+		err = ErrClosed
+	}
+	if err == nil && lazy {
+		// The Write sends the SYN with the flight (or, without a cookie,
+		// follows the handshake connect already made) and, the dial
+		// being bounded, returns once the handshake is over: a refused
+		// or unreachable far end fails it. abort resets out meanwhile.
+		if _, err = out.Write(flight); err != nil {
+			reset(out)
+		}
+	}
 	if err != nil {
-		r.stats.dialErrors.Add(1)
+		if !errors.Is(err, ErrClosed) {
+			r.stats.dialErrors.Add(1)
+		}
 		s.fail("dial", err)
 		return
 	}
 	r.stats.dialed.Add(1)
-	if !s.setOut(out) {
-		reset(out)
-		s.fail("dial", ErrClosed)
-		return
-	}
 	rec.outInfo, rec.outErr = fastopen.InfoOf(out)
 	if rec.outErr == nil && rec.outInfo.SYNData {
 		r.stats.outSYNData.Add(1)
