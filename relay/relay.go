@@ -415,11 +415,10 @@ type record struct {
 	err             error
 }
 
-// run sets the session up (handshake guard, first flight, dial), then
-// copies the onward connection's bytes to the client itself and the
-// client's to the onward connection on a second goroutine: an idle
-// connection holds those two goroutines. The copy that ends last calls
-// finish.
+// run sets the session up (handshake guard, first flight, dial) and
+// starts the copies, one goroutine per direction; it returns without
+// waiting, so that an idle connection holds only those two goroutines,
+// whose stacks stay small. The copy that ends last calls finish.
 func (s *session) run() {
 	r := s.r
 	rec := &s.rec
@@ -445,11 +444,7 @@ func (s *session) run() {
 	}
 
 	buf := flightBuffers.Get().(*[]byte)
-	defer func() {
-		if buf != nil {
-			flightBuffers.Put(buf)
-		}
-	}()
+	defer flightBuffers.Put(buf)
 	flight, eof, err := s.readFirstFlight((*buf)[:orDefault(r.FirstFlightSize, DefaultFirstFlightSize)])
 	rec.flight = len(flight)
 	if err != nil {
@@ -501,37 +496,31 @@ func (s *session) run() {
 		s.pending.Store(1)
 	} else {
 		s.pending.Store(2)
-		go s.copyUp(in, outc)
+		go func() {
+			n, err := io.Copy(outc, in)
+			rec.up += n
+			r.stats.bytesUp.Add(uint64(n))
+			if err != nil {
+				rec.upErr = err
+				s.abort()
+			} else {
+				closeWrite(outc)
+			}
+			s.copyDone()
+		}()
 	}
-	// The down copy runs on this goroutine: one goroutine fewer to
-	// start, schedule and end per connection.
-	flightBuffers.Put(buf)
-	buf = nil
-	n, err := io.Copy(in, outc)
-	rec.down = n
-	r.stats.bytesDown.Add(uint64(n))
-	if err != nil {
-		rec.downErr = err
-		s.abort()
-	} else {
-		closeWrite(in)
-	}
-	s.copyDone()
-}
-
-// copyUp copies the client's bytes after its first flight to the
-// onward connection, on a goroutine of its own.
-func (s *session) copyUp(in, out net.Conn) {
-	n, err := io.Copy(out, in)
-	s.rec.up += n
-	s.r.stats.bytesUp.Add(uint64(n))
-	if err != nil {
-		s.rec.upErr = err
-		s.abort()
-	} else {
-		closeWrite(out)
-	}
-	s.copyDone()
+	go func() {
+		n, err := io.Copy(in, outc)
+		rec.down = n
+		r.stats.bytesDown.Add(uint64(n))
+		if err != nil {
+			rec.downErr = err
+			s.abort()
+		} else {
+			closeWrite(in)
+		}
+		s.copyDone()
+	}()
 }
 
 // flightBuffers holds first-flight buffers of MaxFirstFlightSize bytes,
