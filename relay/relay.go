@@ -504,7 +504,7 @@ func (s *session) run() {
 				rec.upErr = err
 				s.abort()
 			} else {
-				closeWrite(outc)
+				s.passEOF(outc)
 			}
 			s.copyDone()
 		}()
@@ -517,7 +517,7 @@ func (s *session) run() {
 			rec.downErr = err
 			s.abort()
 		} else {
-			closeWrite(in)
+			s.passEOF(in)
 		}
 		s.copyDone()
 	}()
@@ -532,6 +532,16 @@ func (s *session) fail(stage string, err error) {
 	s.rec.stage, s.rec.err = stage, err
 	s.abort()
 	s.finish()
+}
+
+// passEOF passes a copy's EOF on to c as a half-close, unless the other
+// direction has ended already: finish then closes both legs at once, and
+// that close sends the FIN (its socket has nothing unread: the other copy
+// read it to EOF, or reset it). One shutdown(2) fewer per connection.
+func (s *session) passEOF(c net.Conn) {
+	if s.pending.Load() > 1 {
+		closeWrite(c)
+	}
 }
 
 // copyDone is called by each copy as it ends; the last one finishes the
@@ -580,6 +590,12 @@ func (s *session) finish() {
 // FirstFlightWait, into buf; eof reports that the client closed its side (or the
 // connection) without sending more.
 func (s *session) readFirstFlight(buf []byte) (flight []byte, eof bool, err error) {
+	// A local program's request usually follows its handshake at once
+	// and is there already: read it without arming a deadline (a timer,
+	// and often a wake-up of the netpoller for it).
+	if n, ok, err := readNow(s.in, buf); ok {
+		return buf[:n], n == 0 && err == nil, err
+	}
 	wait := orDefault(s.r.FirstFlightWait, DefaultFirstFlightWait)
 	if wait < 0 {
 		wait = 0
