@@ -363,18 +363,32 @@ type session struct {
 	in    net.Conn
 	start time.Time
 	// ctx ends when the session is aborted: it cuts short the wait for
-	// the handshake and the onward dial.
-	ctx    context.Context
-	cancel context.CancelFunc
+	// the handshake and the onward dial. Set up only: run drops it, and
+	// endSetup cancels it, once the copies start, so that an idle
+	// connection holds no context (with its channel and children map).
+	ctx context.Context
 
 	rec      record
 	pending  atomic.Int32 // copies still running
 	stopIdle func()
 
 	mu      sync.Mutex
+	cancel  context.CancelFunc // ctx's; nil once setup is over
 	out     net.Conn
 	aborted bool
 	idle    bool // ended by IdleTimeout
+}
+
+// endSetup cancels the setup's context and forgets it; it may be called
+// more than once.
+func (s *session) endSetup() {
+	s.mu.Lock()
+	cancel := s.cancel
+	s.cancel = nil
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 }
 
 // abort resets both legs (RST, so that each peer sees an error rather
@@ -382,9 +396,11 @@ type session struct {
 func (s *session) abort() {
 	s.mu.Lock()
 	s.aborted = true
-	out := s.out
+	out, cancel := s.out, s.cancel
 	s.mu.Unlock()
-	s.cancel()
+	if cancel != nil {
+		cancel()
+	}
 	reset(s.in)
 	if out != nil {
 		reset(out)
@@ -484,6 +500,8 @@ func (s *session) run() {
 	}
 	rec.up = int64(len(flight))
 	r.stats.bytesUp.Add(uint64(len(flight)))
+	s.ctx = nil
+	s.endSetup()
 
 	// From here on both legs are established TCP connections: copy on
 	// the sockets themselves so that io.Copy reaches splice(2).
@@ -566,7 +584,7 @@ func (s *session) finish() {
 	if out != nil {
 		out.Close()
 	}
-	s.cancel()
+	s.endSetup()
 	if rec.err == nil {
 		switch {
 		case idle:
