@@ -421,14 +421,34 @@ func (s *session) setOut(c net.Conn) bool {
 
 // record is what a session logs at its end.
 type record struct {
-	flight          int
-	inInfo, outInfo fastopen.Info
-	inErr, outErr   error
-	waited          time.Duration // EarlyWait's wait for the handshake
-	up, down        int64
-	upErr, downErr  error
-	stage           string // where it failed: handshake, read, dial, copy, idle
-	err             error
+	flight         int
+	in, out        legFacts
+	waited         time.Duration // EarlyWait's wait for the handshake
+	up, down       int64
+	upErr, downErr error
+	stage          string // where it failed: handshake, read, dial, copy, idle
+	err            error
+}
+
+// legFacts is what a session logs of a leg's TCP Fast Open: the few
+// fields of its fastopen.Info the log shows, kept instead of the whole
+// Info so that an idle connection's session stays small.
+type legFacts struct {
+	known    bool // InfoOf succeeded
+	synData  bool
+	side     fastopen.Side
+	reason   fastopen.Reason
+	synBytes int
+	rtt      time.Duration
+}
+
+// factsOf reads c's TFO facts (fastopen.InfoOf).
+func factsOf(c net.Conn) legFacts {
+	inf, err := fastopen.InfoOf(c)
+	if err != nil {
+		return legFacts{}
+	}
+	return legFacts{known: true, synData: inf.SYNData, side: inf.Side, reason: inf.Reason, synBytes: inf.SYNBytes, rtt: inf.RTT}
 }
 
 // run sets the session up (handshake guard, first flight, dial) and
@@ -441,10 +461,10 @@ func (s *session) run() {
 
 	// The incoming leg's TFO facts are read now: SYNBytes is measurable
 	// only before anything but the SYN has arrived.
-	rec.inInfo, rec.inErr = fastopen.InfoOf(s.in)
-	if rec.inErr == nil && rec.inInfo.SYNData {
+	rec.in = factsOf(s.in)
+	if rec.in.synData {
 		r.stats.inSYNData.Add(1)
-		r.stats.inSYNBytes.Add(uint64(rec.inInfo.SYNBytes))
+		r.stats.inSYNBytes.Add(uint64(rec.in.synBytes))
 		if r.Early == EarlyWait {
 			t := time.Now()
 			ctx, cancel := context.WithTimeout(s.ctx, orDefault(r.HandshakeTimeout, DefaultHandshakeTimeout))
@@ -493,8 +513,8 @@ func (s *session) run() {
 		return
 	}
 	r.stats.dialed.Add(1)
-	rec.outInfo, rec.outErr = fastopen.InfoOf(out)
-	if rec.outErr == nil && rec.outInfo.SYNData {
+	rec.out = factsOf(out)
+	if rec.out.synData {
 		r.stats.outSYNData.Add(1)
 		r.stats.outSYNBytes.Add(uint64(len(flight)))
 	}
@@ -687,22 +707,22 @@ func (s *session) log(rec *record) {
 		slog.Int64("bytes_up", rec.up),
 		slog.Int64("bytes_down", rec.down),
 	}
-	if rec.inErr == nil {
-		g := []any{slog.Bool("syn_data", rec.inInfo.SYNData)}
-		if rec.inInfo.SYNData {
-			g = append(g, slog.Int("syn_bytes", rec.inInfo.SYNBytes))
+	if rec.in.known {
+		g := []any{slog.Bool("syn_data", rec.in.synData)}
+		if rec.in.synData {
+			g = append(g, slog.Int("syn_bytes", rec.in.synBytes))
 		}
 		attrs = append(attrs, slog.Group("in", g...))
 	}
 	if rec.waited > 0 {
 		attrs = append(attrs, slog.Duration("handshake_wait", rec.waited))
 	}
-	if rec.outErr == nil && rec.outInfo.Side != fastopen.SideUnknown {
-		g := []any{slog.Bool("syn_data", rec.outInfo.SYNData)}
-		if !rec.outInfo.SYNData {
-			g = append(g, slog.String("reason", rec.outInfo.Reason.Code()))
+	if rec.out.known && rec.out.side != fastopen.SideUnknown {
+		g := []any{slog.Bool("syn_data", rec.out.synData)}
+		if !rec.out.synData {
+			g = append(g, slog.String("reason", rec.out.reason.Code()))
 		}
-		g = append(g, slog.Duration("rtt", rec.outInfo.RTT))
+		g = append(g, slog.Duration("rtt", rec.out.rtt))
 		attrs = append(attrs, slog.Group("out", g...))
 	}
 	attrs = append(attrs, slog.Duration("duration", time.Since(s.start)))
