@@ -327,20 +327,27 @@ func (r *Relay) warn(msg string, args ...any) {
 	}
 }
 
-// dial opens the onward connection with flight in its SYN.
-func (r *Relay) dial(ctx context.Context, flight []byte) (net.Conn, error) {
+// dial opens the onward connection. With the DialData hook flight is
+// already sent and the handshake over; otherwise (lazy) the connection
+// is the Dialer's lazy one and the caller sends flight with its first
+// Write. Both put flight in the SYN when a cookie is cached; the lazy
+// dial spares DialData's separate wait for the handshake (a poll round
+// and its context) where the Write settles the handshake itself.
+func (r *Relay) dial(ctx context.Context, flight []byte) (c net.Conn, lazy bool, err error) {
 	network := r.Network
 	if network == "" {
 		network = "tcp"
 	}
 	if r.DialData != nil {
-		return r.DialData(ctx, network, r.To, flight)
+		c, err = r.DialData(ctx, network, r.To, flight)
+		return c, false, err
 	}
 	d := r.Dialer
 	if d == nil {
 		d = &fastopen.Dialer{}
 	}
-	return d.DialData(ctx, network, r.To, flight)
+	c, err = d.DialContext(ctx, network, r.To)
+	return c, true, err
 }
 
 func orDefault[T int | time.Duration](v, def T) T {
@@ -356,18 +363,32 @@ type session struct {
 	in    net.Conn
 	start time.Time
 	// ctx ends when the session is aborted: it cuts short the wait for
-	// the handshake and the onward dial.
-	ctx    context.Context
-	cancel context.CancelFunc
+	// the handshake and the onward dial. Set up only: run drops it, and
+	// endSetup cancels it, once the copies start, so that an idle
+	// connection holds no context (with its channel and children map).
+	ctx context.Context
 
 	rec      record
 	pending  atomic.Int32 // copies still running
 	stopIdle func()
 
 	mu      sync.Mutex
+	cancel  context.CancelFunc // ctx's; nil once setup is over
 	out     net.Conn
 	aborted bool
 	idle    bool // ended by IdleTimeout
+}
+
+// endSetup cancels the setup's context and forgets it; it may be called
+// more than once.
+func (s *session) endSetup() {
+	s.mu.Lock()
+	cancel := s.cancel
+	s.cancel = nil
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 }
 
 // abort resets both legs (RST, so that each peer sees an error rather
@@ -375,9 +396,11 @@ type session struct {
 func (s *session) abort() {
 	s.mu.Lock()
 	s.aborted = true
-	out := s.out
+	out, cancel := s.out, s.cancel
 	s.mu.Unlock()
-	s.cancel()
+	if cancel != nil {
+		cancel()
+	}
 	reset(s.in)
 	if out != nil {
 		reset(out)
@@ -398,14 +421,34 @@ func (s *session) setOut(c net.Conn) bool {
 
 // record is what a session logs at its end.
 type record struct {
-	flight          int
-	inInfo, outInfo fastopen.Info
-	inErr, outErr   error
-	waited          time.Duration // EarlyWait's wait for the handshake
-	up, down        int64
-	upErr, downErr  error
-	stage           string // where it failed: handshake, read, dial, copy, idle
-	err             error
+	flight         int
+	in, out        legFacts
+	waited         time.Duration // EarlyWait's wait for the handshake
+	up, down       int64
+	upErr, downErr error
+	stage          string // where it failed: handshake, read, dial, copy, idle
+	err            error
+}
+
+// legFacts is what a session logs of a leg's TCP Fast Open: the few
+// fields of its fastopen.Info the log shows, kept instead of the whole
+// Info so that an idle connection's session stays small.
+type legFacts struct {
+	known    bool // InfoOf succeeded
+	synData  bool
+	side     fastopen.Side
+	reason   fastopen.Reason
+	synBytes int
+	rtt      time.Duration
+}
+
+// factsOf reads c's TFO facts (fastopen.InfoOf).
+func factsOf(c net.Conn) legFacts {
+	inf, err := fastopen.InfoOf(c)
+	if err != nil {
+		return legFacts{}
+	}
+	return legFacts{known: true, synData: inf.SYNData, side: inf.Side, reason: inf.Reason, synBytes: inf.SYNBytes, rtt: inf.RTT}
 }
 
 // run sets the session up (handshake guard, first flight, dial) and
@@ -418,10 +461,10 @@ func (s *session) run() {
 
 	// The incoming leg's TFO facts are read now: SYNBytes is measurable
 	// only before anything but the SYN has arrived.
-	rec.inInfo, rec.inErr = fastopen.InfoOf(s.in)
-	if rec.inErr == nil && rec.inInfo.SYNData {
+	rec.in = factsOf(s.in)
+	if rec.in.synData {
 		r.stats.inSYNData.Add(1)
-		r.stats.inSYNBytes.Add(uint64(rec.inInfo.SYNBytes))
+		r.stats.inSYNBytes.Add(uint64(rec.in.synBytes))
 		if r.Early == EarlyWait {
 			t := time.Now()
 			ctx, cancel := context.WithTimeout(s.ctx, orDefault(r.HandshakeTimeout, DefaultHandshakeTimeout))
@@ -447,26 +490,38 @@ func (s *session) run() {
 	}
 
 	ctx, cancel := context.WithTimeout(s.ctx, orDefault(r.DialTimeout, DefaultDialTimeout))
-	out, err := r.dial(ctx, flight)
+	out, lazy, err := r.dial(ctx, flight)
 	cancel()
+	if err == nil && !s.setOut(out) {
+		reset(out)
+		err = ErrClosed
+	}
+	if err == nil && lazy {
+		// The Write sends the SYN with the flight (or, without a cookie,
+		// follows the handshake connect already made) and, the dial
+		// being bounded, returns once the handshake is over: a refused
+		// or unreachable far end fails it. abort resets out meanwhile.
+		if _, err = out.Write(flight); err != nil {
+			reset(out)
+		}
+	}
 	if err != nil {
-		r.stats.dialErrors.Add(1)
+		if !errors.Is(err, ErrClosed) {
+			r.stats.dialErrors.Add(1)
+		}
 		s.fail("dial", err)
 		return
 	}
 	r.stats.dialed.Add(1)
-	if !s.setOut(out) {
-		reset(out)
-		s.fail("dial", ErrClosed)
-		return
-	}
-	rec.outInfo, rec.outErr = fastopen.InfoOf(out)
-	if rec.outErr == nil && rec.outInfo.SYNData {
+	rec.out = factsOf(out)
+	if rec.out.synData {
 		r.stats.outSYNData.Add(1)
 		r.stats.outSYNBytes.Add(uint64(len(flight)))
 	}
 	rec.up = int64(len(flight))
 	r.stats.bytesUp.Add(uint64(len(flight)))
+	s.ctx = nil
+	s.endSetup()
 
 	// From here on both legs are established TCP connections: copy on
 	// the sockets themselves so that io.Copy reaches splice(2).
@@ -487,7 +542,7 @@ func (s *session) run() {
 				rec.upErr = err
 				s.abort()
 			} else {
-				closeWrite(outc)
+				s.passEOF(outc)
 			}
 			s.copyDone()
 		}()
@@ -500,7 +555,7 @@ func (s *session) run() {
 			rec.downErr = err
 			s.abort()
 		} else {
-			closeWrite(in)
+			s.passEOF(in)
 		}
 		s.copyDone()
 	}()
@@ -515,6 +570,16 @@ func (s *session) fail(stage string, err error) {
 	s.rec.stage, s.rec.err = stage, err
 	s.abort()
 	s.finish()
+}
+
+// passEOF passes a copy's EOF on to c as a half-close, unless the other
+// direction has ended already: finish then closes both legs at once, and
+// that close sends the FIN (its socket has nothing unread: the other copy
+// read it to EOF, or reset it). One shutdown(2) fewer per connection.
+func (s *session) passEOF(c net.Conn) {
+	if s.pending.Load() > 1 {
+		closeWrite(c)
+	}
 }
 
 // copyDone is called by each copy as it ends; the last one finishes the
@@ -539,7 +604,7 @@ func (s *session) finish() {
 	if out != nil {
 		out.Close()
 	}
-	s.cancel()
+	s.endSetup()
 	if rec.err == nil {
 		switch {
 		case idle:
@@ -563,6 +628,12 @@ func (s *session) finish() {
 // FirstFlightWait, into buf; eof reports that the client closed its side (or the
 // connection) without sending more.
 func (s *session) readFirstFlight(buf []byte) (flight []byte, eof bool, err error) {
+	// A local program's request usually follows its handshake at once
+	// and is there already: read it without arming a deadline (a timer,
+	// and often a wake-up of the netpoller for it).
+	if n, ok, err := readNow(s.in, buf); ok {
+		return buf[:n], n == 0 && err == nil, err
+	}
 	wait := orDefault(s.r.FirstFlightWait, DefaultFirstFlightWait)
 	if wait < 0 {
 		wait = 0
@@ -636,22 +707,22 @@ func (s *session) log(rec *record) {
 		slog.Int64("bytes_up", rec.up),
 		slog.Int64("bytes_down", rec.down),
 	}
-	if rec.inErr == nil {
-		g := []any{slog.Bool("syn_data", rec.inInfo.SYNData)}
-		if rec.inInfo.SYNData {
-			g = append(g, slog.Int("syn_bytes", rec.inInfo.SYNBytes))
+	if rec.in.known {
+		g := []any{slog.Bool("syn_data", rec.in.synData)}
+		if rec.in.synData {
+			g = append(g, slog.Int("syn_bytes", rec.in.synBytes))
 		}
 		attrs = append(attrs, slog.Group("in", g...))
 	}
 	if rec.waited > 0 {
 		attrs = append(attrs, slog.Duration("handshake_wait", rec.waited))
 	}
-	if rec.outErr == nil && rec.outInfo.Side != fastopen.SideUnknown {
-		g := []any{slog.Bool("syn_data", rec.outInfo.SYNData)}
-		if !rec.outInfo.SYNData {
-			g = append(g, slog.String("reason", rec.outInfo.Reason.Code()))
+	if rec.out.known && rec.out.side != fastopen.SideUnknown {
+		g := []any{slog.Bool("syn_data", rec.out.synData)}
+		if !rec.out.synData {
+			g = append(g, slog.String("reason", rec.out.reason.Code()))
 		}
-		g = append(g, slog.Duration("rtt", rec.outInfo.RTT))
+		g = append(g, slog.Duration("rtt", rec.out.rtt))
 		attrs = append(attrs, slog.Group("out", g...))
 	}
 	attrs = append(attrs, slog.Duration("duration", time.Since(s.start)))
