@@ -533,7 +533,7 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 				return n, nil
 			}
 			if rerr != nil {
-				return n, rerr
+				return n, c.opError("readfrom", rerr) // as *net.TCPConn's ReadFrom
 			}
 		default:
 			if err := c.awaitOpen("write", c.writeDeadline()); err != nil {
@@ -556,7 +556,7 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 			k, werr := w.Write(buf[:m])
 			n += int64(k)
 			if werr != nil {
-				return n, werr
+				return n, c.opError("writeto", werr) // as *net.TCPConn's WriteTo
 			}
 		}
 		if err == io.EOF {
