@@ -302,7 +302,7 @@ func (c *Conn) firstWrite(b []byte) (int, error) {
 	}
 	if len(b) == 0 {
 		if err := c.startWithoutData(dl); err != nil {
-			return 0, c.opError("write", err)
+			return 0, c.startError("write", err)
 		}
 		return 0, nil
 	}
@@ -373,7 +373,7 @@ func (c *Conn) awaitFirstWrite() error {
 		return err
 	}
 	if err := c.startWithoutData(c.readDeadlineNow()); err != nil {
-		return c.opError("read", err)
+		return c.startError("read", err)
 	}
 	return nil
 }
@@ -470,6 +470,17 @@ func (c *Conn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: c.st.network.String(), Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
 }
 
+// startError is the error of operation op whose start of the handshake
+// failed with err: a settling handshake's failure is already the
+// *net.OpError (Op "dial") every later operation gets, and is returned
+// unchanged; anything else is wrapped for op.
+func (c *Conn) startError(op string, err error) error {
+	if _, ok := err.(*net.OpError); ok {
+		return err
+	}
+	return c.opError(op, err)
+}
+
 // Close closes the connection. On a lazy connection that has not written,
 // no packet was sent and none is.
 func (c *Conn) Close() error {
@@ -488,7 +499,7 @@ func (c *Conn) Close() error {
 func (c *Conn) CloseWrite() error {
 	dl := c.writeDeadline()
 	if err := c.startWithoutData(dl); err != nil {
-		return c.opError("close", err)
+		return c.startError("close", err)
 	}
 	if err := c.awaitOpen("write", dl); err != nil {
 		return err
