@@ -224,6 +224,10 @@ func (c *Conn) startHandshake(how startKind) bool {
 // setOpenLocked ends the handshake phases: the socket is final, or the
 // handshake failed with err. c.mu is held.
 func (c *Conn) setOpenLocked(err error) {
+	if c.handshakingLocked() {
+		// Write deadlines set meanwhile were only stored.
+		c.sock().SetWriteDeadline(c.wrDeadline.time())
+	}
 	if err != nil {
 		if c.plan == nil {
 			c.plan = &dialPlan{} // failures come from settle, which has one
@@ -591,12 +595,17 @@ func (c *Conn) LocalAddr() net.Addr { return c.sock().LocalAddr() }
 func (c *Conn) RemoteAddr() net.Addr { return c.sock().RemoteAddr() }
 
 // SetDeadline sets the read and write deadlines, also before the first
-// Write.
+// Write. While a bounded handshake settles, the socket's write deadline
+// is the dial's timer: the new write deadline is stored and applied when
+// the handshake is over.
 func (c *Conn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.readDeadline, c.wrDeadline = deadlineOf(t), deadlineOf(t)
 	c.readDeadlineChanged()
-	c.mu.Unlock()
+	if c.handshakingLocked() {
+		return c.sock().SetReadDeadline(t)
+	}
 	return c.sock().SetDeadline(t)
 }
 
@@ -604,9 +613,9 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // first Write in Read.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.readDeadline = deadlineOf(t)
 	c.readDeadlineChanged()
-	c.mu.Unlock()
 	return c.sock().SetReadDeadline(t)
 }
 
@@ -617,12 +626,27 @@ func (c *Conn) readDeadlineChanged() {
 	c.rdChanged = signal{}
 }
 
-// SetWriteDeadline sets the write deadline.
+// SetWriteDeadline sets the write deadline (stored only while a bounded
+// handshake settles; see SetDeadline).
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.wrDeadline = deadlineOf(t)
-	c.mu.Unlock()
+	if c.handshakingLocked() {
+		return nil
+	}
 	return c.sock().SetWriteDeadline(t)
+}
+
+// handshakingLocked reports whether an operation is starting or settling
+// the handshake: the socket's write deadline is then its timer, and
+// setOpenLocked applies the caller's. c.mu is held.
+func (c *Conn) handshakingLocked() bool {
+	switch phase(c.phase.Load()) {
+	case phaseStarting, phaseSettling:
+		return true
+	}
+	return false
 }
 
 // NetConn returns the underlying *net.TCPConn. Writing to it directly

@@ -303,11 +303,10 @@ func (c *Conn) swap(tc *net.TCPConn, st dialState, raced bool) bool {
 	c.st = st
 	c.pathObserved.Store(!st.path.watched())
 	c.raced = raced
-	wd, rd := c.wrDeadline.time(), c.readDeadline.time()
+	tc.SetWriteDeadline(c.wrDeadline.time()) // until the next attempt, or setOpen
+	tc.SetReadDeadline(c.readDeadline.time())
 	c.mu.Unlock()
 	old.Close()
-	tc.SetWriteDeadline(wd)
-	tc.SetReadDeadline(rd)
 	return true
 }
 
