@@ -342,6 +342,17 @@ func (c *Conn) attempt(tc *net.TCPConn, b []byte, dl time.Time, par *parallel, i
 		stop := context.AfterFunc(p.ctx, cancel)
 		defer stop()
 	}
+	// Close ends the parallel dial too, as it ends the wait on tc.
+	c.mu.Lock()
+	closed := c.closed.C()
+	c.mu.Unlock()
+	go func() {
+		select {
+		case <-closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	results := make(chan *attempt, 1)
 	go func() {
 		results <- c.plan.start(ctx, tc, par, b)
