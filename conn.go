@@ -35,6 +35,7 @@ type Conn struct {
 	st   dialState
 	wait time.Duration
 	plan *dialPlan // nil: the handshake is neither bounded nor retried
+	net  netName   // the dial's network, for errors; st is replaced under mu (swap)
 
 	phase        atomic.Uint32 // a phase; changed under mu
 	pathObserved atomic.Bool   // the path memory was told the outcome, or needs none (path_*.go)
@@ -184,7 +185,7 @@ func newConn(tc *net.TCPConn, st dialState, wait time.Duration) *Conn {
 	if wait == 0 {
 		wait = DefaultFirstWriteWait
 	}
-	c := &Conn{st: st, wait: wait}
+	c := &Conn{st: st, wait: wait, net: st.network}
 	c.tc.Store(tc)
 	c.pathObserved.Store(!st.path.watched())
 	if !st.deferred {
@@ -471,7 +472,7 @@ func (c *Conn) failure() error {
 // opError wraps err the way package net reports errors on a connection.
 func (c *Conn) opError(op string, err error) error {
 	tc := c.sock()
-	return &net.OpError{Op: op, Net: c.st.network.String(), Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
+	return &net.OpError{Op: op, Net: c.net.String(), Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
 }
 
 // startError is the error of operation op whose start of the handshake
