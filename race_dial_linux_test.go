@@ -61,7 +61,9 @@ func TestRaceDropSYNData(t *testing.T) {
 		{"derived from the cached RTT", 0, 100 * time.Millisecond}, // 2 RTT + 4 RTTVAR
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := fastopen.Dialer{Race: true, RaceDelay: tc.delay}
+			// A memory of its own: the lost race of the subtest before
+			// taught the path memory to leave TFO out.
+			d := fastopen.Dialer{Race: true, RaceDelay: tc.delay, PathMemory: &fastopen.PathMemory{}}
 			c := labtest.Dial(t, l.Client, &d, "tcp4", addr)
 			if inf := clientInfo(t, c); !inf.HadCookie {
 				t.Fatalf("dial: %+v, want a deferred SYN", inf)

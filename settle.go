@@ -300,6 +300,12 @@ func (c *Conn) swap(tc *net.TCPConn, st dialState, raced bool) bool {
 	}
 	old := c.tc.Swap(tc)
 	st.address = c.st.address
+	if raced {
+		// A plain connection to the same address won the race: what the
+		// path memory learns (a lost SYN with data, observePath) is about
+		// the dial's own decision for that address, probe included.
+		st.path = c.st.path
+	}
 	c.st = st
 	c.pathObserved.Store(!st.path.watched())
 	c.raced = raced
