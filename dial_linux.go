@@ -43,6 +43,9 @@ func (d *Dialer) dial(ctx context.Context, network, address string, eager bool) 
 		if _, fail, err := tcpInfo(tc); err == nil && kernelReportsClientFail && kernelReason(fail) != ReasonNoCookie {
 			why = ReasonUnknown // a cookie is cached but client TFO is paused (blackhole)
 		}
+		// The path memory learns how the cookie request fared (a probe
+		// ends here) before the connection is refused.
+		newConn(tc, st, d.FirstWriteWait).observePath(false)
 		tc.Close()
 		return nil, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(),
 			Err: &Error{Op: "dial", Net: network, Addr: address, Reason: why, Err: ErrNotUsed}}
@@ -83,10 +86,12 @@ func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TC
 		putDialing(g)
 	}
 	if err != nil {
+		st.path.end()
 		return nil, st, err
 	}
 	tc, err := tcpConn(nc, network)
 	if err != nil {
+		st.path.end()
 		return nil, st, err
 	}
 	if st.requested && fd >= 0 {
@@ -94,6 +99,7 @@ func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TC
 		// the connection yet, so it cannot have been closed.
 		state, err := tcpState(fd)
 		if err != nil {
+			st.path.end()
 			tc.Close()
 			return nil, st, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
 		}

@@ -539,6 +539,16 @@ func (p *pathState) fill(inf *Info) {
 
 // lostCookieRequest reports whether the connection's cookie request (or
 // its SYN-ACK) was lost.
+// end concludes a probe whose connection failed before it could show
+// anything (a refused or timed-out connect): other dials need not wait
+// for it. It does nothing for a dial that is not a probe.
+func (p *pathState) end() {
+	if p.probe {
+		p.record(outcomeNone, time.Now())
+		p.probe = false
+	}
+}
+
 func (p *pathState) lostCookieRequest() bool { return p.cookieReqLost }
 
 // ReadKernel applies what the kernel's TCP metrics record (fo_syn_drops
