@@ -171,24 +171,29 @@ func (g *dialing) control(ctx context.Context, network, address string, rc sysca
 	if err := rc.Control(g.recordFD); err != nil {
 		return err
 	}
-	// Path memory: leave TFO out where it failed lately.
-	if g.path = g.d.pathDecide(uintptr(g.fd), address); g.path.mem != nil {
-		if g.path.skipped {
-			g.off = ReasonPathMemory
-			if g.d.Require {
-				return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonPathMemory, Err: ErrNotUsed}
-			}
-			return nil
-		}
+	// Path memory: leave TFO out where it failed lately. The kernel is
+	// asked all the same (with TCP_FASTOPEN_CONNECT 0, which leaves the
+	// socket without TFO), so that a client bit that is off, or a kernel
+	// without the option, is what Info and Require report: the memory's
+	// backoff would not bring TFO back.
+	want := 1
+	if g.path = g.d.pathDecide(uintptr(g.fd), address); g.path.skipped {
+		want = 0
 	}
-	serr := setsockoptInt(g.fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
+	serr := setsockoptInt(g.fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, want)
 	switch {
+	case serr == nil && want == 0:
+		g.off = ReasonPathMemory
+		if g.d.Require {
+			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonPathMemory, Err: ErrNotUsed}
+		}
+		return nil
 	case serr == nil:
 		g.off = ReasonNone
 		return nil
 	case errors.Is(serr, unix.EOPNOTSUPP):
 		// The kernel refuses TCP_FASTOPEN_CONNECT when
-		// net.ipv4.tcp_fastopen lacks the client bit.
+		// net.ipv4.tcp_fastopen lacks the client bit (do_tcp_setsockopt).
 		g.off = ReasonKernelOff
 		if g.d.Require {
 			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonKernelOff, Err: ErrNotUsed}
