@@ -161,3 +161,37 @@ func (c *Conn) observePath(closing bool) {
 	}
 	p.record(o, time.Now())
 }
+
+// observeUnanswered tells the path memory about tc, the connection's
+// socket, given up by a settling handshake that ran out of time with no
+// answer: a SYN that carried data, and was not retransmitted (without
+// data) in that time, got no SYN-ACK, which is a lost SYN with data as
+// far as the memory can tell; a dial with a shorter Timeout than the SYN
+// retransmission timeout would otherwise fail the same way every time. A
+// SYN retransmitted unanswered too says the host or path is down, not
+// that TFO failed: a probe then just ends. It allocates nothing.
+func (c *Conn) observeUnanswered(tc *net.TCPConn) {
+	if c.pathObserved.Load() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := &c.st.path
+	if c.pathObserved.Load() || !p.watched() || c.sock() != tc || c.closed.fired() {
+		return
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return
+	}
+	var ti tcpSummary
+	if err := rc.Control(func(fd uintptr) { ti = readTCPSummary(fd) }); err != nil || !ti.ok || ti.state != unix.BPF_TCP_SYN_SENT {
+		return
+	}
+	c.pathObserved.Store(true)
+	o := outcomeNone
+	if _, _, inSYN := c.syn.get(); c.st.deferred && c.start == startData && inSYN > 0 && ti.totalRetrans == 0 {
+		o = outcomeSYNDataLost
+	}
+	p.record(o, time.Now())
+}

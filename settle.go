@@ -222,6 +222,7 @@ func (c *Conn) settle(b []byte, opDeadline time.Time) (int, error) {
 			c.setOpen(nil)
 			return n, nil
 		}
+		c.observeUnanswered(tc) // path memory: before abort ends its SYN_SENT
 		abort(tc)
 		if c.isClosed() {
 			err = net.ErrClosed
