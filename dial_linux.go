@@ -43,18 +43,13 @@ func (d *Dialer) dial(ctx context.Context, network, address string, eager bool) 
 		if _, fail, err := tcpInfo(tc); err == nil && kernelReportsClientFail && kernelReason(fail) != ReasonNoCookie {
 			why = ReasonUnknown // a cookie is cached but client TFO is paused (blackhole)
 		}
-		// The path memory learns how the cookie request fared (a probe
-		// ends here) before the connection is refused.
-		newConn(tc, st, d.FirstWriteWait).observePath(false)
-		tc.Close()
+		tc.Close() // the path memory learned how the cookie request fared (dialAddr)
 		return nil, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(),
 			Err: &Error{Op: "dial", Net: network, Addr: address, Reason: why, Err: ErrNotUsed}}
 	}
 	c := newConn(tc, st, d.FirstWriteWait)
 	if st.deferred {
 		c.plan = d.newPlan(ctx, network, tc.RemoteAddr(), rest, deadline, eager)
-	} else if st.requested {
-		c.observePath(false) // path memory: the cookie request's handshake is over
 	}
 	return c, nil
 }
@@ -104,6 +99,9 @@ func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TC
 			return nil, st, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
 		}
 		st.deferred = state == unix.BPF_TCP_SYN_SENT
+		if !st.deferred {
+			st.path.observeCookieRequest(fd) // path memory: the cookie request's handshake is over
+		}
 	}
 	return tc, st, nil
 }

@@ -137,16 +137,7 @@ func (c *Conn) observePath(closing bool) {
 		// The SYN with data got no SYN-ACK within the race delay and a
 		// plain connection won: count it as a lost SYN with data.
 		o = outcomeSYNDataLost
-	case !c.st.requested:
-	case !c.st.deferred:
-		// A handshake that asked for a cookie, observed right after
-		// connect returned: every retransmission so far was the SYN's.
-		if ti.totalRetrans > 0 {
-			o = outcomeCookieReqLost
-			p.cookieReqLost = true // only dial observes such a connection, before returning it
-		} else {
-			o = outcomeCookieReceived
-		}
+	case !c.st.requested, !c.st.deferred: // a cookie request: observed at connect (observeCookieRequest)
 	case ti.options&tcpiOptSYNData != 0:
 		o = outcomeSYNDataAcked
 	case c.start != startData:
@@ -194,4 +185,28 @@ func (c *Conn) observeUnanswered(tc *net.TCPConn) {
 		o = outcomeSYNDataLost
 	}
 	p.record(o, time.Now())
+}
+
+// observeCookieRequest tells the path memory how the handshake of the
+// socket fd, which asked for a cookie (TFO requested, none cached), fared.
+// It runs right after connect returned, before any data is written: every
+// retransmission so far was the SYN's, so one means the cookie request
+// (or the SYN-ACK bringing the cookie) was lost. A socket swapped in by
+// a fallback is observed the same way, not at its first Read, when a
+// retransmission may be its data's. It allocates nothing.
+func (p *pathState) observeCookieRequest(fd int) {
+	if !p.watched() {
+		return
+	}
+	ti := readTCPSummary(uintptr(fd))
+	if !ti.ok {
+		return
+	}
+	o := outcomeCookieReceived
+	if ti.totalRetrans > 0 {
+		o = outcomeCookieReqLost
+		p.cookieReqLost = true
+	}
+	p.record(o, time.Now())
+	p.observed = true
 }
