@@ -124,7 +124,8 @@ type attempt struct {
 	st    dialState
 	n     int
 	err   error
-	raced bool // a plain connection that raced a SYN with data
+	raced bool      // a plain connection that raced a SYN with data
+	syn   synRecord // what its SYN carried, when it was deferred
 }
 
 // parallel is the connection a settling handshake starts beside its
@@ -216,7 +217,7 @@ func (c *Conn) settle(b []byte, opDeadline time.Time) (int, error) {
 		par = nil // only the first address races
 		if err == nil {
 			if won != nil {
-				c.swap(won.tc, won.st, won.raced)
+				c.swap(won.tc, won.st, won.raced, &won.syn)
 				n = won.n
 			}
 			c.setOpen(nil)
@@ -235,7 +236,7 @@ func (c *Conn) settle(b []byte, opDeadline time.Time) (int, error) {
 			p.rest = p.rest[1:]
 			ntc, st, derr := p.dialNext(tc, end, next)
 			if derr == nil {
-				if c.swap(ntc, st, false) {
+				if c.swap(ntc, st, false, nil) {
 					err = nil
 				} else {
 					err = net.ErrClosed
@@ -291,8 +292,10 @@ func (p *dialPlan) dialNext(cur *net.TCPConn, end time.Time, address string) (*n
 }
 
 // swap makes tc the connection's socket, closing the one it replaces; it
-// fails (closing tc) when the connection was closed meanwhile.
-func (c *Conn) swap(tc *net.TCPConn, st dialState, raced bool) bool {
+// fails (closing tc) when the connection was closed meanwhile. syn is
+// what tc's SYN carried (nil: it has not left yet); a racing plain
+// connection keeps the record of the SYN with data it replaced.
+func (c *Conn) swap(tc *net.TCPConn, st dialState, raced bool, syn *synRecord) bool {
 	c.mu.Lock()
 	if c.closed.fired() {
 		c.mu.Unlock()
@@ -306,6 +309,8 @@ func (c *Conn) swap(tc *net.TCPConn, st dialState, raced bool) bool {
 		// path memory learns (a lost SYN with data, observePath) is about
 		// the dial's own decision for that address, probe included.
 		st.path = c.st.path
+	} else {
+		c.syn.reset(syn)
 	}
 	c.st = st
 	c.pathObserved.Store(!st.path.watched())
@@ -409,9 +414,15 @@ func (p *dialPlan) start(ctx context.Context, tc *net.TCPConn, par *parallel, b 
 	}
 	a.err = withWriteContext(ctx, a.tc, func() time.Time { return time.Time{} }, func() error {
 		var err error
-		if b == nil {
+		switch {
+		case b == nil:
 			err = trigger(a.tc)
-		} else if a.n, err = a.tc.Write(b); a.n == 0 && synLeftWithoutData(err) {
+		case a.st.deferred:
+			a.n, err = writeRecording(a.tc, &a.syn, b) // Info learns what its SYN carried
+		default:
+			a.n, err = a.tc.Write(b)
+		}
+		if b != nil && a.n == 0 && synLeftWithoutData(err) {
 			a.n, err = a.tc.Write(b) // the cookie went: sent after the handshake
 		}
 		if err != nil {
