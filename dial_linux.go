@@ -19,6 +19,9 @@ func (d *Dialer) dial(ctx context.Context, network, address string, eager bool) 
 	if err := checkNetwork("dial", network, address); err != nil {
 		return nil, err
 	}
+	if d.Require && d.Race && !d.Disable {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrRaceRequire}
+	}
 	deadline := d.deadline(ctx, time.Now())
 	addrs, err := d.resolve(ctx, network, address)
 	if err != nil {
@@ -38,20 +41,45 @@ func (d *Dialer) dial(ctx context.Context, network, address string, eager bool) 
 		return nil, err
 	}
 	st.address = address
-	if d.Require && st.requested && !st.deferred {
-		why := ReasonNoCookie
-		if _, fail, err := tcpInfo(tc); err == nil && kernelReportsClientFail && kernelReason(fail) != ReasonNoCookie {
-			why = ReasonUnknown // a cookie is cached but client TFO is paused (blackhole)
-		}
-		tc.Close() // the path memory learned how the cookie request fared (dialAddr)
-		return nil, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(),
-			Err: &Error{Op: "dial", Net: network, Addr: address, Reason: why, Err: ErrNotUsed}}
+	if err := d.refuse(tc, st, network, address); err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
 	}
 	c := newConn(tc, st, d.FirstWriteWait)
 	if st.deferred {
 		c.plan = d.newPlan(ctx, network, tc.RemoteAddr(), rest, deadline, eager)
 	}
 	return c, nil
+}
+
+// refuse returns Require's refusal of tc, dialed to address (st), whose
+// SYN could not carry data: TFO was requested but no cookie was cached,
+// so connect did a handshake that asked for one. It closes tc then (the
+// path memory learned how the cookie request fared in dialAddr). nil:
+// tc may be used.
+func (d *Dialer) refuse(tc *net.TCPConn, st dialState, network, address string) error {
+	if !d.Require || !st.requested || st.deferred {
+		return nil
+	}
+	why := ReasonNoCookie
+	if _, fail, err := tcpInfo(tc); err == nil && kernelReportsClientFail && kernelReason(fail) != ReasonNoCookie {
+		why = ReasonUnknown // a cookie is cached but client TFO is paused (blackhole)
+	}
+	tc.Close()
+	return &Error{Op: "dial", Net: network, Addr: address, Reason: why, Err: ErrNotUsed}
+}
+
+// dialRequired is dialAddr for a lazy connection's fallback or parallel
+// address: with Require, a socket whose SYN cannot carry data is refused
+// (refuse) like a first one, and the next address is tried.
+func (d *Dialer) dialRequired(ctx context.Context, network, address string) (*net.TCPConn, dialState, error) {
+	tc, st, err := d.dialAddr(ctx, network, address)
+	if err != nil {
+		return nil, st, err
+	}
+	if err := d.refuse(tc, st, network, address); err != nil {
+		return nil, st, err
+	}
+	return tc, st, nil
 }
 
 // dialAddr dials one address (an IP literal, or a name net resolves) with

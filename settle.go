@@ -46,6 +46,7 @@ type dialPlan struct {
 	rest    []string        // addresses to fall back to, in order
 	race    time.Duration   // 0: no race
 	ctx     context.Context // DialData's: its cancellation ends the wait
+	refused error           // Require refused a fallback or parallel address (its *Error)
 	failed  error           // why the handshake failed (phaseFailed); under Conn.mu
 }
 
@@ -90,15 +91,25 @@ var ErrNotDelivered = errors.New("first flight not delivered")
 
 // handshakeError is the error of a lazy connection whose handshake failed.
 type handshakeError struct {
-	err error // the last attempt's: timeoutError, ECONNREFUSED, ...
-	n   int   // bytes the caller wrote that were not delivered
+	err     error // the last attempt's: timeoutError, ECONNREFUSED, ...
+	n       int   // bytes the caller wrote that were not delivered
+	refused error // Require refused another address (an *Error), or nil
 }
 
 func (e *handshakeError) Error() string {
-	return e.err.Error() + " (handshake not completed: " + strconv.Itoa(e.n) + " bytes written, none acknowledged)"
+	s := e.err.Error() + " (handshake not completed: " + strconv.Itoa(e.n) + " bytes written, none acknowledged)"
+	if r, ok := e.refused.(*Error); ok && e.refused != e.err {
+		s += "; " + r.Addr + " refused: " + r.Error()
+	}
+	return s
 }
 
-func (e *handshakeError) Unwrap() []error { return []error{e.err, ErrNotDelivered} }
+func (e *handshakeError) Unwrap() []error {
+	if e.refused != nil && e.refused != e.err {
+		return []error{e.err, ErrNotDelivered, e.refused}
+	}
+	return []error{e.err, ErrNotDelivered}
+}
 
 // Timeout reports whether the handshake ran out of time.
 func (e *handshakeError) Timeout() bool {
@@ -235,6 +246,7 @@ func (c *Conn) settle(b []byte, opDeadline time.Time) (int, error) {
 			next := p.rest[0]
 			p.rest = p.rest[1:]
 			ntc, st, derr := p.dialNext(tc, end, next)
+			p.noteRefusal(derr)
 			if derr == nil {
 				if c.swap(ntc, st, false, nil) {
 					err = nil
@@ -263,7 +275,7 @@ func (c *Conn) fail(err error, n int) error {
 		err = connectError(err)
 	}
 	if err != net.ErrClosed {
-		err = &handshakeError{err: err, n: n}
+		err = &handshakeError{err: err, n: n, refused: c.plan.refused}
 	}
 	ferr := c.opError("dial", err)
 	c.setOpen(ferr)
@@ -285,10 +297,19 @@ func (p *dialPlan) dialNext(cur *net.TCPConn, end time.Time, address string) (*n
 	var tc *net.TCPConn
 	var st dialState
 	err := inNamespaceOf(cur, func() (err error) {
-		tc, st, err = p.d.dialAddr(ctx, p.network, address)
+		tc, st, err = p.d.dialRequired(ctx, p.network, address)
 		return err
 	})
 	return tc, st, err
+}
+
+// noteRefusal keeps err if it is Require's refusal of an address, for
+// the error of a handshake that fails (see handshakeError). Only the
+// settling goroutine calls it.
+func (p *dialPlan) noteRefusal(err error) {
+	if _, ok := err.(*Error); ok && p.refused == nil {
+		p.refused = err
+	}
 }
 
 // swap makes tc the connection's socket, closing the one it replaces; it
@@ -367,8 +388,11 @@ func (c *Conn) attempt(tc *net.TCPConn, b []byte, dl time.Time, par *parallel, i
 	}()
 	results := make(chan *attempt, 1)
 	go func() {
-		results <- c.plan.start(ctx, tc, par, b)
-		in.interrupt()
+		r := c.plan.start(ctx, tc, par, b)
+		results <- r
+		if r.err == nil {
+			in.interrupt() // it won: end the wait on tc; a failed one leaves tc its chance
+		}
 	}()
 	tc.SetWriteDeadline(dl)
 	in.begin(tc)
@@ -376,6 +400,9 @@ func (c *Conn) attempt(tc *net.TCPConn, b []byte, dl time.Time, par *parallel, i
 	select {
 	case r := <-results: // done while this goroutine was getting ready
 		results <- r
+		if r.err != nil { // it failed: tc keeps its chance
+			m, err = c.writeAndAwait(tc, b, n)
+		}
 	default:
 		m, err = c.writeAndAwait(tc, b, n)
 	}
@@ -392,6 +419,7 @@ func (c *Conn) attempt(tc *net.TCPConn, b []byte, dl time.Time, par *parallel, i
 	if r.err == nil {
 		return n, r, nil
 	}
+	c.plan.noteRefusal(r.err)
 	if r.tc != nil {
 		r.tc.Close()
 	}
@@ -406,7 +434,7 @@ func (p *dialPlan) start(ctx context.Context, tc *net.TCPConn, par *parallel, b 
 	d.Disable = par.plain
 	a := &attempt{raced: par.plain}
 	a.err = inNamespaceOf(tc, func() (err error) {
-		a.tc, a.st, err = d.dialAddr(ctx, p.network, par.addr)
+		a.tc, a.st, err = d.dialRequired(ctx, p.network, par.addr)
 		return err
 	})
 	if a.err != nil {
