@@ -153,15 +153,16 @@ func (c *Conn) observePath(closing bool) {
 	p.record(o, time.Now())
 }
 
-// observeUnanswered tells the path memory about tc, the connection's
-// socket, given up by a settling handshake that ran out of time with no
-// answer: a SYN that carried data, and was not retransmitted (without
-// data) in that time, got no SYN-ACK, which is a lost SYN with data as
-// far as the memory can tell; a dial with a shorter Timeout than the SYN
-// retransmission timeout would otherwise fail the same way every time. A
-// SYN retransmitted unanswered too says the host or path is down, not
-// that TFO failed: a probe then just ends. It allocates nothing.
-func (c *Conn) observeUnanswered(tc *net.TCPConn) {
+// observeAbandoned tells the path memory about tc, the connection's
+// socket, given up by a settling handshake: it ran out of time, failed,
+// or lost to a connection to another address. A SYN that carried data,
+// was not retransmitted (without data) and got no answer within the
+// dial's time (timedOut) is a lost SYN with data as far as the memory
+// can tell: a dial whose Timeout is below the SYN retransmission timeout
+// would otherwise fail the same way every time. A SYN retransmitted
+// unanswered too says the host or path is down, not that TFO failed;
+// then, as in every other case, a probe just ends. It allocates nothing.
+func (c *Conn) observeAbandoned(tc *net.TCPConn, timedOut bool) {
 	if c.pathObserved.Load() {
 		return
 	}
@@ -171,18 +172,16 @@ func (c *Conn) observeUnanswered(tc *net.TCPConn) {
 	if c.pathObserved.Load() || !p.watched() || c.sock() != tc || c.closed.fired() {
 		return
 	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return
-	}
-	var ti tcpSummary
-	if err := rc.Control(func(fd uintptr) { ti = readTCPSummary(fd) }); err != nil || !ti.ok || ti.state != unix.BPF_TCP_SYN_SENT {
-		return
-	}
 	c.pathObserved.Store(true)
 	o := outcomeNone
-	if _, _, inSYN := c.syn.get(); c.st.deferred && c.start == startData && inSYN > 0 && ti.totalRetrans == 0 {
-		o = outcomeSYNDataLost
+	if timedOut && c.st.deferred && c.start == startData {
+		var ti tcpSummary
+		if rc, err := tc.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { ti = readTCPSummary(fd) })
+		}
+		if _, _, inSYN := c.syn.get(); ti.ok && ti.state == unix.BPF_TCP_SYN_SENT && inSYN > 0 && ti.totalRetrans == 0 {
+			o = outcomeSYNDataLost
+		}
 	}
 	p.record(o, time.Now())
 }

@@ -13,7 +13,7 @@ func pathKernel(netip.Addr) kernelView { return kernelView{} }
 
 func (c *Conn) observePath(closing bool) {}
 
-func (c *Conn) observeUnanswered(tc *net.TCPConn) {}
+func (c *Conn) observeAbandoned(tc *net.TCPConn, timedOut bool) {}
 
 type tcpSummary struct{}
 

@@ -228,13 +228,16 @@ func (c *Conn) settle(b []byte, opDeadline time.Time) (int, error) {
 		par = nil // only the first address races
 		if err == nil {
 			if won != nil {
+				if !won.raced {
+					c.observeAbandoned(tc, false) // path memory: a probe of tc's address ends
+				}
 				c.swap(won.tc, won.st, won.raced, &won.syn)
 				n = won.n
 			}
 			c.setOpen(nil)
 			return n, nil
 		}
-		c.observeUnanswered(tc) // path memory: before abort ends its SYN_SENT
+		c.observeAbandoned(tc, errors.Is(err, os.ErrDeadlineExceeded)) // path memory: before abort ends its SYN_SENT
 		abort(tc)
 		if c.isClosed() {
 			err = net.ErrClosed
