@@ -237,7 +237,10 @@ func (c *Conn) settle(b []byte, opDeadline time.Time) (int, error) {
 			c.setOpen(nil)
 			return n, nil
 		}
-		c.observeAbandoned(tc, errors.Is(err, os.ErrDeadlineExceeded)) // path memory: before abort ends its SYN_SENT
+		// Path memory, before abort ends its SYN_SENT: ran it out of time
+		// (not cancelled by DialData's ctx)?
+		timedOut := errors.Is(err, os.ErrDeadlineExceeded) && (p.ctx == nil || !errors.Is(p.ctx.Err(), context.Canceled))
+		c.observeAbandoned(tc, timedOut)
 		abort(tc)
 		if c.isClosed() {
 			err = net.ErrClosed
