@@ -35,6 +35,7 @@ type Conn struct {
 	st   dialState
 	wait time.Duration
 	plan *dialPlan // nil: the handshake is neither bounded nor retried
+	net  netName   // the dial's network, for errors; st is replaced under mu (swap)
 
 	phase        atomic.Uint32 // a phase; changed under mu
 	pathObserved atomic.Bool   // the path memory was told the outcome, or needs none (path_*.go)
@@ -184,7 +185,7 @@ func newConn(tc *net.TCPConn, st dialState, wait time.Duration) *Conn {
 	if wait == 0 {
 		wait = DefaultFirstWriteWait
 	}
-	c := &Conn{st: st, wait: wait}
+	c := &Conn{st: st, wait: wait, net: st.network}
 	c.tc.Store(tc)
 	c.pathObserved.Store(!st.path.watched())
 	if !st.deferred {
@@ -224,6 +225,10 @@ func (c *Conn) startHandshake(how startKind) bool {
 // setOpenLocked ends the handshake phases: the socket is final, or the
 // handshake failed with err. c.mu is held.
 func (c *Conn) setOpenLocked(err error) {
+	if c.handshakingLocked() {
+		// Write deadlines set meanwhile were only stored.
+		c.sock().SetWriteDeadline(c.wrDeadline.time())
+	}
 	if err != nil {
 		if c.plan == nil {
 			c.plan = &dialPlan{} // failures come from settle, which has one
@@ -302,7 +307,7 @@ func (c *Conn) firstWrite(b []byte) (int, error) {
 	}
 	if len(b) == 0 {
 		if err := c.startWithoutData(dl); err != nil {
-			return 0, c.opError("write", err)
+			return 0, c.startError("write", err)
 		}
 		return 0, nil
 	}
@@ -373,7 +378,7 @@ func (c *Conn) awaitFirstWrite() error {
 		return err
 	}
 	if err := c.startWithoutData(c.readDeadlineNow()); err != nil {
-		return c.opError("read", err)
+		return c.startError("read", err)
 	}
 	return nil
 }
@@ -467,7 +472,18 @@ func (c *Conn) failure() error {
 // opError wraps err the way package net reports errors on a connection.
 func (c *Conn) opError(op string, err error) error {
 	tc := c.sock()
-	return &net.OpError{Op: op, Net: c.st.network.String(), Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
+	return &net.OpError{Op: op, Net: c.net.String(), Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
+}
+
+// startError is the error of operation op whose start of the handshake
+// failed with err: a settling handshake's failure is already the
+// *net.OpError (Op "dial") every later operation gets, and is returned
+// unchanged; anything else is wrapped for op.
+func (c *Conn) startError(op string, err error) error {
+	if _, ok := err.(*net.OpError); ok {
+		return err
+	}
+	return c.opError(op, err)
 }
 
 // Close closes the connection. On a lazy connection that has not written,
@@ -488,7 +504,7 @@ func (c *Conn) Close() error {
 func (c *Conn) CloseWrite() error {
 	dl := c.writeDeadline()
 	if err := c.startWithoutData(dl); err != nil {
-		return c.opError("close", err)
+		return c.startError("close", err)
 	}
 	if err := c.awaitOpen("write", dl); err != nil {
 		return err
@@ -533,7 +549,7 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 				return n, nil
 			}
 			if rerr != nil {
-				return n, rerr
+				return n, c.opError("readfrom", rerr) // as *net.TCPConn's ReadFrom
 			}
 		default:
 			if err := c.awaitOpen("write", c.writeDeadline()); err != nil {
@@ -556,7 +572,7 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 			k, werr := w.Write(buf[:m])
 			n += int64(k)
 			if werr != nil {
-				return n, werr
+				return n, c.opError("writeto", werr) // as *net.TCPConn's WriteTo
 			}
 		}
 		if err == io.EOF {
@@ -580,12 +596,17 @@ func (c *Conn) LocalAddr() net.Addr { return c.sock().LocalAddr() }
 func (c *Conn) RemoteAddr() net.Addr { return c.sock().RemoteAddr() }
 
 // SetDeadline sets the read and write deadlines, also before the first
-// Write.
+// Write. While a bounded handshake settles, the socket's write deadline
+// is the dial's timer: the new write deadline is stored and applied when
+// the handshake is over.
 func (c *Conn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.readDeadline, c.wrDeadline = deadlineOf(t), deadlineOf(t)
 	c.readDeadlineChanged()
-	c.mu.Unlock()
+	if c.handshakingLocked() {
+		return c.sock().SetReadDeadline(t)
+	}
 	return c.sock().SetDeadline(t)
 }
 
@@ -593,9 +614,9 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // first Write in Read.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.readDeadline = deadlineOf(t)
 	c.readDeadlineChanged()
-	c.mu.Unlock()
 	return c.sock().SetReadDeadline(t)
 }
 
@@ -606,12 +627,27 @@ func (c *Conn) readDeadlineChanged() {
 	c.rdChanged = signal{}
 }
 
-// SetWriteDeadline sets the write deadline.
+// SetWriteDeadline sets the write deadline (stored only while a bounded
+// handshake settles; see SetDeadline).
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.wrDeadline = deadlineOf(t)
-	c.mu.Unlock()
+	if c.handshakingLocked() {
+		return nil
+	}
 	return c.sock().SetWriteDeadline(t)
+}
+
+// handshakingLocked reports whether an operation is starting or settling
+// the handshake: the socket's write deadline is then its timer, and
+// setOpenLocked applies the caller's. c.mu is held.
+func (c *Conn) handshakingLocked() bool {
+	switch phase(c.phase.Load()) {
+	case phaseStarting, phaseSettling:
+		return true
+	}
+	return false
 }
 
 // NetConn returns the underlying *net.TCPConn. Writing to it directly

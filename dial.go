@@ -2,6 +2,7 @@ package fastopen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -36,8 +37,13 @@ type Dialer struct {
 	// errors.ErrUnsupported on platforms without TFO), when the SYN cannot
 	// carry data: the kernel's client bit is off, no cookie is cached for
 	// the server yet (ReasonNoCookie), or the kernel paused client TFO
-	// after a suspected blackhole (ReasonUnknown). No data is sent in
-	// that case, so nothing is lost.
+	// after a suspected blackhole (ReasonUnknown), or the path memory
+	// leaves TFO out (ReasonPathMemory). No data is sent in that case, so
+	// nothing is lost. On a lazy connection the same holds for the other
+	// addresses of a name (fallback, Happy Eyeballs): one without a
+	// cookie is refused and the next tried; if none can carry the data,
+	// the first Write fails with an error matching ErrNotDelivered and
+	// ErrNotUsed. Require cannot be combined with Race (ErrRaceRequire).
 	// Whether the server then accepts the SYN data is for Info to tell.
 	Require bool
 
@@ -62,7 +68,8 @@ type Dialer struct {
 	// twice), as HTTP GET is: if the SYN reached the server and only its
 	// SYN-ACK was lost, a TFO server has the data already, and the plain
 	// connection delivers it a second time. That is why it is off by
-	// default.
+	// default. A Dialer with Require set refuses to dial with Race
+	// (ErrRaceRequire): the plain connection cannot carry data in its SYN.
 	Race bool
 
 	// RaceDelay is how long a racing connection waits for the SYN-ACK
@@ -80,6 +87,11 @@ type Dialer struct {
 	// and teaches the memory nothing: for measuring TFO itself.
 	IgnorePathMemory bool
 }
+
+// ErrRaceRequire is the error (inside a *net.OpError) of a dial with
+// both Race and Require set: the racing plain connection would deliver
+// the first flight without TFO, which Require forbids.
+var ErrRaceRequire = errors.New("fastopen: Dialer.Race and Require set together: the racing plain connection would carry the data without TCP Fast Open; set one of them")
 
 // DefaultRaceDelay is the race delay when Dialer.RaceDelay is zero and
 // no RTT is cached for the destination: above round trips on most paths,

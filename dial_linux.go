@@ -19,6 +19,9 @@ func (d *Dialer) dial(ctx context.Context, network, address string, eager bool) 
 	if err := checkNetwork("dial", network, address); err != nil {
 		return nil, err
 	}
+	if d.Require && d.Race && !d.Disable {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrRaceRequire}
+	}
 	deadline := d.deadline(ctx, time.Now())
 	addrs, err := d.resolve(ctx, network, address)
 	if err != nil {
@@ -38,22 +41,45 @@ func (d *Dialer) dial(ctx context.Context, network, address string, eager bool) 
 		return nil, err
 	}
 	st.address = address
-	if d.Require && st.requested && !st.deferred {
-		why := ReasonNoCookie
-		if _, fail, err := tcpInfo(tc); err == nil && kernelReportsClientFail && kernelReason(fail) != ReasonNoCookie {
-			why = ReasonUnknown // a cookie is cached but client TFO is paused (blackhole)
-		}
-		tc.Close()
-		return nil, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(),
-			Err: &Error{Op: "dial", Net: network, Addr: address, Reason: why, Err: ErrNotUsed}}
+	if err := d.refuse(tc, st, network, address); err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
 	}
 	c := newConn(tc, st, d.FirstWriteWait)
 	if st.deferred {
 		c.plan = d.newPlan(ctx, network, tc.RemoteAddr(), rest, deadline, eager)
-	} else if st.requested {
-		c.observePath(false) // path memory: the cookie request's handshake is over
 	}
 	return c, nil
+}
+
+// refuse returns Require's refusal of tc, dialed to address (st), whose
+// SYN could not carry data: TFO was requested but no cookie was cached,
+// so connect did a handshake that asked for one. It closes tc then (the
+// path memory learned how the cookie request fared in dialAddr). nil:
+// tc may be used.
+func (d *Dialer) refuse(tc *net.TCPConn, st dialState, network, address string) error {
+	if !d.Require || !st.requested || st.deferred {
+		return nil
+	}
+	why := ReasonNoCookie
+	if _, fail, err := tcpInfo(tc); err == nil && kernelReportsClientFail && kernelReason(fail) != ReasonNoCookie {
+		why = ReasonUnknown // a cookie is cached but client TFO is paused (blackhole)
+	}
+	tc.Close()
+	return &Error{Op: "dial", Net: network, Addr: address, Reason: why, Err: ErrNotUsed}
+}
+
+// dialRequired is dialAddr for a lazy connection's fallback or parallel
+// address: with Require, a socket whose SYN cannot carry data is refused
+// (refuse) like a first one, and the next address is tried.
+func (d *Dialer) dialRequired(ctx context.Context, network, address string) (*net.TCPConn, dialState, error) {
+	tc, st, err := d.dialAddr(ctx, network, address)
+	if err != nil {
+		return nil, st, err
+	}
+	if err := d.refuse(tc, st, network, address); err != nil {
+		return nil, st, err
+	}
+	return tc, st, nil
 }
 
 // dialAddr dials one address (an IP literal, or a name net resolves) with
@@ -83,10 +109,12 @@ func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TC
 		putDialing(g)
 	}
 	if err != nil {
+		st.path.end()
 		return nil, st, err
 	}
 	tc, err := tcpConn(nc, network)
 	if err != nil {
+		st.path.end()
 		return nil, st, err
 	}
 	if st.requested && fd >= 0 {
@@ -94,10 +122,14 @@ func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TC
 		// the connection yet, so it cannot have been closed.
 		state, err := tcpState(fd)
 		if err != nil {
+			st.path.end()
 			tc.Close()
 			return nil, st, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
 		}
 		st.deferred = state == unix.BPF_TCP_SYN_SENT
+		if !st.deferred {
+			st.path.observeCookieRequest(fd) // path memory: the cookie request's handshake is over
+		}
 	}
 	return tc, st, nil
 }
@@ -165,24 +197,29 @@ func (g *dialing) control(ctx context.Context, network, address string, rc sysca
 	if err := rc.Control(g.recordFD); err != nil {
 		return err
 	}
-	// Path memory: leave TFO out where it failed lately.
-	if g.path = g.d.pathDecide(uintptr(g.fd), address); g.path.mem != nil {
-		if g.path.skipped {
-			g.off = ReasonPathMemory
-			if g.d.Require {
-				return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonPathMemory, Err: ErrNotUsed}
-			}
-			return nil
-		}
+	// Path memory: leave TFO out where it failed lately. The kernel is
+	// asked all the same (with TCP_FASTOPEN_CONNECT 0, which leaves the
+	// socket without TFO), so that a client bit that is off, or a kernel
+	// without the option, is what Info and Require report: the memory's
+	// backoff would not bring TFO back.
+	want := 1
+	if g.path = g.d.pathDecide(uintptr(g.fd), address); g.path.skipped {
+		want = 0
 	}
-	serr := setsockoptInt(g.fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
+	serr := setsockoptInt(g.fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, want)
 	switch {
+	case serr == nil && want == 0:
+		g.off = ReasonPathMemory
+		if g.d.Require {
+			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonPathMemory, Err: ErrNotUsed}
+		}
+		return nil
 	case serr == nil:
 		g.off = ReasonNone
 		return nil
 	case errors.Is(serr, unix.EOPNOTSUPP):
 		// The kernel refuses TCP_FASTOPEN_CONNECT when
-		// net.ipv4.tcp_fastopen lacks the client bit.
+		// net.ipv4.tcp_fastopen lacks the client bit (do_tcp_setsockopt).
 		g.off = ReasonKernelOff
 		if g.d.Require {
 			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonKernelOff, Err: ErrNotUsed}

@@ -50,3 +50,8 @@ func inNamespaceOf(_ *net.TCPConn, fn func() error) error { return fn() }
 
 // lookupPaths knows nothing: there is no TCP metrics cache to read.
 func lookupPaths(ips ...netip.Addr) []pathCache { return make([]pathCache, len(ips)) }
+
+// dialRequired is dialAddr: Require refuses every dial here (see dial).
+func (d *Dialer) dialRequired(ctx context.Context, network, address string) (*net.TCPConn, dialState, error) {
+	return d.dialAddr(ctx, network, address)
+}

@@ -165,22 +165,51 @@ func (r *synRecord) get() (recorded bool, firstLen, inSYN int) {
 
 func (r *synRecord) isDone() bool { return r.done.Load() }
 
+// reset makes r describe another socket: what its SYN carried (from), or
+// nothing yet for a socket whose SYN is still to be sent (from nil).
+func (r *synRecord) reset(from *synRecord) {
+	var recorded, done bool
+	var firstLen, inSYN int
+	if from != nil {
+		recorded, firstLen, inSYN = from.get()
+		done = from.isDone()
+	}
+	r.mu.Lock()
+	r.recorded, r.firstLen, r.inSYN = recorded, firstLen, inSYN
+	r.done.Store(done)
+	r.mu.Unlock()
+}
+
 // writeRecordingSYN writes b on tc, the connection's socket, like
-// tc.Write. On a lazy connection whose SYN has not left yet it performs the first sendmsg itself, holding the
-// socket's write lock, so that it learns exactly how much of b the SYN
-// carried: the kernel's sendmsg on a deferred TFO connect sends the SYN
-// with as much of b as fits (min(len, MSS − 40 B of option space), less
-// under memory pressure) and returns that count with the connection
-// still in SYN_SENT. This is the kernel's own number; reading TCP_INFO
-// after the write instead races with the SYN-ACK, which on loopback is
-// processed before sendmsg returns and lets the rest follow at once.
-// Whether the SYN is still to be sent is read from the kernel
-// (tcpi_segs_out is 0 until it leaves), so a racing Write or a Read's
-// data-less SYN is never mistaken for this write's.
+// tc.Write, recording in c.syn what the SYN carried (writeRecording).
 func (c *Conn) writeRecordingSYN(tc *net.TCPConn, b []byte) (int, error) {
 	if !c.st.deferred || len(b) == 0 || c.syn.isDone() {
 		return tc.Write(b)
 	}
+	n, err := writeRecording(tc, &c.syn, b)
+	if err != nil {
+		if _, ok := err.(*net.OpError); !ok {
+			err = c.opError("write", err)
+		}
+	}
+	return n, err
+}
+
+// writeRecording writes b on tc, a lazy connection's socket, like
+// tc.Write. While the socket's SYN has not left it performs the first
+// sendmsg itself, holding the socket's write lock, so that it learns
+// exactly how much of b the SYN carried, and records it in rec: the
+// kernel's sendmsg on a deferred TFO connect sends the SYN with as much
+// of b as fits (min(len, MSS − 40 B of option space), less under memory
+// pressure) and returns that count with the connection still in
+// SYN_SENT. This is the kernel's own number; reading TCP_INFO after the
+// write instead races with the SYN-ACK, which on loopback is processed
+// before sendmsg returns and lets the rest follow at once. Whether the
+// SYN is still to be sent is read from the kernel (tcpi_segs_out is 0
+// until it leaves), so a racing Write or a Read's data-less SYN is never
+// mistaken for this write's. Errors of that first sendmsg are not
+// wrapped in a *net.OpError.
+func writeRecording(tc *net.TCPConn, rec *synRecord, b []byte) (int, error) {
 	rc, err := tc.SyscallConn()
 	if err != nil {
 		return 0, err
@@ -199,31 +228,31 @@ func (c *Conn) writeRecordingSYN(tc *net.TCPConn, b []byte) (int, error) {
 		// The record is locked across the sendmsg: the reply to the SYN
 		// can be read (and Info asked for) before this goroutine runs
 		// again, and Info must then wait for the count, not miss it.
-		c.syn.mu.Lock()
-		defer c.syn.mu.Unlock()
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
 		n, werr = unix.Write(int(fd), b)
 		switch {
 		case errors.Is(werr, unix.EAGAIN):
 			return false
 		case werr == nil:
-			c.syn.setLocked(len(b), n)
+			rec.setLocked(len(b), n)
 		case errors.Is(werr, unix.EINPROGRESS):
-			c.syn.setLocked(len(b), 0) // the SYN left without data
+			rec.setLocked(len(b), 0) // the SYN left without data
 		default:
-			c.syn.done.Store(true)
+			rec.done.Store(true)
 		}
 		first = true
 		return true
 	})
 	if err != nil {
-		return 0, c.opError("write", err)
+		return 0, err
 	}
 	if !first {
-		c.syn.markDone() // a racing write (recorded) or a Read's data-less SYN sent it
+		rec.markDone() // a racing write (recorded) or a Read's data-less SYN sent it
 		return tc.Write(b)
 	}
 	if werr != nil {
-		return 0, c.opError("write", os.NewSyscallError("write", werr))
+		return 0, os.NewSyscallError("write", werr)
 	}
 	if n == len(b) {
 		return n, nil
@@ -238,7 +267,10 @@ func (c *Conn) info() (Info, error) {
 	c.mu.Unlock()
 	started := phase(c.phase.Load()) != phaseDeferred
 	noData := start == startNoData
-	inf := Info{Side: SideClient, Requested: st.requested || raced, HadCookie: st.deferred || raced, SentInSYN: start == startData}
+	// Data went into the SYN of a deferred socket (or of the one a racing
+	// plain connection replaced); the record, when there is one, says
+	// how much.
+	inf := Info{Side: SideClient, Requested: st.requested || raced, HadCookie: st.deferred || raced, SentInSYN: start == startData && (st.deferred || raced)}
 	st.path.fill(&inf)
 	// TCP_INFO first, the SYN record after: a SYN the kernel reports
 	// answered was sent by a write that has recorded it or holds the

@@ -26,3 +26,8 @@ func synBytesAtAccept(*net.TCPConn) int { return 0 }
 func infoOfSyscallConn(syscall.Conn) (Info, error) {
 	return Info{Reason: ReasonUnsupported}, nil
 }
+
+func (r *synRecord) reset(*synRecord) {}
+
+// writeRecording writes b; see the Linux version.
+func writeRecording(tc *net.TCPConn, _ *synRecord, b []byte) (int, error) { return tc.Write(b) }

@@ -155,11 +155,13 @@ type pathState struct {
 	probe         bool     // TFO tried again after a backoff
 	cause         Reason   // skipped: the failure remembered
 	cookieReqLost bool     // the cookie-request SYN (or its SYN-ACK) was lost
+	observed      bool     // the outcome was recorded when connect returned (a cookie request)
 }
 
 // watched reports whether the connection's outcome is for the path
-// memory to learn: it has one, and TFO was not left out.
-func (p *pathState) watched() bool { return p.mem != nil && !p.skipped }
+// memory to learn: it has one, TFO was not left out, and the outcome is
+// not recorded yet.
+func (p *pathState) watched() bool { return p.mem != nil && !p.skipped && !p.observed }
 
 // memory returns the PathMemory d uses, or nil.
 func (d *Dialer) memory() *PathMemory {
@@ -539,6 +541,16 @@ func (p *pathState) fill(inf *Info) {
 
 // lostCookieRequest reports whether the connection's cookie request (or
 // its SYN-ACK) was lost.
+// end concludes a probe whose connection failed before it could show
+// anything (a refused or timed-out connect): other dials need not wait
+// for it. It does nothing for a dial that is not a probe.
+func (p *pathState) end() {
+	if p.probe {
+		p.record(outcomeNone, time.Now())
+		p.probe = false
+	}
+}
+
 func (p *pathState) lostCookieRequest() bool { return p.cookieReqLost }
 
 // ReadKernel applies what the kernel's TCP metrics record (fo_syn_drops

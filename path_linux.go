@@ -137,16 +137,7 @@ func (c *Conn) observePath(closing bool) {
 		// The SYN with data got no SYN-ACK within the race delay and a
 		// plain connection won: count it as a lost SYN with data.
 		o = outcomeSYNDataLost
-	case !c.st.requested:
-	case !c.st.deferred:
-		// A handshake that asked for a cookie, observed right after
-		// connect returned: every retransmission so far was the SYN's.
-		if ti.totalRetrans > 0 {
-			o = outcomeCookieReqLost
-			p.cookieReqLost = true // only dial observes such a connection, before returning it
-		} else {
-			o = outcomeCookieReceived
-		}
+	case !c.st.requested, !c.st.deferred: // a cookie request: observed at connect (observeCookieRequest)
 	case ti.options&tcpiOptSYNData != 0:
 		o = outcomeSYNDataAcked
 	case c.start != startData:
@@ -160,4 +151,61 @@ func (c *Conn) observePath(closing bool) {
 		o = outcomeDataNotAcked
 	}
 	p.record(o, time.Now())
+}
+
+// observeAbandoned tells the path memory about tc, the connection's
+// socket, given up by a settling handshake: it ran out of time, failed,
+// or lost to a connection to another address. A SYN that carried data,
+// was not retransmitted (without data) and got no answer within the
+// dial's time (timedOut) is a lost SYN with data as far as the memory
+// can tell: a dial whose Timeout is below the SYN retransmission timeout
+// would otherwise fail the same way every time. A SYN retransmitted
+// unanswered too says the host or path is down, not that TFO failed;
+// then, as in every other case, a probe just ends. It allocates nothing.
+func (c *Conn) observeAbandoned(tc *net.TCPConn, timedOut bool) {
+	if c.pathObserved.Load() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := &c.st.path
+	if c.pathObserved.Load() || !p.watched() || c.sock() != tc || c.closed.fired() {
+		return
+	}
+	c.pathObserved.Store(true)
+	o := outcomeNone
+	if timedOut && c.st.deferred && c.start == startData {
+		var ti tcpSummary
+		if rc, err := tc.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { ti = readTCPSummary(fd) })
+		}
+		if _, _, inSYN := c.syn.get(); ti.ok && ti.state == unix.BPF_TCP_SYN_SENT && inSYN > 0 && ti.totalRetrans == 0 {
+			o = outcomeSYNDataLost
+		}
+	}
+	p.record(o, time.Now())
+}
+
+// observeCookieRequest tells the path memory how the handshake of the
+// socket fd, which asked for a cookie (TFO requested, none cached), fared.
+// It runs right after connect returned, before any data is written: every
+// retransmission so far was the SYN's, so one means the cookie request
+// (or the SYN-ACK bringing the cookie) was lost. A socket swapped in by
+// a fallback is observed the same way, not at its first Read, when a
+// retransmission may be its data's. It allocates nothing.
+func (p *pathState) observeCookieRequest(fd int) {
+	if !p.watched() {
+		return
+	}
+	ti := readTCPSummary(uintptr(fd))
+	if !ti.ok {
+		return
+	}
+	o := outcomeCookieReceived
+	if ti.totalRetrans > 0 {
+		o = outcomeCookieReqLost
+		p.cookieReqLost = true
+	}
+	p.record(o, time.Now())
+	p.observed = true
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/labtest"
 	"github.com/fastopen/fastopen/lab"
+	"golang.org/x/sys/unix"
 )
 
 // TestPathHeals: after a SYN with data is lost, the path memory keeps
@@ -119,5 +120,48 @@ func TestPathMemoryBefore55(t *testing.T) {
 	}
 	if inf := exchange(t, l.Client, &d, "tcp4", addr, "plain"); inf.Reason != fastopen.ReasonPathMemory || inf.PathCause != fastopen.ReasonSYNRetransmitted {
 		t.Fatalf("after the loss: %+v, want path_memory after syn_retransmitted", inf)
+	}
+}
+
+// TestPathMemoryUnsupportedKernel: a kernel before 4.11 has no
+// TCP_FASTOPEN_CONNECT (ENOPROTOOPT, injected). A dial that the path
+// memory keeps off TFO still asks the kernel, so Info and Require say
+// unsupported (TFO will never come back here), not path_memory, and the
+// socket is left without TFO: the exchange works.
+func TestPathMemoryUnsupportedKernel(t *testing.T) {
+	h, addr, _ := warmHost(t)
+	mem := &fastopen.PathMemory{}
+	d := fastopen.Dialer{PathMemory: mem}
+	exchange(t, h, &d, "tcp4", addr, "known")
+	es := mem.Entries()
+	if len(es) != 1 {
+		t.Fatalf("path memory: %+v, want the one destination dialed", es)
+	}
+	now := time.Now()
+	e := es[0]
+	e.Failures, e.Cause, e.LastFailure, e.AvoidUntil = 1, fastopen.ReasonSYNRetransmitted, now, now.Add(time.Minute)
+	mem.Restore([]fastopen.PathEntry{e})
+	asked := 0
+	fastopen.SetSetsockoptInt(func(fd, level, opt, value int) error {
+		if level == unix.IPPROTO_TCP && opt == unix.TCP_FASTOPEN_CONNECT {
+			asked++
+			return unix.ENOPROTOOPT
+		}
+		return unix.SetsockoptInt(fd, level, opt, value)
+	})
+	defer fastopen.SetSetsockoptInt(nil)
+	if inf := exchange(t, h, &d, "tcp4", addr, "avoided"); inf.Reason != fastopen.ReasonUnsupported || inf.SYNData || asked != 1 {
+		t.Errorf("avoided path, no TCP_FASTOPEN_CONNECT: %+v (asked %d), want unsupported, no SYN data, the kernel asked once", inf, asked)
+	}
+	err := h.Run(func() error {
+		c, err := (&fastopen.Dialer{PathMemory: mem, Require: true}).DialContext(context.Background(), "tcp4", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	var fe *fastopen.Error
+	if !errors.As(err, &fe) || fe.Reason != fastopen.ReasonUnsupported || !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("Require, avoided path, no TCP_FASTOPEN_CONNECT: %v, want reason unsupported (errors.ErrUnsupported)", err)
 	}
 }

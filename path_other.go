@@ -2,13 +2,18 @@
 
 package fastopen
 
-import "net/netip"
+import (
+	"net"
+	"net/netip"
+)
 
 func currentNamespace() uint64 { return 0 }
 
 func pathKernel(netip.Addr) kernelView { return kernelView{} }
 
 func (c *Conn) observePath(closing bool) {}
+
+func (c *Conn) observeAbandoned(tc *net.TCPConn, timedOut bool) {}
 
 type tcpSummary struct{}
 

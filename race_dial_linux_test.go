@@ -1,10 +1,12 @@
 package fastopen_test
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,7 +63,9 @@ func TestRaceDropSYNData(t *testing.T) {
 		{"derived from the cached RTT", 0, 100 * time.Millisecond}, // 2 RTT + 4 RTTVAR
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := fastopen.Dialer{Race: true, RaceDelay: tc.delay}
+			// A memory of its own: the lost race of the subtest before
+			// taught the path memory to leave TFO out.
+			d := fastopen.Dialer{Race: true, RaceDelay: tc.delay, PathMemory: &fastopen.PathMemory{}}
 			c := labtest.Dial(t, l.Client, &d, "tcp4", addr)
 			if inf := clientInfo(t, c); !inf.HadCookie {
 				t.Fatalf("dial: %+v, want a deferred SYN", inf)
@@ -98,5 +102,31 @@ func TestRaceDropSYNData(t *testing.T) {
 	}
 	if hits := l.Stats().Rules[0].Hits; hits < 2 {
 		t.Fatalf("the drop rule matched %d SYNs with data, want one per racing dial", hits)
+	}
+}
+
+// TestRaceWithRequireRefused: Race's plain connection would deliver the
+// first flight without TFO, which Require forbids: a Dialer with both is
+// refused at once with ErrRaceRequire, before any socket is opened.
+func TestRaceWithRequireRefused(t *testing.T) {
+	sockets := 0
+	d := fastopen.Dialer{Race: true, Require: true}
+	d.Control = func(string, string, syscall.RawConn) error { sockets++; return nil }
+	c, err := d.Dial("tcp4", "127.0.0.1:1")
+	if err == nil {
+		c.Close()
+		t.Fatal("Race with Require: dial succeeded, want ErrRaceRequire")
+	}
+	var op *net.OpError
+	if !errors.Is(err, fastopen.ErrRaceRequire) || !errors.As(err, &op) || op.Op != "dial" {
+		t.Fatalf("Race with Require: %v, want a dial *net.OpError wrapping ErrRaceRequire", err)
+	}
+	if sockets != 0 {
+		t.Errorf("Race with Require: %d sockets opened, want none", sockets)
+	}
+	// The same Dialer without Race dials (and fails only to connect).
+	d.Race = false
+	if _, err := d.Dial("tcp4", "127.0.0.1:1"); errors.Is(err, fastopen.ErrRaceRequire) || sockets != 1 {
+		t.Errorf("Require without Race: %v, %d sockets, want a connect attempt", err, sockets)
 	}
 }

@@ -46,6 +46,7 @@ type dialPlan struct {
 	rest    []string        // addresses to fall back to, in order
 	race    time.Duration   // 0: no race
 	ctx     context.Context // DialData's: its cancellation ends the wait
+	refused error           // Require refused a fallback or parallel address (its *Error)
 	failed  error           // why the handshake failed (phaseFailed); under Conn.mu
 }
 
@@ -90,15 +91,25 @@ var ErrNotDelivered = errors.New("first flight not delivered")
 
 // handshakeError is the error of a lazy connection whose handshake failed.
 type handshakeError struct {
-	err error // the last attempt's: timeoutError, ECONNREFUSED, ...
-	n   int   // bytes the caller wrote that were not delivered
+	err     error // the last attempt's: timeoutError, ECONNREFUSED, ...
+	n       int   // bytes the caller wrote that were not delivered
+	refused error // Require refused another address (an *Error), or nil
 }
 
 func (e *handshakeError) Error() string {
-	return e.err.Error() + " (handshake not completed: " + strconv.Itoa(e.n) + " bytes written, none acknowledged)"
+	s := e.err.Error() + " (handshake not completed: " + strconv.Itoa(e.n) + " bytes written, none acknowledged)"
+	if r, ok := e.refused.(*Error); ok && e.refused != e.err {
+		s += "; " + r.Addr + " refused: " + r.Error()
+	}
+	return s
 }
 
-func (e *handshakeError) Unwrap() []error { return []error{e.err, ErrNotDelivered} }
+func (e *handshakeError) Unwrap() []error {
+	if e.refused != nil && e.refused != e.err {
+		return []error{e.err, ErrNotDelivered, e.refused}
+	}
+	return []error{e.err, ErrNotDelivered}
+}
 
 // Timeout reports whether the handshake ran out of time.
 func (e *handshakeError) Timeout() bool {
@@ -124,7 +135,8 @@ type attempt struct {
 	st    dialState
 	n     int
 	err   error
-	raced bool // a plain connection that raced a SYN with data
+	raced bool      // a plain connection that raced a SYN with data
+	syn   synRecord // what its SYN carried, when it was deferred
 }
 
 // parallel is the connection a settling handshake starts beside its
@@ -216,12 +228,19 @@ func (c *Conn) settle(b []byte, opDeadline time.Time) (int, error) {
 		par = nil // only the first address races
 		if err == nil {
 			if won != nil {
-				c.swap(won.tc, won.st, won.raced)
+				if !won.raced {
+					c.observeAbandoned(tc, false) // path memory: a probe of tc's address ends
+				}
+				c.swap(won.tc, won.st, won.raced, &won.syn)
 				n = won.n
 			}
 			c.setOpen(nil)
 			return n, nil
 		}
+		// Path memory, before abort ends its SYN_SENT: ran it out of time
+		// (not cancelled by DialData's ctx)?
+		timedOut := errors.Is(err, os.ErrDeadlineExceeded) && (p.ctx == nil || !errors.Is(p.ctx.Err(), context.Canceled))
+		c.observeAbandoned(tc, timedOut)
 		abort(tc)
 		if c.isClosed() {
 			err = net.ErrClosed
@@ -233,8 +252,9 @@ func (c *Conn) settle(b []byte, opDeadline time.Time) (int, error) {
 			next := p.rest[0]
 			p.rest = p.rest[1:]
 			ntc, st, derr := p.dialNext(tc, end, next)
+			p.noteRefusal(derr)
 			if derr == nil {
-				if c.swap(ntc, st, false) {
+				if c.swap(ntc, st, false, nil) {
 					err = nil
 				} else {
 					err = net.ErrClosed
@@ -261,7 +281,7 @@ func (c *Conn) fail(err error, n int) error {
 		err = connectError(err)
 	}
 	if err != net.ErrClosed {
-		err = &handshakeError{err: err, n: n}
+		err = &handshakeError{err: err, n: n, refused: c.plan.refused}
 	}
 	ferr := c.opError("dial", err)
 	c.setOpen(ferr)
@@ -283,15 +303,26 @@ func (p *dialPlan) dialNext(cur *net.TCPConn, end time.Time, address string) (*n
 	var tc *net.TCPConn
 	var st dialState
 	err := inNamespaceOf(cur, func() (err error) {
-		tc, st, err = p.d.dialAddr(ctx, p.network, address)
+		tc, st, err = p.d.dialRequired(ctx, p.network, address)
 		return err
 	})
 	return tc, st, err
 }
 
+// noteRefusal keeps err if it is Require's refusal of an address, for
+// the error of a handshake that fails (see handshakeError). Only the
+// settling goroutine calls it.
+func (p *dialPlan) noteRefusal(err error) {
+	if _, ok := err.(*Error); ok && p.refused == nil {
+		p.refused = err
+	}
+}
+
 // swap makes tc the connection's socket, closing the one it replaces; it
-// fails (closing tc) when the connection was closed meanwhile.
-func (c *Conn) swap(tc *net.TCPConn, st dialState, raced bool) bool {
+// fails (closing tc) when the connection was closed meanwhile. syn is
+// what tc's SYN carried (nil: it has not left yet); a racing plain
+// connection keeps the record of the SYN with data it replaced.
+func (c *Conn) swap(tc *net.TCPConn, st dialState, raced bool, syn *synRecord) bool {
 	c.mu.Lock()
 	if c.closed.fired() {
 		c.mu.Unlock()
@@ -300,14 +331,21 @@ func (c *Conn) swap(tc *net.TCPConn, st dialState, raced bool) bool {
 	}
 	old := c.tc.Swap(tc)
 	st.address = c.st.address
+	if raced {
+		// A plain connection to the same address won the race: what the
+		// path memory learns (a lost SYN with data, observePath) is about
+		// the dial's own decision for that address, probe included.
+		st.path = c.st.path
+	} else {
+		c.syn.reset(syn)
+	}
 	c.st = st
 	c.pathObserved.Store(!st.path.watched())
 	c.raced = raced
-	wd, rd := c.wrDeadline.time(), c.readDeadline.time()
+	tc.SetWriteDeadline(c.wrDeadline.time()) // until the next attempt, or setOpen
+	tc.SetReadDeadline(c.readDeadline.time())
 	c.mu.Unlock()
 	old.Close()
-	tc.SetWriteDeadline(wd)
-	tc.SetReadDeadline(rd)
 	return true
 }
 
@@ -343,10 +381,24 @@ func (c *Conn) attempt(tc *net.TCPConn, b []byte, dl time.Time, par *parallel, i
 		stop := context.AfterFunc(p.ctx, cancel)
 		defer stop()
 	}
+	// Close ends the parallel dial too, as it ends the wait on tc.
+	c.mu.Lock()
+	closed := c.closed.C()
+	c.mu.Unlock()
+	go func() {
+		select {
+		case <-closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	results := make(chan *attempt, 1)
 	go func() {
-		results <- c.plan.start(ctx, tc, par, b)
-		in.interrupt()
+		r := c.plan.start(ctx, tc, par, b)
+		results <- r
+		if r.err == nil {
+			in.interrupt() // it won: end the wait on tc; a failed one leaves tc its chance
+		}
 	}()
 	tc.SetWriteDeadline(dl)
 	in.begin(tc)
@@ -354,6 +406,9 @@ func (c *Conn) attempt(tc *net.TCPConn, b []byte, dl time.Time, par *parallel, i
 	select {
 	case r := <-results: // done while this goroutine was getting ready
 		results <- r
+		if r.err != nil { // it failed: tc keeps its chance
+			m, err = c.writeAndAwait(tc, b, n)
+		}
 	default:
 		m, err = c.writeAndAwait(tc, b, n)
 	}
@@ -370,6 +425,7 @@ func (c *Conn) attempt(tc *net.TCPConn, b []byte, dl time.Time, par *parallel, i
 	if r.err == nil {
 		return n, r, nil
 	}
+	c.plan.noteRefusal(r.err)
 	if r.tc != nil {
 		r.tc.Close()
 	}
@@ -384,7 +440,7 @@ func (p *dialPlan) start(ctx context.Context, tc *net.TCPConn, par *parallel, b 
 	d.Disable = par.plain
 	a := &attempt{raced: par.plain}
 	a.err = inNamespaceOf(tc, func() (err error) {
-		a.tc, a.st, err = d.dialAddr(ctx, p.network, par.addr)
+		a.tc, a.st, err = d.dialRequired(ctx, p.network, par.addr)
 		return err
 	})
 	if a.err != nil {
@@ -392,9 +448,15 @@ func (p *dialPlan) start(ctx context.Context, tc *net.TCPConn, par *parallel, b 
 	}
 	a.err = withWriteContext(ctx, a.tc, func() time.Time { return time.Time{} }, func() error {
 		var err error
-		if b == nil {
+		switch {
+		case b == nil:
 			err = trigger(a.tc)
-		} else if a.n, err = a.tc.Write(b); a.n == 0 && synLeftWithoutData(err) {
+		case a.st.deferred:
+			a.n, err = writeRecording(a.tc, &a.syn, b) // Info learns what its SYN carried
+		default:
+			a.n, err = a.tc.Write(b)
+		}
+		if b != nil && a.n == 0 && synLeftWithoutData(err) {
 			a.n, err = a.tc.Write(b) // the cookie went: sent after the handshake
 		}
 		if err != nil {
