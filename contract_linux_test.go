@@ -199,8 +199,19 @@ func serveDNS(c net.Conn, name string, addrs []netip.Addr) {
 // now reach the server's namespace and vanish. warm lists more
 // addresses to fetch cookies for.
 func silentLab(t *testing.T, warm ...netip.AddrPort) (l *lab.Lab, silent netip.Addr, count func(req string) int) {
+	return silentLabFaults(t, nil, warm...)
+}
+
+// silentLabFaults is silentLab with fault rules, off while it fetches
+// the cookies and on when it returns.
+func silentLabFaults(t *testing.T, faults []lab.Rule, warm ...netip.AddrPort) (l *lab.Lab, silent netip.Addr, count func(req string) int) {
 	labtest.NeedCommand(t, "ip")
-	l = labtest.Lab(t, lab.Config{RTT: 20 * time.Millisecond})
+	l = labtest.Lab(t, lab.Config{RTT: 20 * time.Millisecond, Faults: faults})
+	for _, r := range faults {
+		if err := l.SetFaultActive(r.Label(), false); err != nil {
+			t.Fatal(err)
+		}
+	}
 	silent = netip.MustParseAddr("10.200.0.3")
 	run := func(h *lab.Host, args ...string) {
 		if out, err := h.Command("ip", args...).CombinedOutput(); err != nil {
@@ -227,6 +238,11 @@ func silentLab(t *testing.T, warm ...netip.AddrPort) (l *lab.Lab, silent netip.A
 		c.Close()
 	}
 	run(l.Server, "addr", "del", silent.String()+"/32", "dev", lab.TunName)
+	for _, r := range faults {
+		if err := l.SetFaultActive(r.Label(), true); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return l, silent, func(req string) int {
 		mu.Lock()
 		defer mu.Unlock()

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
@@ -299,7 +298,7 @@ func TestReview2CopyErrorsAreOpErrors(t *testing.T) {
 // its first Read, after the data.)
 func TestReview2FallbackRetransmitNotCookieLoss(t *testing.T) {
 	dropData := lab.Rule{Name: "drop-data", Dir: lab.Up, Match: lab.Match{Payload: true}, Action: lab.Drop}
-	l, silent, count := silentLabFaults(t, dropData) // no cookie for the IPv6 address
+	l, silent, count := silentLabFaults(t, []lab.Rule{dropData}) // no cookie for the IPv6 address
 	v6 := netip.AddrPortFrom(lab.ServerIPv6, 8000)
 	mem := &fastopen.PathMemory{}
 	d := fastopen.Dialer{
@@ -341,53 +340,6 @@ func TestReview2FallbackRetransmitNotCookieLoss(t *testing.T) {
 	labtest.Run(t, l.Client, func() error { e, _ = mem.Lookup(v6.Addr()); return nil })
 	if e.Failures != 0 || e.Avoided(time.Now()) {
 		t.Errorf("path memory for %v: %+v, want no failure (nothing of TFO was lost)", v6.Addr(), e)
-	}
-}
-
-// silentLabFaults is silentLab (contract_linux_test.go) with fault rules,
-// off until the test switches them on; it switches them on before it
-// returns.
-func silentLabFaults(t *testing.T, faults ...lab.Rule) (l *lab.Lab, silent netip.Addr, count func(req string) int) {
-	labtest.NeedCommand(t, "ip")
-	l = labtest.Lab(t, lab.Config{RTT: 20 * time.Millisecond, Faults: faults})
-	for _, r := range faults {
-		if err := l.SetFaultActive(r.Label(), false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	silent = netip.MustParseAddr("10.200.0.3")
-	run := func(h *lab.Host, args ...string) {
-		if out, err := h.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v\n%s", args, err, out)
-		}
-	}
-	run(l.Server, "addr", "add", silent.String()+"/32", "dev", lab.TunName)
-	run(l.Client, "route", "add", silent.String()+"/32", "dev", lab.TunName)
-	var mu sync.Mutex
-	got := map[string]int{}
-	ln := labtest.Listen(t, l.Server, nil, "tcp", ":8000")
-	labtest.Serve(ln, func(c net.Conn) {
-		buf := make([]byte, 64)
-		n, _ := c.Read(buf)
-		mu.Lock()
-		got[string(buf[:n])]++
-		mu.Unlock()
-		c.Write(buf[:n])
-	})
-	var d fastopen.Dialer
-	c := labtest.Dial(t, l.Client, &d, "tcp", netip.AddrPortFrom(silent, 8000).String())
-	echoOn(t, c, "cookie please")
-	c.Close()
-	run(l.Server, "addr", "del", silent.String()+"/32", "dev", lab.TunName)
-	for _, r := range faults {
-		if err := l.SetFaultActive(r.Label(), true); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return l, silent, func(req string) int {
-		mu.Lock()
-		defer mu.Unlock()
-		return got[req]
 	}
 }
 
