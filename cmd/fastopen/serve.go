@@ -135,7 +135,7 @@ func init() {
 						"max_conns", *maxConns, "fd_limit", lim, "advice", fmt.Sprintf("lower --max-conns to %d or raise ulimit -n", max(int64(lim)-fdReserve, 1)))
 				}
 				if *httpMode || *tlsMode {
-					hs := &httpServe{tls: *tlsMode, cert: *certFile, key: *keyFile, certOut: *certOut, early: policy}
+					hs := &httpServe{tls: *tlsMode, cert: *certFile, key: *keyFile, certOut: *certOut, early: policy, maxConns: *maxConns, idle: *idle}
 					if len(hooks) > 0 {
 						hs.accepted = func(c net.Conn, inf fastopen.Info) {
 							for _, hk := range hooks {

@@ -15,6 +15,7 @@ import (
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/fohttp"
 	"github.com/fastopen/fastopen/fotls"
+	"github.com/fastopen/fastopen/internal/accept"
 )
 
 // httpServe is how `fastopen serve --http` or `--tls` serves.
@@ -25,6 +26,8 @@ type httpServe struct {
 	early            fohttp.EarlyPolicy
 	accepted         func(net.Conn, fastopen.Info)
 	handshakeTimeout time.Duration
+	maxConns         int           // most connections served at once (--max-conns)
+	idle             time.Duration // close a connection without a request for this long (--idle-timeout)
 }
 
 // selfSignedValidity is how long serve's self-signed certificate is valid.
@@ -61,7 +64,14 @@ func (o *httpServe) serve(ctx context.Context, ln net.Listener, log *slog.Logger
 		}
 	}
 	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	srv.ReadHeaderTimeout, srv.IdleTimeout = 10*time.Second, 60*time.Second
+	// A connection that sends no request, or no further one, is closed
+	// after --idle-timeout (at most 10 s for a request's headers).
+	srv.ReadHeaderTimeout, srv.IdleTimeout = min(10*time.Second, o.idle), o.idle
+	if o.maxConns > 0 {
+		// Beyond --max-conns, connections wait in the kernel's accept
+		// queue, as for the echo server.
+		ln = accept.Limit(ln, o.maxConns)
+	}
 	if o.tls {
 		cert, err := o.certificate(ln.Addr())
 		if err != nil {

@@ -3,9 +3,11 @@ package accept
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestRetryable(t *testing.T) {
@@ -24,5 +26,53 @@ func TestRetryable(t *testing.T) {
 		if got := Retryable(c.err); got != c.want {
 			t.Errorf("Retryable(%v) = %v, want %v", c.err, got, c.want)
 		}
+	}
+}
+
+// TestLimit: with a limit of 1, a second connection is not accepted
+// while the first is open, and is once the first is closed; connections
+// expose what they wrap.
+func TestLimit(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := Limit(inner, 1)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 2)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	first := <-accepted
+	if _, ok := first.(interface{ NetConn() net.Conn }).NetConn().(*net.TCPConn); !ok {
+		t.Fatalf("NetConn of %T is not the accepted *net.TCPConn", first)
+	}
+	select {
+	case c := <-accepted:
+		t.Fatalf("a second connection (%v) was accepted while the first is open", c.RemoteAddr())
+	case <-time.After(100 * time.Millisecond): // absence of an event: bounded look
+	}
+	first.Close()
+	first.Close() // a second Close gives back nothing more
+	if c := <-accepted; c == nil {
+		t.Fatal("the second connection was not accepted after the first closed")
+	}
+	ln.Close()
+	if _, ok := <-accepted; ok {
+		t.Fatal("Accept after Close returned a connection")
 	}
 }
