@@ -226,6 +226,9 @@ func loadPaths(flagFile string, m *fastopen.PathMemory) (func(), error) {
 		return func() {}, err
 	}
 	if err := pathstate.Load(name, m); err != nil {
+		if errors.Is(err, pathstate.ErrNotRegular) {
+			return nil, err
+		}
 		if !errors.Is(err, pathstate.ErrCorrupt) {
 			return nil, fmt.Errorf("%w (use --state FILE, or --state none)", err)
 		}
