@@ -101,6 +101,9 @@ func init() {
 				if *timeout <= 0 || *interval < 0 {
 					return cli.Usagef("--timeout %v --interval %v: want a positive timeout and an interval of 0 or more", *timeout, *interval)
 				}
+				if *timeout > maxClientWait || *interval > maxClientWait {
+					return cli.Usagef("--timeout %v --interval %v: want at most %v each", *timeout, *interval, maxClientWait)
+				}
 				payload, err := cli.Unescape(*data)
 				if err != nil {
 					return cli.Usagef("--data: %v", err)
