@@ -7,7 +7,8 @@
 // (the most recently used are kept). Save merges with what other runs
 // wrote meanwhile, under a lock file, and replaces the file atomically
 // (write, sync, rename). A file that cannot be parsed is reported (Load's
-// error wraps ErrCorrupt) and then replaced by the next Save.
+// error wraps ErrCorrupt) and then moved aside to NAME.corrupt by the
+// next Save, which writes a new one.
 package pathstate
 
 import (
@@ -113,7 +114,7 @@ func Load(name string, m *fastopen.PathMemory) error {
 
 // Save writes m's entries to name, merged with what the file holds now
 // (the later news per destination wins), creating the directory if
-// needed. A corrupt file is replaced.
+// needed. A corrupt file is moved aside (CorruptSuffix) and replaced.
 func Save(name string, m *fastopen.PathMemory) error {
 	return update(name, func(merged *fastopen.PathMemory) { merged.Restore(m.Entries()) })
 }
@@ -127,6 +128,10 @@ func Forget(name string, forget func(*fastopen.PathMemory)) (bool, error) {
 	}
 	return true, update(name, forget)
 }
+
+// CorruptSuffix is added to the name of an unreadable state file that a
+// Save or Forget moves aside before writing a new one.
+const CorruptSuffix = ".corrupt"
 
 // ErrNotRegular is wrapped by the error for a state file name that names
 // something other than a regular file (a directory, a device such as
@@ -196,7 +201,13 @@ func update(name string, fn func(*fastopen.PathMemory)) error {
 	merged := &fastopen.PathMemory{Size: MaxEntries}
 	if ps, err := Read(name); err == nil {
 		merged.Restore(ps)
-	} else if !errors.Is(err, ErrCorrupt) {
+	} else if errors.Is(err, ErrCorrupt) {
+		// Not ours to lose (a --state naming the wrong file, say):
+		// kept beside, then replaced.
+		if err := os.Rename(name, name+CorruptSuffix); err != nil {
+			return fmt.Errorf("state file: keep the unreadable file aside: %w", err)
+		}
+	} else {
 		return err
 	}
 	fn(merged)

@@ -67,6 +67,10 @@ func TestCorruptFile(t *testing.T) {
 			if err := Load(f, &fastopen.PathMemory{}); err != nil {
 				t.Fatalf("after Save: %v", err)
 			}
+			// ... and nothing is lost: the unreadable file is kept aside.
+			if b, err := os.ReadFile(f + CorruptSuffix); err != nil || string(b) != content {
+				t.Fatalf("the unreadable file was not kept as %s: %v", f+CorruptSuffix, err)
+			}
 		})
 	}
 	if err := Load(filepath.Join(dir, "missing"), &fastopen.PathMemory{}); err != nil {
