@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,9 @@ const (
 	maxGetCount   = 100000
 	maxCAFileSize = 1 << 20
 	maxGetHeaders = 100
+	// maxClientWait bounds --timeout and --interval of get and send: a
+	// typo such as 1000000h would otherwise hang a run for years.
+	maxClientWait = time.Hour
 )
 
 // getRecord is one line of `fastopen get --json`.
@@ -97,11 +101,22 @@ func init() {
 				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 					return cli.Usagef("URL %q: want http://HOST[:PORT]/PATH or https://...", args[0])
 				}
+				if p := u.Port(); p != "" {
+					if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+						return cli.Usagef("URL %q: port %q is not a number from 1 to 65535", args[0], p)
+					}
+				}
+				if _, err := http.NewRequest(*method, u.String(), nil); err != nil {
+					return cli.Usagef("-X %q: %v", *method, err)
+				}
 				if *count < 1 || *count > maxGetCount {
 					return cli.Usagef("--count %d: want 1 to %d", *count, maxGetCount)
 				}
 				if *timeout <= 0 || *interval < 0 || *maxBody < 0 {
 					return cli.Usagef("--timeout %v --interval %v --max-body %d: want a positive timeout, an interval and a body limit of 0 or more", *timeout, *interval, *maxBody)
+				}
+				if *timeout > maxClientWait || *interval > maxClientWait {
+					return cli.Usagef("--timeout %v --interval %v: want at most %v each", *timeout, *interval, maxClientWait)
 				}
 				if u.Scheme == "http" && (*fitSYN || *insecure || *caFile != "") {
 					return cli.Usagef("--fit-syn, --insecure and --ca concern https:// URLs, not %s", u.Scheme)

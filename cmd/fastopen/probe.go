@@ -86,6 +86,9 @@ func init() {
 					}
 					return serveProbes(*serve, probe.NewHandler(p, *maxConc, *maxTime))
 				}
+				if cli.IsSet(fs, "max-concurrent") || cli.IsSet(fs, "max-time") {
+					return cli.Usagef("--max-concurrent and --max-time are for --serve; a single probe is bounded by --count and --timeout")
+				}
 				if len(args) != 1 {
 					return cli.Usagef("want exactly one target (host:port), got %d arguments", len(args))
 				}

@@ -38,6 +38,8 @@ func TestProbeCLI(t *testing.T) {
 		{[]string{"probe", "--serve", "127.0.0.1:0", "--max-concurrent", "0"}, "want 1-64"},
 		{[]string{"probe", "--serve", "127.0.0.1:0", "--teach"}, "not --serve"},
 		{[]string{"probe", "example.com:80", "--teach", "--state", "none"}, "give one with --state FILE"},
+		{[]string{"probe", "example.com:80", "--max-concurrent", "1000"}, "are for --serve"},
+		{[]string{"probe", "example.com:80", "--max-time", "1h"}, "are for --serve"},
 	} {
 		_, stderr, code := runCLI(t, nil, tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {

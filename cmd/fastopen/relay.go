@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -120,6 +122,9 @@ func init() {
 				if *idle < 0 || *dialTimeout <= 0 || *maxConns < 1 || *backlog < 1 || *grace < 0 {
 					return cli.Usagef("--idle and --grace must be ≥ 0, --dial-timeout > 0, --max-conns and --backlog ≥ 1")
 				}
+				if *maxConns > maxRelayConns || *backlog > maxRelayConns {
+					return cli.Usagef("--max-conns %d --backlog %d: want at most %d each (a relayed connection holds two descriptors and two pipes)", *maxConns, *backlog, maxRelayConns)
+				}
 
 				log := cli.Logger(*logJSON)
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -158,6 +163,10 @@ func init() {
 						return fmt.Errorf("--trusted-link: %w", err)
 					}
 					return listenErr(*listen, err)
+				}
+				if err := relayLoop(ctx, ln.Addr(), *to); err != nil {
+					ln.Close()
+					return err
 				}
 				if *metricsAddr != "" {
 					if err := serveRelayMetrics(ctx, *metricsAddr, r, log); err != nil {
@@ -232,5 +241,51 @@ func serveRelayMetrics(ctx context.Context, addr string, r *relay.Relay, log *sl
 		cf.Close()
 	}()
 	log.Info("metrics", "url", "http://"+mln.Addr().String()+"/metrics")
+	return nil
+}
+
+// maxRelayConns bounds --max-conns and --backlog.
+const maxRelayConns = 1 << 20
+
+// relayLoop reports a usage error when --to leads back to the relay's own
+// listener (same port, and an address the listener answers on), which
+// would relay each connection to itself until the descriptors run out.
+// A --to whose name does not resolve now is left to the dials.
+func relayLoop(ctx context.Context, listen net.Addr, to string) error {
+	la, ok := listen.(*net.TCPAddr)
+	if !ok {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(to)
+	if err != nil {
+		return nil
+	}
+	if p, err := net.LookupPort("tcp", port); err != nil || p != la.Port {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupNetIP(rctx, "ip", host)
+	if err != nil {
+		return nil
+	}
+	lip, _ := netip.AddrFromSlice(la.IP)
+	lip = lip.Unmap()
+	var local []netip.Addr
+	if lip.IsUnspecified() {
+		addrs, _ := net.InterfaceAddrs()
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil {
+				local = append(local, p.Addr().Unmap())
+			}
+		}
+	}
+	for _, ip := range ips {
+		ip = ip.Unmap()
+		self := ip == lip || ip.IsUnspecified() || lip.IsUnspecified() && (ip.IsLoopback() || slices.Contains(local, ip))
+		if self {
+			return cli.Usagef("--to %s leads back to this relay's own listener %s: a loop; point --to at the server (or the far relay)", to, listen)
+		}
+	}
 	return nil
 }

@@ -5,7 +5,9 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +127,15 @@ func TestRelayCommand(t *testing.T) {
 // TestRelayUsage: bad flags are usage errors (exit 2) that say what is
 // wrong.
 func TestRelayUsage(t *testing.T) {
+	free := func() string { // a port free now, for the loop cases
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	}
+	p1, p2, p3 := free(), free(), free()
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -136,8 +147,13 @@ func TestRelayUsage(t *testing.T) {
 		{[]string{"--listen", "127.0.0.1:7000", "--to", "127.0.0.1:80", "--trusted-link", "yes"}, "want listen, dial or both"},
 		{[]string{"--listen", "127.0.0.1:7000", "--to", "127.0.0.1:80", "--first-size", "0"}, "--first-size"},
 		{[]string{"--listen", "127.0.0.1:7000", "--to", "127.0.0.1:80", "--metrics", "nowhere"}, "--metrics"},
+		{[]string{"--listen", "127.0.0.1:7000", "--to", "127.0.0.1:80", "--max-conns", "100000000"}, "want at most 1048576"},
+		// A --to that leads back to the listener itself: a loop.
+		{[]string{"--listen", "127.0.0.1:" + p1, "--to", "127.0.0.1:" + p1, "--tfo", "none"}, "leads back to this relay's own listener"},
+		{[]string{"--listen", ":" + p2, "--to", "localhost:" + p2, "--tfo", "none"}, "leads back to this relay's own listener"},
+		{[]string{"--listen", "127.0.0.1:" + p3, "--to", "0.0.0.0:" + p3, "--tfo", "none"}, "leads back to this relay's own listener"},
 	} {
-		_, stderr, code := runCLI(t, nil, append([]string{"relay"}, tc.args...)...)
+		_, stderr, code := runCLIWithin(t, 10*time.Second, append([]string{"relay"}, tc.args...)...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("relay %q: exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
 		}

@@ -101,6 +101,9 @@ func init() {
 				if *timeout <= 0 || *interval < 0 {
 					return cli.Usagef("--timeout %v --interval %v: want a positive timeout and an interval of 0 or more", *timeout, *interval)
 				}
+				if *timeout > maxClientWait || *interval > maxClientWait {
+					return cli.Usagef("--timeout %v --interval %v: want at most %v each", *timeout, *interval, maxClientWait)
+				}
 				payload, err := cli.Unescape(*data)
 				if err != nil {
 					return cli.Usagef("--data: %v", err)
@@ -226,10 +229,13 @@ func loadPaths(flagFile string, m *fastopen.PathMemory) (func(), error) {
 		return func() {}, err
 	}
 	if err := pathstate.Load(name, m); err != nil {
+		if errors.Is(err, pathstate.ErrNotRegular) {
+			return nil, err
+		}
 		if !errors.Is(err, pathstate.ErrCorrupt) {
 			return nil, fmt.Errorf("%w (use --state FILE, or --state none)", err)
 		}
-		fmt.Fprintf(os.Stderr, "warning: %v; starting with an empty path memory, the file will be replaced\n", err)
+		fmt.Fprintf(os.Stderr, "warning: %v; starting with an empty path memory; the file will be kept as %s and replaced\n", err, name+pathstate.CorruptSuffix)
 	}
 	return func() {
 		if err := pathstate.Save(name, m); err != nil {

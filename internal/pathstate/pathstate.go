@@ -7,7 +7,8 @@
 // (the most recently used are kept). Save merges with what other runs
 // wrote meanwhile, under a lock file, and replaces the file atomically
 // (write, sync, rename). A file that cannot be parsed is reported (Load's
-// error wraps ErrCorrupt) and then replaced by the next Save.
+// error wraps ErrCorrupt) and then moved aside to NAME.corrupt by the
+// next Save, which writes a new one.
 package pathstate
 
 import (
@@ -66,6 +67,11 @@ func DefaultFile() (string, error) {
 // Read returns the entries in name; a missing file is none. An unreadable
 // file's error wraps ErrCorrupt (or the file system's error).
 func Read(name string) ([]fastopen.PathEntry, error) {
+	// Stat before opening: opening a FIFO would block, and a device or
+	// a directory is no state file to read, nor to replace.
+	if err := checkRegular(name); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -74,13 +80,6 @@ func Read(name string) ([]fastopen.PathEntry, error) {
 		return nil, fmt.Errorf("state file: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("state file: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("state file %s: not a regular file: %w", name, ErrCorrupt)
-	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("state file: %w", err)
@@ -115,7 +114,7 @@ func Load(name string, m *fastopen.PathMemory) error {
 
 // Save writes m's entries to name, merged with what the file holds now
 // (the later news per destination wins), creating the directory if
-// needed. A corrupt file is replaced.
+// needed. A corrupt file is moved aside (CorruptSuffix) and replaced.
 func Save(name string, m *fastopen.PathMemory) error {
 	return update(name, func(merged *fastopen.PathMemory) { merged.Restore(m.Entries()) })
 }
@@ -130,8 +129,66 @@ func Forget(name string, forget func(*fastopen.PathMemory)) (bool, error) {
 	return true, update(name, forget)
 }
 
+// CorruptSuffix is added to the name of an unreadable state file that a
+// Save or Forget moves aside before writing a new one.
+const CorruptSuffix = ".corrupt"
+
+// ErrNotRegular is wrapped by the error for a state file name that names
+// something other than a regular file (a directory, a device such as
+// /dev/null, a FIFO): it is neither read nor replaced.
+var ErrNotRegular = errors.New("not a regular file")
+
+// checkRegular reports an error wrapping ErrNotRegular when name exists
+// and is not a regular file (after symbolic links).
+func checkRegular(name string) error {
+	st, err := os.Stat(name)
+	if err != nil || st.Mode().IsRegular() {
+		return nil // a missing file is created; other errors show on open
+	}
+	return fmt.Errorf("state file %s is %s, %w: give a file's path with --state FILE (or --state none)", name, fileKind(st.Mode()), ErrNotRegular)
+}
+
+// followLinks returns what name's symbolic links lead to, even when the
+// last target does not exist yet (at most 40 links, like the kernel).
+func followLinks(name string) string {
+	for range 40 {
+		fi, err := os.Lstat(name)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			break
+		}
+		t, err := os.Readlink(name)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(filepath.Dir(name), t)
+		}
+		name = t
+	}
+	return name
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a special file"
+}
+
 // update rewrites name with fn applied to its entries, under the lock.
+// A symbolic link is followed: its target is replaced, the link kept.
 func update(name string, fn func(*fastopen.PathMemory)) error {
+	if err := checkRegular(name); err != nil {
+		return err
+	}
+	name = followLinks(name)
 	dir := filepath.Dir(name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("state file: %w", err)
@@ -144,7 +201,13 @@ func update(name string, fn func(*fastopen.PathMemory)) error {
 	merged := &fastopen.PathMemory{Size: MaxEntries}
 	if ps, err := Read(name); err == nil {
 		merged.Restore(ps)
-	} else if !errors.Is(err, ErrCorrupt) {
+	} else if errors.Is(err, ErrCorrupt) {
+		// Not ours to lose (a --state naming the wrong file, say):
+		// kept beside, then replaced.
+		if err := os.Rename(name, name+CorruptSuffix); err != nil {
+			return fmt.Errorf("state file: keep the unreadable file aside: %w", err)
+		}
+	} else {
 		return err
 	}
 	fn(merged)

@@ -67,13 +67,59 @@ func TestCorruptFile(t *testing.T) {
 			if err := Load(f, &fastopen.PathMemory{}); err != nil {
 				t.Fatalf("after Save: %v", err)
 			}
+			// ... and nothing is lost: the unreadable file is kept aside.
+			if b, err := os.ReadFile(f + CorruptSuffix); err != nil || string(b) != content {
+				t.Fatalf("the unreadable file was not kept as %s: %v", f+CorruptSuffix, err)
+			}
 		})
 	}
 	if err := Load(filepath.Join(dir, "missing"), &fastopen.PathMemory{}); err != nil {
 		t.Fatalf("missing file: %v, want none", err)
 	}
-	if err := Load(dir, &fastopen.PathMemory{}); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("a directory: %v, want ErrCorrupt", err)
+	if err := Load(dir, &fastopen.PathMemory{}); !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), "a directory") {
+		t.Fatalf("a directory: %v, want ErrNotRegular saying it is a directory", err)
+	}
+}
+
+// TestNotRegular: a state file name that is a directory or a FIFO (or a
+// device such as /dev/null) is neither read (a FIFO would block) nor
+// replaced by Save or Forget; a symbolic link is kept and its target
+// replaced.
+func TestNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := mkfifo(fifo); err != nil {
+		t.Skip("no FIFO here:", err)
+	}
+	m := &fastopen.PathMemory{}
+	m.Restore([]fastopen.PathEntry{entry("192.0.2.9", 1, time.Now())})
+	for _, name := range []string{fifo, dir} {
+		if err := Load(name, &fastopen.PathMemory{}); !errors.Is(err, ErrNotRegular) {
+			t.Fatalf("Load(%s): %v, want ErrNotRegular", name, err)
+		}
+		if err := Save(name, m); !errors.Is(err, ErrNotRegular) {
+			t.Fatalf("Save(%s): %v, want ErrNotRegular", name, err)
+		}
+		if _, err := Forget(name, func(*fastopen.PathMemory) {}); !errors.Is(err, ErrNotRegular) {
+			t.Fatalf("Forget(%s): %v, want ErrNotRegular", name, err)
+		}
+	}
+	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Fatalf("the FIFO was replaced: %v, %v", fi, err)
+	}
+	target := filepath.Join(dir, "target.json")
+	link := filepath.Join(dir, "link.json")
+	if err := os.Symlink(target, link); err != nil {
+		t.Skip("no symlinks here:", err)
+	}
+	if err := Save(link, m); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the symbolic link was replaced: %v, %v", fi, err)
+	}
+	if ps, err := Read(target); err != nil || len(ps) != 1 {
+		t.Fatalf("link target: %v, %v, want the saved entry", ps, err)
 	}
 }
 
