@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/internal/accept"
 	"github.com/fastopen/fastopen/internal/cli"
 	"github.com/fastopen/fastopen/internal/pathstate"
 	"github.com/fastopen/fastopen/probe"
@@ -148,6 +149,10 @@ func init() {
 	})
 }
 
+// probeServeMaxConns is how many scrapers' connections probe --serve holds
+// at once; more wait in the kernel's accept queue.
+const probeServeMaxConns = 64
+
 // serveProbes answers /probe on addr until SIGINT or SIGTERM.
 func serveProbes(addr string, h *probe.Handler) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -158,7 +163,11 @@ func serveProbes(addr string, h *probe.Handler) error {
 	if err != nil {
 		return listenErr(addr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: h.MaxProbeTime + 5*time.Second}
+	// Probes beyond MaxConcurrent are refused (503) by the handler; the
+	// connections themselves are capped too, so that idle or slow
+	// scrapers cannot use up the descriptors.
+	ln = accept.Limit(ln, probeServeMaxConns)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: h.MaxProbeTime + 5*time.Second, IdleTimeout: 30 * time.Second}
 	slog.Info("serving TFO probes", "url", "http://"+ln.Addr().String()+"/probe?target=HOST:PORT&as=http", "max_concurrent", h.MaxConcurrent, "max_time", h.MaxProbeTime)
 	go func() {
 		<-ctx.Done()
