@@ -96,7 +96,7 @@ func readSecret(path, what, create string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %s %w (%s): give the path of the file itself", path, what, ErrKeyFileNotRegular, fileKind(st.Mode()))
+		return nil, fmt.Errorf("%s: %s %w (%s): give the path of the file itself", path, what, ErrKeyFileNotRegular, atomicfile.Kind(st.Mode()))
 	}
 	if perm := st.Mode().Perm(); perm&0o004 != 0 {
 		return nil, fmt.Errorf("%s: %s %w (mode %04o): anyone on the machine could forge cookies; run chmod 600 %s (Kubernetes: defaultMode 0400 on the Secret volume)", path, what, ErrKeyFilePermissions, perm, path)
@@ -135,21 +135,6 @@ func readBounded(path string) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
-}
-
-// fileKind names what a non-regular file is.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "not a regular file"
 }
 
 // WriteKeyFile writes keys in LoadKeyFile's format with mode 0600,

@@ -110,3 +110,20 @@ func removeStaleTemps(dir, base string) {
 		}
 	}
 }
+
+// Kind names what a file that is not a regular file is, for error
+// messages: "a directory", "a named pipe", "a socket", "a device", or "a
+// special file".
+func Kind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
+}

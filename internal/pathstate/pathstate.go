@@ -23,6 +23,7 @@ import (
 	"slices"
 
 	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/internal/atomicfile"
 )
 
 // EnvFile names the environment variable that overrides the state file's
@@ -145,7 +146,7 @@ func checkRegular(name string) error {
 	if err != nil || st.Mode().IsRegular() {
 		return nil // a missing file is created; other errors show on open
 	}
-	return fmt.Errorf("state file %s is %s, %w: give a file's path with --state FILE (or --state none)", name, fileKind(st.Mode()), ErrNotRegular)
+	return fmt.Errorf("state file %s is %s, %w: give a file's path with --state FILE (or --state none)", name, atomicfile.Kind(st.Mode()), ErrNotRegular)
 }
 
 // followLinks returns what name's symbolic links lead to, even when the
@@ -166,20 +167,6 @@ func followLinks(name string) string {
 		name = t
 	}
 	return name
-}
-
-func fileKind(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	}
-	return "a special file"
 }
 
 // update rewrites name with fn applied to its entries, under the lock.
