@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -16,19 +15,7 @@ import (
 // getRecords runs `fastopen get --json` in h.
 func getRecords(t *testing.T, h *lab.Host, args ...string) []getRecord {
 	t.Helper()
-	out, err := h.Command(binary, append([]string{"get", "--json"}, args...)...).Output()
-	if err != nil {
-		t.Fatalf("fastopen get %q: %v", args, err)
-	}
-	var recs []getRecord
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		var r getRecord
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("get output %q: %v", line, err)
-		}
-		recs = append(recs, r)
-	}
-	return recs
+	return jsonRecords[getRecord](t, h, "get", args...)
 }
 
 // TestServeHTTP: curl --tcp-fastopen and `fastopen get` against `fastopen

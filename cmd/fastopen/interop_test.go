@@ -104,15 +104,22 @@ func nextLog(t *testing.T, logs <-chan serveLog) serveLog {
 // sendRecords runs `fastopen send --json` in h.
 func sendRecords(t *testing.T, h *lab.Host, args ...string) []sendRecord {
 	t.Helper()
-	out, err := h.Command(binary, append([]string{"send", "--json"}, args...)...).Output()
+	return jsonRecords[sendRecord](t, h, "send", args...)
+}
+
+// jsonRecords runs `fastopen CMD --json ARGS...` in h and decodes its
+// output, one JSON object per line.
+func jsonRecords[T any](t *testing.T, h *lab.Host, cmd string, args ...string) []T {
+	t.Helper()
+	out, err := h.Command(binary, append([]string{cmd, "--json"}, args...)...).Output()
 	if err != nil {
-		t.Fatalf("fastopen send %q: %v", args, err)
+		t.Fatalf("fastopen %s %q: %v", cmd, args, err)
 	}
-	var recs []sendRecord
+	var recs []T
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		var r sendRecord
+		var r T
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("send output %q: %v", line, err)
+			t.Fatalf("%s output %q: %v", cmd, line, err)
 		}
 		recs = append(recs, r)
 	}
