@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"sync"
 	"syscall"
 
@@ -14,9 +13,9 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"github.com/fastopen/fastopen/cookie"
+	"github.com/fastopen/fastopen/internal/tcpinfo"
 	"github.com/fastopen/fastopen/trace"
 )
 
@@ -43,19 +42,9 @@ func cookieOf(a netip.Addr) ([]byte, int, error) {
 // synRetransmits is TCP_INFO's tcpi_total_retrans: right after a
 // handshake that sent no data, the SYN's retransmissions.
 func synRetransmits(sc syscall.Conn) (int, error) {
-	rc, err := sc.SyscallConn()
+	ti, err := tcpinfo.Of(sc)
 	if err != nil {
 		return 0, err
-	}
-	var ti *unix.TCPInfo
-	var gerr error
-	if err := rc.Control(func(fd uintptr) {
-		ti, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-	}); err != nil {
-		return 0, err
-	}
-	if gerr != nil {
-		return 0, os.NewSyscallError("getsockopt TCP_INFO", gerr)
 	}
 	return int(ti.Total_retrans), nil
 }

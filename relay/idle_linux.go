@@ -6,7 +6,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/fastopen/fastopen/internal/tcpinfo"
 )
 
 // IdleTimeoutSupported reports whether Relay.IdleTimeout works on this
@@ -52,19 +52,9 @@ func sinceData(c net.Conn) (time.Duration, error) {
 	if !ok {
 		return 0, syscall.EINVAL
 	}
-	rc, err := sc.SyscallConn()
+	ti, err := tcpinfo.Of(sc)
 	if err != nil {
 		return 0, err
-	}
-	var ti *unix.TCPInfo
-	var gerr error
-	if err := rc.Control(func(fd uintptr) {
-		ti, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-	}); err != nil {
-		return 0, err
-	}
-	if gerr != nil {
-		return 0, gerr
 	}
 	ms := min(ti.Last_data_sent, ti.Last_data_recv)
 	return time.Duration(ms) * time.Millisecond, nil
