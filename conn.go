@@ -32,24 +32,45 @@ import (
 // nothing more) so that it can send it again on another connection.
 type Conn struct {
 	tc   atomic.Pointer[net.TCPConn] // replaced only while the handshake settles
-	st   dialState
-	wait time.Duration
-	plan *dialPlan // nil: the handshake is neither bounded nor retried
-	net  netName   // the dial's network, for errors; st is replaced under mu (swap)
+	ext  atomic.Pointer[connExt]     // made when first needed (under mu), then kept
+	path atomic.Pointer[pathEntry]   // the path memory's entry while the outcome is to be learned; nil once learned, or with nothing to learn (path_*.go)
 
-	phase        atomic.Uint32 // a phase; changed under mu
-	pathObserved atomic.Bool   // the path memory was told the outcome, or needs none (path_*.go)
+	mu  sync.Mutex
+	syn synRecord // what the write that sent the SYN put in it (info_*.go); under mu
 
-	mu           sync.Mutex
-	start        startKind
-	raced        bool   // a plain connection raced the SYN and won
-	started      signal // the handshake started (phase left phaseDeferred)
-	open         signal // the socket is final (phaseOpen or phaseFailed)
-	closed       signal
+	phase atomic.Uint32 // a phase; changed under mu
+	net   netName       // the dial's network, for errors
+
+	// What dialing learned (dialState), replaced with the socket (swap).
+	off           Reason // why TFO was not requested (dialState.off)
+	requested     bool   // TCP_FASTOPEN_CONNECT is set on the socket
+	deferred      bool   // a cookie was cached: the SYN waits for the first write
+	pathProbe     bool   // the dial tried TFO again after a backoff (pathState.probe)
+	cookieReqLost bool   // the cookie request (or its SYN-ACK) was lost
+
+	start  startKind // under mu
+	closed bool      // Close was called; under mu
+}
+
+// connExt is the part of a Conn that only some connections need: a
+// bounded or retried dial's plan, waiters, deadlines, a path memory's
+// avoidance. A connection that is dialed, written, read and closed
+// without them never makes one. Its fields are guarded by Conn.mu,
+// except plan and wait, which are set before the Conn is returned.
+type connExt struct {
+	plan *dialPlan     // nil: the handshake is neither bounded nor retried
+	wait time.Duration // FirstWriteWait; 0: DefaultFirstWriteWait
+
+	failed error // why the handshake failed (phaseFailed)
+	raced  bool  // a plain connection raced the SYN and won
+
+	pathUntil deadline // TFO left out by the path memory until then (pathState.until)
+	pathCause Reason   // ... because of this failure
+
 	readDeadline deadline
-	rdChanged    signal // fires, and is renewed, when readDeadline changes
 	wrDeadline   deadline
-	syn          synRecord // what the write that sent the SYN put in it (info_*.go)
+
+	wake [numEvents]chan struct{} // made by waiters, closed when the event happens
 }
 
 // phase is where a connection is in its life; it only moves forward.
@@ -80,12 +101,16 @@ const (
 	startNoData                  // by a Read, CloseWrite or empty Write: a SYN without data
 )
 
-// signal is a one-shot event whose channel is made only when someone
-// waits for it; once fired its channel is closedChan. Its methods need
-// the lock that guards it.
-type signal struct {
-	ch chan struct{}
-}
+// event is what a goroutine can wait for on a Conn (eventLocked).
+type event uint8
+
+const (
+	evStarted      event = iota // the handshake started (phase left phaseDeferred)
+	evOpen                      // the socket is final (phaseOpen or phaseFailed)
+	evClosed                    // Close was called
+	evReadDeadline              // the read deadline changed (happens again at each change)
+	numEvents
+)
 
 var closedChan = func() chan struct{} {
 	c := make(chan struct{})
@@ -93,27 +118,59 @@ var closedChan = func() chan struct{} {
 	return c
 }()
 
-// C returns a channel closed when the signal fires.
-func (s *signal) C() <-chan struct{} {
-	if s.ch == nil {
-		s.ch = make(chan struct{})
+// happenedLocked reports whether ev has happened. c.mu is held.
+func (c *Conn) happenedLocked(ev event) bool {
+	switch ev {
+	case evStarted:
+		return phase(c.phase.Load()) != phaseDeferred
+	case evOpen:
+		p := phase(c.phase.Load())
+		return p == phaseOpen || p == phaseFailed
+	case evClosed:
+		return c.closed
 	}
-	return s.ch
+	return false
 }
 
-// fired reports whether the signal fired.
-func (s *signal) fired() bool { return s.ch == closedChan }
-
-// fire fires the signal, once.
-func (s *signal) fire() {
-	switch s.ch {
-	case closedChan:
-	case nil:
-		s.ch = closedChan
-	default:
-		close(s.ch)
-		s.ch = closedChan
+// eventLocked returns a channel closed when ev happens (already closed if
+// it has). c.mu is held.
+func (c *Conn) eventLocked(ev event) <-chan struct{} {
+	if c.happenedLocked(ev) {
+		return closedChan
 	}
+	x := c.extLocked()
+	if x.wake[ev] == nil {
+		x.wake[ev] = make(chan struct{})
+	}
+	return x.wake[ev]
+}
+
+// fireLocked wakes the goroutines waiting for ev, which has just happened.
+// c.mu is held.
+func (c *Conn) fireLocked(ev event) {
+	if x := c.ext.Load(); x != nil && x.wake[ev] != nil {
+		close(x.wake[ev])
+		x.wake[ev] = nil
+	}
+}
+
+// extLocked returns c's connExt, making it. c.mu is held (or c is not
+// shared yet).
+func (c *Conn) extLocked() *connExt {
+	x := c.ext.Load()
+	if x == nil {
+		x = &connExt{}
+		c.ext.Store(x)
+	}
+	return x
+}
+
+// plan returns the dial's plan, nil if the handshake needs none.
+func (c *Conn) plan() *dialPlan {
+	if x := c.ext.Load(); x != nil {
+		return x.plan
+	}
+	return nil
 }
 
 // deadline is a deadline kept in 8 bytes: Unix nanoseconds, 0 for none.
@@ -141,9 +198,8 @@ func (d deadline) time() time.Time {
 	return time.Unix(0, int64(d))
 }
 
-// dialState is what dialing learned.
+// dialState is what dialing learned about one socket.
 type dialState struct {
-	address   string
 	path      pathState // what the path memory decided (path.go); zero without
 	network   netName
 	requested bool   // TCP_FASTOPEN_CONNECT is set on the socket
@@ -181,19 +237,41 @@ func (n netName) String() string {
 	return "tcp"
 }
 
-func newConn(tc *net.TCPConn, st dialState, wait time.Duration) *Conn {
-	if wait == 0 {
-		wait = DefaultFirstWriteWait
-	}
-	c := &Conn{st: st, wait: wait, net: st.network}
+// newConn returns the connection of socket tc, dialed as st says, with
+// plan (nil: none) and FirstWriteWait wait.
+func newConn(tc *net.TCPConn, st dialState, plan *dialPlan, wait time.Duration) *Conn {
+	c := &Conn{net: st.network}
 	c.tc.Store(tc)
-	c.pathObserved.Store(!st.path.watched())
+	if plan != nil || wait != 0 {
+		x := c.extLocked()
+		x.plan, x.wait = plan, wait
+	}
+	c.setDialState(st)
 	if !st.deferred {
 		c.phase.Store(uint32(phaseOpen))
-		c.started.fire()
-		c.open.fire()
 	}
 	return c
+}
+
+// setDialState takes what dialing learned about the connection's socket.
+// c.mu is held (or c is not shared yet).
+func (c *Conn) setDialState(st dialState) {
+	c.off, c.requested, c.deferred = st.off, st.requested, st.deferred
+	c.setPathLocked(st.path)
+}
+
+// setPathLocked takes the path memory's decision for the socket. c.mu is
+// held (or c is not shared yet).
+func (c *Conn) setPathLocked(p pathState) {
+	c.path.Store(p.learner())
+	c.pathProbe, c.cookieReqLost = p.probe, p.cookieReqLost
+	if p.skipped || c.ext.Load() != nil {
+		x := c.extLocked()
+		x.pathUntil, x.pathCause = 0, ReasonNone
+		if p.skipped {
+			x.pathUntil, x.pathCause = p.until, p.cause
+		}
+	}
 }
 
 // sock returns the current socket.
@@ -210,15 +288,15 @@ func (c *Conn) startHandshake(how startKind) bool {
 		return false
 	}
 	c.start = how
-	c.started.fire()
 	switch {
-	case c.plan != nil:
+	case c.plan() != nil:
 		c.phase.Store(uint32(phaseSettling))
 	case how == startData:
 		c.setOpenLocked(nil) // the caller's write sends the SYN: others may write
 	default:
 		c.phase.Store(uint32(phaseStarting))
 	}
+	c.fireLocked(evStarted)
 	return true
 }
 
@@ -227,18 +305,15 @@ func (c *Conn) startHandshake(how startKind) bool {
 func (c *Conn) setOpenLocked(err error) {
 	if c.handshakingLocked() {
 		// Write deadlines set meanwhile were only stored.
-		c.sock().SetWriteDeadline(c.wrDeadline.time())
+		c.sock().SetWriteDeadline(c.writeDeadlineLocked())
 	}
 	if err != nil {
-		if c.plan == nil {
-			c.plan = &dialPlan{} // failures come from settle, which has one
-		}
-		c.plan.failed = err
+		c.extLocked().failed = err
 		c.phase.Store(uint32(phaseFailed))
 	} else {
 		c.phase.Store(uint32(phaseOpen))
 	}
-	c.open.fire()
+	c.fireLocked(evOpen)
 }
 
 func (c *Conn) setOpen(err error) {
@@ -259,7 +334,7 @@ func (c *Conn) startWithoutData(deadline time.Time) error {
 	if testHookBeforeTrigger != nil {
 		testHookBeforeTrigger()
 	}
-	if c.plan != nil {
+	if c.plan() != nil {
 		_, err := c.settle(nil, deadline)
 		return err
 	}
@@ -314,7 +389,7 @@ func (c *Conn) firstWrite(b []byte) (int, error) {
 	if !c.startHandshake(startData) {
 		return c.Write(b) // started meanwhile, perhaps without data
 	}
-	if c.plan != nil {
+	if c.plan() != nil {
 		return c.settle(b, dl)
 	}
 	return c.write(b)
@@ -373,8 +448,12 @@ func (c *Conn) Read(b []byte) (int, error) {
 // awaitFirstWrite is Read's wait for the first Write (see Read). It
 // returns nil once the handshake has started, by a Write or by itself.
 func (c *Conn) awaitFirstWrite() error {
-	end := time.Now().Add(c.wait)
-	if err := c.await("read", &c.started, end); err != errWaitOver {
+	wait := DefaultFirstWriteWait
+	if x := c.ext.Load(); x != nil && x.wait != 0 {
+		wait = x.wait
+	}
+	end := time.Now().Add(wait)
+	if err := c.await("read", evStarted, end); err != errWaitOver {
 		return err
 	}
 	if err := c.startWithoutData(c.readDeadlineNow()); err != nil {
@@ -387,7 +466,7 @@ func (c *Conn) awaitFirstWrite() error {
 // deadline bounds the wait (also when it changes meanwhile); for "write"
 // the write deadline given.
 func (c *Conn) awaitOpen(op string, writeDeadline time.Time) error {
-	err := c.await(op, &c.open, writeDeadline)
+	err := c.await(op, evOpen, writeDeadline)
 	if err == errWaitOver {
 		return c.opError(op, os.ErrDeadlineExceeded)
 	}
@@ -397,17 +476,17 @@ func (c *Conn) awaitOpen(op string, writeDeadline time.Time) error {
 // errWaitOver: await's until passed.
 var errWaitOver = errors.New("wait over")
 
-// await waits until sig fires (nil), c is closed, the read deadline
+// await waits until ev happens (nil), c is closed, the read deadline
 // (op "read") passes, or until passes (errWaitOver; zero: never).
-func (c *Conn) await(op string, sig *signal, until time.Time) error {
+func (c *Conn) await(op string, ev event, until time.Time) error {
 	for {
 		c.mu.Lock()
-		fired, dl := sig.fired(), time.Time{}
+		fired, dl := c.happenedLocked(ev), time.Time{}
 		var fire, changed <-chan struct{}
 		if !fired {
-			fire = sig.C()
+			fire = c.eventLocked(ev)
 			if op == "read" {
-				dl, changed = c.readDeadline.time(), c.rdChanged.C()
+				dl, changed = c.readDeadlineLocked(), c.eventLocked(evReadDeadline)
 			}
 		}
 		c.mu.Unlock()
@@ -435,7 +514,7 @@ func (c *Conn) await(op string, sig *signal, until time.Time) error {
 			timeout = t.C
 		}
 		c.mu.Lock()
-		closed := c.closed.C()
+		closed := c.eventLocked(evClosed)
 		c.mu.Unlock()
 		if testHookWait != nil {
 			testHookWait(op)
@@ -455,7 +534,7 @@ func (c *Conn) await(op string, sig *signal, until time.Time) error {
 func (c *Conn) isClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closed.fired()
+	return c.closed
 }
 
 // failure is the error of every operation on a connection whose
@@ -463,10 +542,10 @@ func (c *Conn) isClosed() bool {
 func (c *Conn) failure() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.plan == nil {
-		return nil
+	if x := c.ext.Load(); x != nil {
+		return x.failed
 	}
-	return c.plan.failed
+	return nil
 }
 
 // opError wraps err the way package net reports errors on a connection.
@@ -491,7 +570,8 @@ func (c *Conn) startError(op string, err error) error {
 func (c *Conn) Close() error {
 	c.observePath(true) // path memory: last chance to learn the outcome
 	c.mu.Lock()
-	c.closed.fire()
+	c.closed = true
+	c.fireLocked(evClosed)
 	c.mu.Unlock()
 	return c.sock().Close()
 }
@@ -602,8 +682,10 @@ func (c *Conn) RemoteAddr() net.Addr { return c.sock().RemoteAddr() }
 func (c *Conn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.readDeadline, c.wrDeadline = deadlineOf(t), deadlineOf(t)
-	c.readDeadlineChanged()
+	if x := c.deadlinesLocked(t); x != nil {
+		x.readDeadline, x.wrDeadline = deadlineOf(t), deadlineOf(t)
+	}
+	c.fireLocked(evReadDeadline)
 	if c.handshakingLocked() {
 		return c.sock().SetReadDeadline(t)
 	}
@@ -615,16 +697,21 @@ func (c *Conn) SetDeadline(t time.Time) error {
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.readDeadline = deadlineOf(t)
-	c.readDeadlineChanged()
+	if x := c.deadlinesLocked(t); x != nil {
+		x.readDeadline = deadlineOf(t)
+	}
+	c.fireLocked(evReadDeadline) // a Read waiting for the first Write looks at it
 	return c.sock().SetReadDeadline(t)
 }
 
-// readDeadlineChanged wakes Reads waiting for the first Write so that they
-// look at the new deadline. c.mu is held.
-func (c *Conn) readDeadlineChanged() {
-	c.rdChanged.fire()
-	c.rdChanged = signal{}
+// deadlinesLocked returns the connExt that keeps the deadlines, for
+// setting one to t; nil when there is none and t is zero (none is kept
+// as none). c.mu is held.
+func (c *Conn) deadlinesLocked(t time.Time) *connExt {
+	if x := c.ext.Load(); x != nil || !t.IsZero() {
+		return c.extLocked()
+	}
+	return nil
 }
 
 // SetWriteDeadline sets the write deadline (stored only while a bounded
@@ -632,7 +719,9 @@ func (c *Conn) readDeadlineChanged() {
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.wrDeadline = deadlineOf(t)
+	if x := c.deadlinesLocked(t); x != nil {
+		x.wrDeadline = deadlineOf(t)
+	}
 	if c.handshakingLocked() {
 		return nil
 	}
@@ -699,23 +788,41 @@ var aLongTimeAgo = time.Unix(1, 0)
 func (c *Conn) writeDeadline() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.wrDeadline.time()
+	return c.writeDeadlineLocked()
+}
+
+// writeDeadlineLocked returns the write deadline the caller set. c.mu is
+// held.
+func (c *Conn) writeDeadlineLocked() time.Time {
+	if x := c.ext.Load(); x != nil {
+		return x.wrDeadline.time()
+	}
+	return time.Time{}
 }
 
 // readDeadlineNow returns the read deadline the caller set.
 func (c *Conn) readDeadlineNow() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.readDeadline.time()
+	return c.readDeadlineLocked()
+}
+
+// readDeadlineLocked returns the read deadline the caller set. c.mu is
+// held.
+func (c *Conn) readDeadlineLocked() time.Time {
+	if x := c.ext.Load(); x != nil {
+		return x.readDeadline.time()
+	}
+	return time.Time{}
 }
 
 // awaitStart waits until the handshake of c has started (by a Write, a
 // Read or CloseWrite) and, on a settling dial, is over; c is closed
 // (net.ErrClosed) or ctx ends (its error). It starts nothing itself.
 func (c *Conn) awaitStart(ctx context.Context) error {
-	for _, sig := range []*signal{&c.started, &c.open} {
+	for _, ev := range [...]event{evStarted, evOpen} {
 		c.mu.Lock()
-		ch, closed := sig.C(), c.closed.C()
+		ch, closed := c.eventLocked(ev), c.eventLocked(evClosed)
 		c.mu.Unlock()
 		select {
 		case <-ch:
@@ -780,4 +887,11 @@ func withWriteContext(ctx context.Context, tc *net.TCPConn, writeDeadline func()
 	}
 	tc.SetWriteDeadline(writeDeadline())
 	return ctxError(ctx, err)
+}
+
+// racedLocked reports whether a plain connection raced the SYN with data
+// and won. c.mu is held.
+func (c *Conn) racedLocked() bool {
+	x := c.ext.Load()
+	return x != nil && x.raced
 }

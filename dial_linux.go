@@ -40,15 +40,14 @@ func (d *Dialer) dial(ctx context.Context, network, address string, eager bool) 
 	if err != nil {
 		return nil, err
 	}
-	st.address = address
 	if err := d.refuse(tc, st, network, address); err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Source: tc.LocalAddr(), Addr: tc.RemoteAddr(), Err: err}
 	}
-	c := newConn(tc, st, d.FirstWriteWait)
+	var plan *dialPlan
 	if st.deferred {
-		c.plan = d.newPlan(ctx, network, tc.RemoteAddr(), rest, deadline, eager)
+		plan = d.newPlan(ctx, network, tc.RemoteAddr(), rest, deadline, eager)
 	}
-	return c, nil
+	return newConn(tc, st, plan, d.FirstWriteWait), nil
 }
 
 // refuse returns Require's refusal of tc, dialed to address (st), whose
@@ -90,7 +89,7 @@ func (d *Dialer) dialRequired(ctx context.Context, network, address string) (*ne
 // server for a cookie.
 func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TCPConn, dialState, error) {
 	if d.Disable {
-		st := dialState{network: netNameOf(network), address: address, off: ReasonDisabled}
+		st := dialState{network: netNameOf(network), off: ReasonDisabled}
 		nc, err := d.Dialer.DialContext(ctx, network, address)
 		if err != nil {
 			return nil, st, err
@@ -100,7 +99,7 @@ func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TC
 	}
 	g := getDialing(d)
 	nc, err := g.nd.DialContext(ctx, network, address)
-	st := dialState{network: netNameOf(network), address: address, requested: g.off == ReasonNone, off: g.off, path: g.path}
+	st := dialState{network: netNameOf(network), requested: g.off == ReasonNone, off: g.off, path: g.path}
 	fd := g.fd
 	if isLiteral(address) {
 		// For an IP literal net calls Control only during DialContext

@@ -23,11 +23,11 @@ func (d *Dialer) dial(ctx context.Context, network, address string, _ bool) (*Co
 	if err != nil {
 		return nil, err
 	}
-	return newConn(tc, st, d.FirstWriteWait), nil
+	return newConn(tc, st, nil, d.FirstWriteWait), nil
 }
 
 func (d *Dialer) dialAddr(ctx context.Context, network, address string) (*net.TCPConn, dialState, error) {
-	st := dialState{network: netNameOf(network), address: address, off: ReasonUnsupported}
+	st := dialState{network: netNameOf(network), off: ReasonUnsupported}
 	if d.Disable {
 		st.off = ReasonDisabled
 	}

@@ -138,55 +138,59 @@ func fillKernel(inf *Info, ti *unix.TCPInfo) {
 
 // synRecord is what the write that sent a lazy connection's SYN learned
 // from the kernel: that write's length and how many of its bytes the SYN
-// carried. It is filled once, by writeRecordingSYN.
+// carried. It is filled once, by writeRecording. Its owner's mutex
+// guards it (Conn.mu, attempt.mu) for writing; whether the SYN has left
+// can be read without it (isDone, on every write).
 type synRecord struct {
-	done     atomic.Bool // the SYN has left: nothing more to record (read on every write)
-	mu       sync.Mutex
-	recorded bool // a write through writeRecordingSYN sent the SYN
-	firstLen int  // that write's length
-	inSYN    int  // bytes of it in the SYN
+	firstLen int           // that write's length
+	state    atomic.Uint32 // synDone | synRecorded | bytes of that write in the SYN
 }
 
+const (
+	synDone     = 1 << 31 // the SYN has left: nothing more to record
+	synRecorded = 1 << 30 // a write through writeRecording sent the SYN
+	synBytes    = 1<<30 - 1
+)
+
 // setLocked records what the write that sent the SYN learned, and that
-// the SYN has left. r.mu is held.
+// the SYN has left. The owner's mutex is held. inSYN is at most one MSS
+// (the kernel copies no more into a SYN).
 func (r *synRecord) setLocked(firstLen, inSYN int) {
-	r.recorded, r.firstLen, r.inSYN = true, firstLen, inSYN
-	r.done.Store(true)
+	r.firstLen = firstLen
+	r.state.Store(synDone | synRecorded | uint32(min(inSYN, synBytes)))
 }
 
 // markDone notes that the SYN has left, keeping what was recorded.
-func (r *synRecord) markDone() { r.done.Store(true) }
+func (r *synRecord) markDone() { r.state.Or(synDone) }
 
-func (r *synRecord) get() (recorded bool, firstLen, inSYN int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.recorded, r.firstLen, r.inSYN
+// getLocked returns what was recorded. The owner's mutex is held.
+func (r *synRecord) getLocked() (recorded bool, firstLen, inSYN int) {
+	st := r.state.Load()
+	return st&synRecorded != 0, r.firstLen, int(st & synBytes)
 }
 
-func (r *synRecord) isDone() bool { return r.done.Load() }
+func (r *synRecord) isDone() bool { return r.state.Load()&synDone != 0 }
 
-// reset makes r describe another socket: what its SYN carried (from), or
-// nothing yet for a socket whose SYN is still to be sent (from nil).
-func (r *synRecord) reset(from *synRecord) {
-	var recorded, done bool
-	var firstLen, inSYN int
-	if from != nil {
-		recorded, firstLen, inSYN = from.get()
-		done = from.isDone()
+// resetLocked makes r describe another socket: what its SYN carried
+// (from, whose writer is done with it), or nothing yet for a socket whose
+// SYN is still to be sent (from nil). r's owner's mutex is held.
+func (r *synRecord) resetLocked(from *synRecord) {
+	if from == nil {
+		r.firstLen = 0
+		r.state.Store(0)
+		return
 	}
-	r.mu.Lock()
-	r.recorded, r.firstLen, r.inSYN = recorded, firstLen, inSYN
-	r.done.Store(done)
-	r.mu.Unlock()
+	r.firstLen = from.firstLen
+	r.state.Store(from.state.Load())
 }
 
 // writeRecordingSYN writes b on tc, the connection's socket, like
 // tc.Write, recording in c.syn what the SYN carried (writeRecording).
 func (c *Conn) writeRecordingSYN(tc *net.TCPConn, b []byte) (int, error) {
-	if !c.st.deferred || len(b) == 0 || c.syn.isDone() {
+	if !c.deferred || len(b) == 0 || c.syn.isDone() {
 		return tc.Write(b)
 	}
-	n, err := writeRecording(tc, &c.syn, b)
+	n, err := writeRecording(tc, &c.mu, &c.syn, b)
 	if err != nil {
 		if _, ok := err.(*net.OpError); !ok {
 			err = c.opError("write", err)
@@ -198,7 +202,8 @@ func (c *Conn) writeRecordingSYN(tc *net.TCPConn, b []byte) (int, error) {
 // writeRecording writes b on tc, a lazy connection's socket, like
 // tc.Write. While the socket's SYN has not left it performs the first
 // sendmsg itself, holding the socket's write lock, so that it learns
-// exactly how much of b the SYN carried, and records it in rec: the
+// exactly how much of b the SYN carried, and records it in rec (guarded
+// by mu): the
 // kernel's sendmsg on a deferred TFO connect sends the SYN with as much
 // of b as fits (min(len, MSS − 40 B of option space), less under memory
 // pressure) and returns that count with the connection still in
@@ -209,7 +214,7 @@ func (c *Conn) writeRecordingSYN(tc *net.TCPConn, b []byte) (int, error) {
 // until it leaves), so a racing Write or a Read's data-less SYN is never
 // mistaken for this write's. Errors of that first sendmsg are not
 // wrapped in a *net.OpError.
-func writeRecording(tc *net.TCPConn, rec *synRecord, b []byte) (int, error) {
+func writeRecording(tc *net.TCPConn, mu *sync.Mutex, rec *synRecord, b []byte) (int, error) {
 	rc, err := tc.SyscallConn()
 	if err != nil {
 		return 0, err
@@ -228,8 +233,8 @@ func writeRecording(tc *net.TCPConn, rec *synRecord, b []byte) (int, error) {
 		// The record is locked across the sendmsg: the reply to the SYN
 		// can be read (and Info asked for) before this goroutine runs
 		// again, and Info must then wait for the count, not miss it.
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
+		mu.Lock()
+		defer mu.Unlock()
 		n, werr = unix.Write(int(fd), b)
 		switch {
 		case errors.Is(werr, unix.EAGAIN):
@@ -239,7 +244,7 @@ func writeRecording(tc *net.TCPConn, rec *synRecord, b []byte) (int, error) {
 		case errors.Is(werr, unix.EINPROGRESS):
 			rec.setLocked(len(b), 0) // the SYN left without data
 		default:
-			rec.done.Store(true)
+			rec.markDone()
 		}
 		first = true
 		return true
@@ -263,20 +268,29 @@ func writeRecording(tc *net.TCPConn, rec *synRecord, b []byte) (int, error) {
 
 func (c *Conn) info() (Info, error) {
 	c.mu.Lock()
-	st, start, raced := c.st, c.start, c.raced
+	start, requested, deferred, off, cookieReqLost := c.start, c.requested, c.deferred, c.off, c.cookieReqLost
+	raced := false
+	inf := Info{Side: SideClient, PathProbe: c.pathProbe}
+	if x := c.ext.Load(); x != nil {
+		raced = x.raced
+		if x.pathUntil != 0 {
+			inf.PathUntil, inf.PathCause = x.pathUntil.time(), x.pathCause
+		}
+	}
 	c.mu.Unlock()
 	started := phase(c.phase.Load()) != phaseDeferred
 	noData := start == startNoData
 	// Data went into the SYN of a deferred socket (or of the one a racing
 	// plain connection replaced); the record, when there is one, says
 	// how much.
-	inf := Info{Side: SideClient, Requested: st.requested || raced, HadCookie: st.deferred || raced, SentInSYN: start == startData && (st.deferred || raced)}
-	st.path.fill(&inf)
+	inf.Requested, inf.HadCookie = requested || raced, deferred || raced
+	inf.SentInSYN = start == startData && (deferred || raced)
 	// TCP_INFO first, the SYN record after: a SYN the kernel reports
-	// answered was sent by a write that has recorded it or holds the
-	// record's lock.
+	// answered was sent by a write that has recorded it or holds c.mu.
 	ti, fail, err := tcpInfo(c.sock())
-	recorded, firstLen, inSYN := c.syn.get()
+	c.mu.Lock()
+	recorded, firstLen, inSYN := c.syn.getLocked()
+	c.mu.Unlock()
 	if recorded {
 		inf.FirstWriteBytes, inf.SYNSentBytes = firstLen, inSYN
 		inf.SentInSYN = inSYN > 0
@@ -295,9 +309,9 @@ func (c *Conn) info() (Info, error) {
 		// The SYN with data got no answer within the race delay and a
 		// plain connection won the race: the SYN's fate is unknown.
 		inf.Reason = ReasonSYNRetransmitted
-	case !st.requested:
-		inf.Reason = st.off // disabled, kernel_off, unsupported
-	case st.path.lostCookieRequest():
+	case !requested:
+		inf.Reason = off // disabled, kernel_off, unsupported
+	case cookieReqLost:
 		inf.Reason = ReasonCookieRequestLost
 	case !started || ti.State == unix.BPF_TCP_SYN_SENT:
 		inf.Reason = ReasonPending
@@ -305,7 +319,7 @@ func (c *Conn) info() (Info, error) {
 		inf.Reason = kernelReason(fail)
 	case noData:
 		inf.Reason = ReasonNoData
-	case !st.deferred && !kernelReportsClientFail:
+	case !deferred && !kernelReportsClientFail:
 		// The cookie check at connect failed and the kernel is too old
 		// to say why: on kernels before 5.5 this is where "no cookie"
 		// lands. From 5.5 on the kernel records "no cookie" itself, so a

@@ -4,6 +4,7 @@ package fastopen
 
 import (
 	"net"
+	"sync"
 	"syscall"
 )
 
@@ -14,7 +15,7 @@ type synRecord struct{}
 func (c *Conn) writeRecordingSYN(tc *net.TCPConn, b []byte) (int, error) { return tc.Write(b) }
 
 func (c *Conn) info() (Info, error) {
-	return Info{Side: SideClient, Reason: c.st.off}, nil
+	return Info{Side: SideClient, Reason: c.off}, nil
 }
 
 func (s *ServerConn) info() (Info, error) {
@@ -27,7 +28,9 @@ func infoOfSyscallConn(syscall.Conn) (Info, error) {
 	return Info{Reason: ReasonUnsupported}, nil
 }
 
-func (r *synRecord) reset(*synRecord) {}
+func (r *synRecord) resetLocked(*synRecord) {}
 
 // writeRecording writes b; see the Linux version.
-func writeRecording(tc *net.TCPConn, _ *synRecord, b []byte) (int, error) { return tc.Write(b) }
+func writeRecording(tc *net.TCPConn, _ *sync.Mutex, _ *synRecord, b []byte) (int, error) {
+	return tc.Write(b)
+}

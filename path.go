@@ -132,6 +132,8 @@ type pathKey struct {
 // pathEntry is guarded by PathMemory.mu (written under the write lock),
 // except for its atomic fields.
 type pathEntry struct {
+	mem         *PathMemory // the memory that holds it (or held it: see record)
+	key         pathKey
 	failures    int
 	cause       Reason
 	notAcked    int // data-not-acked in a row
@@ -145,23 +147,32 @@ type pathEntry struct {
 	successes   atomic.Uint64
 }
 
-// pathState is what the path memory decided for one dial; the
-// connection keeps it in its dialState (no allocation of its own).
+// pathState is what the path memory decided for one dial, carried in its
+// dialState; the Conn keeps what it needs of it (setPathLocked), with no
+// allocation of its own unless TFO was left out.
 type pathState struct {
-	mem           *PathMemory // nil: no path memory
-	key           pathKey
-	until         deadline // skipped: TFO avoided until then (8 bytes: the Conn holds it)
-	skipped       bool     // TFO left out because of the memory
-	probe         bool     // TFO tried again after a backoff
-	cause         Reason   // skipped: the failure remembered
-	cookieReqLost bool     // the cookie-request SYN (or its SYN-ACK) was lost
-	observed      bool     // the outcome was recorded when connect returned (a cookie request)
+	e             *pathEntry // the destination's entry; nil: no path memory
+	until         deadline   // skipped: TFO avoided until then
+	skipped       bool       // TFO left out because of the memory
+	probe         bool       // TFO tried again after a backoff
+	cause         Reason     // skipped: the failure remembered
+	cookieReqLost bool       // the cookie-request SYN (or its SYN-ACK) was lost
+	observed      bool       // the outcome was recorded when connect returned (a cookie request)
 }
 
 // watched reports whether the connection's outcome is for the path
 // memory to learn: it has one, TFO was not left out, and the outcome is
 // not recorded yet.
-func (p *pathState) watched() bool { return p.mem != nil && !p.skipped && !p.observed }
+func (p *pathState) watched() bool { return p.e != nil && !p.skipped && !p.observed }
+
+// learner returns the entry the connection's outcome is for, nil when
+// there is none to learn (watched).
+func (p *pathState) learner() *pathEntry {
+	if !p.watched() {
+		return nil
+	}
+	return p.e
+}
 
 // memory returns the PathMemory d uses, or nil.
 func (d *Dialer) memory() *PathMemory {
@@ -206,10 +217,10 @@ type kernelView struct {
 // decide tells whether a dial to k should use TFO. With useKernel it also
 // reads what the kernel records for k (pathKernel) when that is due.
 func (m *PathMemory) decide(k pathKey, now time.Time, useKernel bool) pathState {
-	st := pathState{mem: m, key: k}
 	nowNs := now.UnixNano()
 	m.mu.RLock()
 	e := m.m[k]
+	st := pathState{e: e}
 	if e != nil {
 		e.lastUsed.Store(nowNs)
 		fresh := !useKernel || nowNs-e.kernelRead.Load() < int64(pathKernelRefresh)
@@ -233,6 +244,7 @@ func (m *PathMemory) decide(k pathKey, now time.Time, useKernel bool) pathState 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e = m.entry(k, nowNs)
+	st.e = e
 	switch {
 	case kv.ok:
 		m.applyKernel(e, kv, now)
@@ -293,7 +305,7 @@ func (m *PathMemory) entry(k pathKey, nowNs int64) *pathEntry {
 		}
 		delete(m.m, oldest)
 	}
-	e := &pathEntry{}
+	e := &pathEntry{mem: m, key: k}
 	e.lastUsed.Store(nowNs)
 	m.m[k] = e
 	return e
@@ -313,16 +325,24 @@ const (
 
 // record applies a connection's outcome to the memory.
 func (p *pathState) record(o outcome, now time.Time) {
-	m := p.mem
-	if m == nil || o == outcomeNone && !p.probe {
+	if p.e != nil {
+		p.e.record(o, p.probe, now)
+	}
+}
+
+// record applies the outcome o of a connection to e's destination; probe
+// says the dial tried TFO again after a backoff. An entry the memory has
+// forgotten meanwhile (it was full) is made again.
+func (e *pathEntry) record(o outcome, probe bool, now time.Time) {
+	if o == outcomeNone && !probe {
 		return
 	}
+	m := e.mem
 	nowNs := now.UnixNano()
 	if o == outcomeSYNDataAcked {
 		// The hot path: nothing to change but the counters.
 		m.mu.RLock()
-		e := m.m[p.key]
-		if e != nil && e.failures == 0 && e.notAcked == 0 && e.probeUntil.IsZero() {
+		if m.m[e.key] == e && e.failures == 0 && e.notAcked == 0 && e.probeUntil.IsZero() {
 			e.lastSuccess.Store(nowNs)
 			e.successes.Add(1)
 			m.mu.RUnlock()
@@ -332,7 +352,7 @@ func (p *pathState) record(o outcome, now time.Time) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.apply(m.entry(p.key, nowNs), o, p.probe, now)
+	m.apply(m.entry(e.key, nowNs), o, probe, now)
 }
 
 // apply changes e for outcome o at time now; probe says the connection
@@ -531,16 +551,6 @@ func fromNs(ns int64) time.Time {
 	return time.Unix(0, ns)
 }
 
-// fill sets Info's path fields.
-func (p *pathState) fill(inf *Info) {
-	inf.PathProbe = p.probe
-	if p.skipped {
-		inf.PathUntil, inf.PathCause = p.until.time(), p.cause
-	}
-}
-
-// lostCookieRequest reports whether the connection's cookie request (or
-// its SYN-ACK) was lost.
 // end concludes a probe whose connection failed before it could show
 // anything (a refused or timed-out connect): other dials need not wait
 // for it. It does nothing for a dial that is not a probe.
@@ -550,8 +560,6 @@ func (p *pathState) end() {
 		p.probe = false
 	}
 }
-
-func (p *pathState) lostCookieRequest() bool { return p.cookieReqLost }
 
 // ReadKernel applies what the kernel's TCP metrics record (fo_syn_drops
 // and the age of the last drop) for every destination it knows, in the

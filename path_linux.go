@@ -99,20 +99,20 @@ func readTCPSummary(fd uintptr) tcpSummary {
 // handshake is over; closing says the connection is being closed, which
 // ends a probe whose handshake never finished. It allocates nothing.
 func (c *Conn) observePath(closing bool) {
-	if c.pathObserved.Load() { // also set when there is nothing to observe
+	if c.path.Load() == nil { // learned, or nothing to learn
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	p := &c.st.path
-	if c.pathObserved.Load() || !p.watched() {
+	e := c.path.Load()
+	if e == nil {
 		return
 	}
 	tc := c.sock()
-	if ra, ok := tc.RemoteAddr().(*net.TCPAddr); !ok || ra.AddrPort().Addr().Unmap() != p.key.addr {
+	if ra, ok := tc.RemoteAddr().(*net.TCPAddr); !ok || ra.AddrPort().Addr().Unmap() != e.key.addr {
 		// A fallback to another address carried the connection: what it
 		// shows is not this destination's.
-		c.pathObserved.Store(true)
+		c.path.Store(nil)
 		return
 	}
 	rc, err := tc.SyscallConn()
@@ -124,20 +124,20 @@ func (c *Conn) observePath(closing bool) {
 		return
 	}
 	if ti.state == unix.BPF_TCP_SYN_SENT || ti.state == unix.BPF_TCP_SYN_RECV {
-		if closing && p.probe {
-			c.pathObserved.Store(true)
-			p.record(outcomeNone, time.Now())
+		if closing && c.pathProbe {
+			c.path.Store(nil)
+			e.record(outcomeNone, true, time.Now())
 		}
 		return
 	}
-	c.pathObserved.Store(true)
+	c.path.Store(nil)
 	o := outcomeNone
 	switch {
-	case c.raced:
+	case c.racedLocked():
 		// The SYN with data got no SYN-ACK within the race delay and a
 		// plain connection won: count it as a lost SYN with data.
 		o = outcomeSYNDataLost
-	case !c.st.requested, !c.st.deferred: // a cookie request: observed at connect (observeCookieRequest)
+	case !c.requested, !c.deferred: // a cookie request: observed at connect (observeCookieRequest)
 	case ti.options&tcpiOptSYNData != 0:
 		o = outcomeSYNDataAcked
 	case c.start != startData:
@@ -150,7 +150,7 @@ func (c *Conn) observePath(closing bool) {
 	case !kernelReportsClientFail:
 		o = outcomeDataNotAcked
 	}
-	p.record(o, time.Now())
+	e.record(o, c.pathProbe, time.Now())
 }
 
 // observeAbandoned tells the path memory about tc, the connection's
@@ -163,27 +163,27 @@ func (c *Conn) observePath(closing bool) {
 // unanswered too says the host or path is down, not that TFO failed;
 // then, as in every other case, a probe just ends. It allocates nothing.
 func (c *Conn) observeAbandoned(tc *net.TCPConn, timedOut bool) {
-	if c.pathObserved.Load() {
+	if c.path.Load() == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	p := &c.st.path
-	if c.pathObserved.Load() || !p.watched() || c.sock() != tc || c.closed.fired() {
+	e := c.path.Load()
+	if e == nil || c.sock() != tc || c.closed {
 		return
 	}
-	c.pathObserved.Store(true)
+	c.path.Store(nil)
 	o := outcomeNone
-	if timedOut && c.st.deferred && c.start == startData {
+	if timedOut && c.deferred && c.start == startData {
 		var ti tcpSummary
 		if rc, err := tc.SyscallConn(); err == nil {
 			rc.Control(func(fd uintptr) { ti = readTCPSummary(fd) })
 		}
-		if _, _, inSYN := c.syn.get(); ti.ok && ti.state == unix.BPF_TCP_SYN_SENT && inSYN > 0 && ti.totalRetrans == 0 {
+		if _, _, inSYN := c.syn.getLocked(); ti.ok && ti.state == unix.BPF_TCP_SYN_SENT && inSYN > 0 && ti.totalRetrans == 0 {
 			o = outcomeSYNDataLost
 		}
 	}
-	p.record(o, time.Now())
+	e.record(o, c.pathProbe, time.Now())
 }
 
 // observeCookieRequest tells the path memory how the handshake of the

@@ -47,7 +47,6 @@ type dialPlan struct {
 	race    time.Duration   // 0: no race
 	ctx     context.Context // DialData's: its cancellation ends the wait
 	refused error           // Require refused a fallback or parallel address (its *Error)
-	failed  error           // why the handshake failed (phaseFailed); under Conn.mu
 }
 
 // newPlan returns the plan of a lazy connection dialed with deadline, or
@@ -135,8 +134,9 @@ type attempt struct {
 	st    dialState
 	n     int
 	err   error
-	raced bool      // a plain connection that raced a SYN with data
-	syn   synRecord // what its SYN carried, when it was deferred
+	raced bool       // a plain connection that raced a SYN with data
+	mu    sync.Mutex // guards syn
+	syn   synRecord  // what its SYN carried, when it was deferred
 }
 
 // parallel is the connection a settling handshake starts beside its
@@ -210,7 +210,7 @@ func (in *interrupter) interrupt() {
 // connection, falling back to the next address. It returns how much of b
 // was written, and ends the handshake phases either way.
 func (c *Conn) settle(b []byte, opDeadline time.Time) (int, error) {
-	p := c.plan
+	p := c.plan()
 	var end time.Time
 	if p.budget > 0 {
 		end = time.Now().Add(p.budget)
@@ -281,7 +281,7 @@ func (c *Conn) fail(err error, n int) error {
 		err = connectError(err)
 	}
 	if err != net.ErrClosed {
-		err = &handshakeError{err: err, n: n, refused: c.plan.refused}
+		err = &handshakeError{err: err, n: n, refused: c.plan().refused}
 	}
 	ferr := c.opError("dial", err)
 	c.setOpen(ferr)
@@ -324,26 +324,24 @@ func (p *dialPlan) noteRefusal(err error) {
 // connection keeps the record of the SYN with data it replaced.
 func (c *Conn) swap(tc *net.TCPConn, st dialState, raced bool, syn *synRecord) bool {
 	c.mu.Lock()
-	if c.closed.fired() {
+	if c.closed {
 		c.mu.Unlock()
 		tc.Close()
 		return false
 	}
 	old := c.tc.Swap(tc)
-	st.address = c.st.address
 	if raced {
 		// A plain connection to the same address won the race: what the
 		// path memory learns (a lost SYN with data, observePath) is about
 		// the dial's own decision for that address, probe included.
-		st.path = c.st.path
+		c.off, c.requested, c.deferred = st.off, st.requested, st.deferred
 	} else {
-		c.syn.reset(syn)
+		c.syn.resetLocked(syn)
+		c.setDialState(st)
 	}
-	c.st = st
-	c.pathObserved.Store(!st.path.watched())
-	c.raced = raced
-	tc.SetWriteDeadline(c.wrDeadline.time()) // until the next attempt, or setOpen
-	tc.SetReadDeadline(c.readDeadline.time())
+	c.extLocked().raced = raced
+	tc.SetWriteDeadline(c.writeDeadlineLocked()) // until the next attempt, or setOpen
+	tc.SetReadDeadline(c.readDeadlineLocked())
 	c.mu.Unlock()
 	old.Close()
 	return true
@@ -377,13 +375,13 @@ func (c *Conn) attempt(tc *net.TCPConn, b []byte, dl time.Time, par *parallel, i
 		ctx, cancelDL = context.WithDeadline(ctx, dl)
 		defer cancelDL()
 	}
-	if p := c.plan; p.ctx != nil {
+	if p := c.plan(); p.ctx != nil {
 		stop := context.AfterFunc(p.ctx, cancel)
 		defer stop()
 	}
 	// Close ends the parallel dial too, as it ends the wait on tc.
 	c.mu.Lock()
-	closed := c.closed.C()
+	closed := c.eventLocked(evClosed)
 	c.mu.Unlock()
 	go func() {
 		select {
@@ -394,7 +392,7 @@ func (c *Conn) attempt(tc *net.TCPConn, b []byte, dl time.Time, par *parallel, i
 	}()
 	results := make(chan *attempt, 1)
 	go func() {
-		r := c.plan.start(ctx, tc, par, b)
+		r := c.plan().start(ctx, tc, par, b)
 		results <- r
 		if r.err == nil {
 			in.interrupt() // it won: end the wait on tc; a failed one leaves tc its chance
@@ -425,7 +423,7 @@ func (c *Conn) attempt(tc *net.TCPConn, b []byte, dl time.Time, par *parallel, i
 	if r.err == nil {
 		return n, r, nil
 	}
-	c.plan.noteRefusal(r.err)
+	c.plan().noteRefusal(r.err)
 	if r.tc != nil {
 		r.tc.Close()
 	}
@@ -452,7 +450,7 @@ func (p *dialPlan) start(ctx context.Context, tc *net.TCPConn, par *parallel, b 
 		case b == nil:
 			err = trigger(a.tc)
 		case a.st.deferred:
-			a.n, err = writeRecording(a.tc, &a.syn, b) // Info learns what its SYN carried
+			a.n, err = writeRecording(a.tc, &a.mu, &a.syn, b) // Info learns what its SYN carried
 		default:
 			a.n, err = a.tc.Write(b)
 		}

@@ -1,0 +1,14 @@
+package fastopen
+
+import (
+	"testing"
+	"unsafe"
+)
+
+// TestConnSize keeps a Conn within one 64-byte allocation: it is made for
+// every dial, and what only some connections need lives in connExt.
+func TestConnSize(t *testing.T) {
+	if n := unsafe.Sizeof(Conn{}); n > 64 {
+		t.Fatalf("Conn is %d bytes, want at most 64 (move what few connections need to connExt)", n)
+	}
+}
