@@ -65,6 +65,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.sem = make(chan struct{}, h.MaxConcurrent)
 	})
 	q := r.URL.Query()
+	for _, k := range [...]string{"target", "as", "count", "timeout"} {
+		if n := len(q[k]); n > 1 {
+			http.Error(w, fmt.Sprintf("%s given %d times: give it once", k, n), http.StatusBadRequest)
+			return
+		}
+	}
 	p := h.Prober
 	p.Progress = nil
 	target := q.Get("target")

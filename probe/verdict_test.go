@@ -129,7 +129,7 @@ func TestHandlerRejects(t *testing.T) {
 		t.Error("a bad request was probed")
 		return nil
 	}}, 1, time.Second)
-	for _, q := range []string{"", "target=nohost", "target=a:1&as=smtp", "target=a:1&count=0", "target=a:1&count=21", "target=a:1&timeout=5s", "target=a:1&timeout=x"} {
+	for _, q := range []string{"", "target=nohost", "target=a:1&as=smtp", "target=a:1&count=0", "target=a:1&count=21", "target=a:1&timeout=5s", "target=a:1&timeout=x", "target=a:1&count=1&count=2", "target=a:1&target=b:1"} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", "/probe?"+q, nil))
 		if w.Code != http.StatusBadRequest {

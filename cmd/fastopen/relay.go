@@ -122,6 +122,9 @@ func init() {
 				if *idle < 0 || *dialTimeout <= 0 || *maxConns < 1 || *backlog < 1 || *grace < 0 {
 					return cli.Usagef("--idle and --grace must be ≥ 0, --dial-timeout > 0, --max-conns and --backlog ≥ 1")
 				}
+				if *idle > maxRelayWait || *dialTimeout > maxRelayWait || *grace > maxRelayWait {
+					return cli.Usagef("--idle %v --dial-timeout %v --grace %v: want at most %v each", *idle, *dialTimeout, *grace, maxRelayWait)
+				}
 				if *maxConns > maxRelayConns || *backlog > maxRelayConns {
 					return cli.Usagef("--max-conns %d --backlog %d: want at most %d each (a relayed connection holds two descriptors and two pipes)", *maxConns, *backlog, maxRelayConns)
 				}
@@ -246,6 +249,10 @@ func serveRelayMetrics(ctx context.Context, addr string, r *relay.Relay, log *sl
 
 // maxRelayConns bounds --max-conns and --backlog.
 const maxRelayConns = 1 << 20
+
+// maxRelayWait bounds --idle, --dial-timeout and --grace: a day is beyond
+// any use of them, and a typo (5000h for 5000ms) is caught.
+const maxRelayWait = 24 * time.Hour
 
 // relayLoop reports a usage error when --to leads back to the relay's own
 // listener (same port, and an address the listener answers on), which

@@ -148,6 +148,8 @@ func TestRelayUsage(t *testing.T) {
 		{[]string{"--listen", "127.0.0.1:7000", "--to", "127.0.0.1:80", "--first-size", "0"}, "--first-size"},
 		{[]string{"--listen", "127.0.0.1:7000", "--to", "127.0.0.1:80", "--metrics", "nowhere"}, "--metrics"},
 		{[]string{"--listen", "127.0.0.1:7000", "--to", "127.0.0.1:80", "--max-conns", "100000000"}, "want at most 1048576"},
+		{[]string{"--listen", "127.0.0.1:7000", "--to", "127.0.0.1:80", "--idle", "5000h"}, "want at most 24h0m0s each"},
+		{[]string{"--listen", "127.0.0.1:7000", "--to", "127.0.0.1:80", "--grace", "25h"}, "want at most 24h0m0s each"},
 		// A --to that leads back to the listener itself: a loop.
 		{[]string{"--listen", "127.0.0.1:" + p1, "--to", "127.0.0.1:" + p1, "--tfo", "none"}, "leads back to this relay's own listener"},
 		{[]string{"--listen", ":" + p2, "--to", "localhost:" + p2, "--tfo", "none"}, "leads back to this relay's own listener"},
