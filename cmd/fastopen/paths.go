@@ -44,7 +44,7 @@ func pathView(flagFile string) (string, []fastopen.PathEntry, error) {
 			if !errors.Is(err, pathstate.ErrCorrupt) {
 				return name, nil, err
 			}
-			fmt.Fprintf(os.Stderr, "warning: %v; the next `fastopen send` keeps it as %s and writes a new one\n", err, name+pathstate.CorruptSuffix)
+			fmt.Fprintf(os.Stderr, "warning: %v; the next `fastopen send` keeps it as %s and writes a new one\n", err, pathstate.AsideName(name))
 		}
 	}
 	if err := m.ReadKernel(); err != nil {

@@ -235,7 +235,7 @@ func loadPaths(flagFile string, m *fastopen.PathMemory) (func(), error) {
 		if !errors.Is(err, pathstate.ErrCorrupt) {
 			return nil, fmt.Errorf("%w (use --state FILE, or --state none)", err)
 		}
-		fmt.Fprintf(os.Stderr, "warning: %v; starting with an empty path memory; the file will be kept as %s and replaced\n", err, name+pathstate.CorruptSuffix)
+		fmt.Fprintf(os.Stderr, "warning: %v; starting with an empty path memory; the file will be kept as %s and replaced\n", err, pathstate.AsideName(name))
 	}
 	return func() {
 		if err := pathstate.Save(name, m); err != nil {

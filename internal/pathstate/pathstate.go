@@ -7,8 +7,8 @@
 // (the most recently used are kept). Save merges with what other runs
 // wrote meanwhile, under a lock file, and replaces the file atomically
 // (write, sync, rename). A file that cannot be parsed is reported (Load's
-// error wraps ErrCorrupt) and then moved aside to NAME.corrupt by the
-// next Save, which writes a new one.
+// error wraps ErrCorrupt) and then moved aside to NAME.corrupt (or
+// NAME.corrupt.N: AsideName) by the next Save, which writes a new one.
 package pathstate
 
 import (
@@ -21,6 +21,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/atomicfile"
@@ -131,8 +133,33 @@ func Forget(name string, forget func(*fastopen.PathMemory)) (bool, error) {
 }
 
 // CorruptSuffix is added to the name of an unreadable state file that a
-// Save or Forget moves aside before writing a new one.
+// Save or Forget moves aside before writing a new one (see AsideName).
 const CorruptSuffix = ".corrupt"
+
+// maxAside bounds the unreadable files kept aside per state file.
+const maxAside = 10
+
+// AsideName returns the name under which an unreadable state file name is
+// kept: the first of NAME.corrupt, NAME.corrupt.1, ..., NAME.corrupt.9
+// that is free, or when all ten are taken the one changed longest ago
+// (it is replaced).
+func AsideName(name string) string {
+	oldest, oldestTime := "", time.Time{}
+	for i := range maxAside {
+		n := name + CorruptSuffix
+		if i > 0 {
+			n += "." + strconv.Itoa(i)
+		}
+		fi, err := os.Lstat(n)
+		if err != nil {
+			return n
+		}
+		if oldest == "" || fi.ModTime().Before(oldestTime) {
+			oldest, oldestTime = n, fi.ModTime()
+		}
+	}
+	return oldest
+}
 
 // ErrNotRegular is wrapped by the error for a state file name that names
 // something other than a regular file (a directory, a device such as
@@ -191,7 +218,7 @@ func update(name string, fn func(*fastopen.PathMemory)) error {
 	} else if errors.Is(err, ErrCorrupt) {
 		// Not ours to lose (a --state naming the wrong file, say):
 		// kept beside, then replaced.
-		if err := os.Rename(name, name+CorruptSuffix); err != nil {
+		if err := os.Rename(name, AsideName(name)); err != nil {
 			return fmt.Errorf("state file: keep the unreadable file aside: %w", err)
 		}
 	} else {

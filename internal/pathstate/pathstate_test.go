@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +147,35 @@ func TestBoundedEntries(t *testing.T) {
 		if e.LastUsed.Before(now.Add(100 * time.Second)) {
 			t.Fatalf("kept %v, last used %v: not among the most recently used", e.Addr, e.LastUsed)
 		}
+	}
+}
+
+// TestCorruptFilesKeptApart: a second unreadable file is kept beside the
+// first, not over it, and no more than ten are kept.
+func TestCorruptFilesKeptApart(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "state.json")
+	for i := range 12 {
+		content := "not json " + strconv.Itoa(i)
+		if err := os.WriteFile(f, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// Distinct times, so that "changed longest ago" is well defined.
+		when := time.Unix(1_000_000+int64(i), 0)
+		if err := Save(f, &fastopen.PathMemory{}); err != nil {
+			t.Fatalf("save %d: %v", i, err)
+		}
+		kept := f + CorruptSuffix
+		if i%10 > 0 { // after ten, the oldest is replaced
+			kept += "." + strconv.Itoa(i%10)
+		}
+		b, err := os.ReadFile(kept)
+		if err != nil || string(b) != content {
+			t.Fatalf("save %d: %s holds %q (%v), want %q", i, kept, b, err, content)
+		}
+		os.Chtimes(kept, when, when)
+	}
+	matches, _ := filepath.Glob(f + CorruptSuffix + "*")
+	if len(matches) != 10 {
+		t.Fatalf("%d files kept aside (%v), want 10", len(matches), matches)
 	}
 }
