@@ -3,6 +3,7 @@ package fastopen_test
 import (
 	"context"
 	"errors"
+	"math"
 	"net"
 	"os"
 	"testing"
@@ -173,7 +174,11 @@ func TestListenQueueLen(t *testing.T) {
 // /proc/sys (injected) with and without Require, and non-TCP values give
 // *net.OpError values that name the address and sentinels to match.
 func TestListenErrors(t *testing.T) {
-	for _, q := range []int{-1, 1 << 31} {
+	queueLens := []int{-1}
+	if big := int64(math.MaxInt32) + 1; math.MaxInt > math.MaxInt32 {
+		queueLens = append(queueLens, int(big)) // beyond a C int (64-bit platforms only)
+	}
+	for _, q := range queueLens {
 		_, err := (&fastopen.ListenConfig{QueueLen: q}).Listen(context.Background(), "tcp4", "127.0.0.1:0")
 		var op *net.OpError
 		if !errors.As(err, &op) || op.Op != "listen" || op.Addr == nil || op.Addr.String() != "127.0.0.1:0" {

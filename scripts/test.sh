@@ -56,10 +56,11 @@ step "bench/compare (its own module, beside tfo-go): vet only, the benchmark is 
 (cd bench/compare && go vet ./...)
 echo ok
 
-step "build for linux, darwin, windows, freebsd"
+step "build for linux, darwin, windows, freebsd; vet for 32-bit linux"
 for os in linux darwin windows freebsd; do
   GOOS=$os go build ./... && echo "ok: $os"
 done
+GOARCH=386 go vet ./... && echo "ok: linux/386 (32-bit int), tests included"
 
 step "tests (each in its own network namespaces)"
 go test -count=1 -timeout 12m ./...
