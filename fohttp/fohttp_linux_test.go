@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -358,4 +359,39 @@ func TestReplayedPOST(t *testing.T) {
 			t.Logf("policy %s: POST done in %v (%.2f RTT), retried %v; held %v", p, elapsed, rtts(elapsed, rtt), rep.Retried, held)
 		})
 	}
+}
+
+// TestDialTimeout: a request to a dead host whose cookie is cached fails
+// after the Dialer's Timeout with the error net/http gives for a dial that
+// timed out with net.Dialer: a url.Error whose Timeout is true, around the
+// dial's *net.OpError, which says the request was not delivered.
+func TestDialTimeout(t *testing.T) {
+	labtest.NeedRoot(t)
+	const deadPort, timeout = 9, 300 * time.Millisecond
+	l := labtest.Lab(t, lab.Config{RTT: 20 * time.Millisecond, Faults: []lab.Rule{lab.DropPort(deadPort)}})
+	srv := startServer(t, l, fohttp.EarlyWait, 8080, false)
+	d := &fastopen.Dialer{Dialer: net.Dialer{Timeout: timeout}}
+	tr := labTransport(l, d, nil)
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr} // no client timeout: the dialer's must hold
+	// A first request fetches the server's cookie, for the IP the dead
+	// port shares.
+	do(t, client, "GET", srv.url+"/cookie", nil, "")
+	dead := "http://" + netip.AddrPortFrom(l.ServerAddr(false), deadPort).String() + "/"
+	start := time.Now()
+	resp, err := client.Get(dead)
+	took := time.Since(start)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("GET from a dead host succeeded")
+	}
+	var ue *url.Error
+	var op *net.OpError
+	if !errors.As(err, &ue) || !ue.Timeout() || !errors.As(ue.Err, &op) || ue.Err != error(op) || op.Op != "dial" || !errors.Is(err, fastopen.ErrNotDelivered) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("GET: %v (%T inside), want a url.Error that is a timeout around the dial's *net.OpError", err, errors.Unwrap(err))
+	}
+	if took > timeout+time.Second {
+		t.Fatalf("GET failed after %v, want about the Timeout (%v)", took, timeout)
+	}
+	t.Logf("GET: %v after %v", err, took)
 }

@@ -2,6 +2,7 @@ package fohttp
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -200,7 +201,7 @@ func (t *Transport) send(pool *http.Transport, req *http.Request, rep *Report) (
 	ctx := httptrace.WithClientTrace(req.Context(), trace)
 	resp, err := pool.RoundTrip(req.WithContext(ctx))
 	if err != nil {
-		return nil, err
+		return nil, dialFailure(err)
 	}
 	mu.Lock()
 	if !got && conn != nil {
@@ -209,6 +210,22 @@ func (t *Transport) send(pool *http.Transport, req *http.Request, rep *Report) (
 	mu.Unlock()
 	resp.Request = resp.Request.WithContext(context.WithValue(req.Context(), reportKey{}, rep))
 	return resp, nil
+}
+
+// dialFailure returns the dial's own error when err says that a lazy
+// connection's handshake failed (a *net.OpError with Op "dial" matching
+// fastopen.ErrNotDelivered): net/http reports it as the failed write of
+// the request, in wrappers of its own that hide the error's Timeout
+// method, so that url.Error.Timeout would be false where a dial that
+// timed out with net.Dialer says true. A dial error is what net/http
+// returns bare when a dial fails; so does this. Any other err is returned
+// as it is.
+func dialFailure(err error) error {
+	var op *net.OpError
+	if errors.Is(err, fastopen.ErrNotDelivered) && errors.As(err, &op) && op.Op == "dial" {
+		return op
+	}
+	return err
 }
 
 // CloseIdleConnections closes the idle connections of both pools.
