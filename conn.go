@@ -62,15 +62,15 @@ type connExt struct {
 	wait time.Duration // FirstWriteWait; 0: DefaultFirstWriteWait
 
 	failed error // why the handshake failed (phaseFailed)
-	raced  bool  // a plain connection raced the SYN and won
-
-	pathUntil deadline // TFO left out by the path memory until then (pathState.until)
-	pathCause Reason   // ... because of this failure
 
 	readDeadline deadline
 	wrDeadline   deadline
 
 	wake [numEvents]chan struct{} // made by waiters, closed when the event happens
+
+	pathUntil deadline // TFO left out by the path memory until then (pathState.until)
+	pathCause Reason   // ... because of this failure
+	raced     bool     // a plain connection raced the SYN and won
 }
 
 // phase is where a connection is in its life; it only moves forward.
