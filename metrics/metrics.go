@@ -103,13 +103,19 @@ func New() (*Server, error) {
 	return s, nil
 }
 
-// Serve serves Handler at /metrics on ln until ctx ends, within the
-// bounds above (MaxConns, ReadHeaderTimeout, WriteTimeout, IdleTimeout),
-// then closes ln and every connection. It returns nil when ctx ended, or
-// the error that stopped serving.
+// Serve serves Handler at /metrics on ln until ctx ends, as the
+// package's Serve does.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return Serve(ctx, ln, s.reg)
+}
+
+// Serve serves the metrics gathered from g at /metrics on ln until ctx
+// ends, within the bounds above (MaxConns, ReadHeaderTimeout,
+// WriteTimeout, IdleTimeout), then closes ln and every connection. It
+// returns nil when ctx ended, or the error that stopped serving.
+func Serve(ctx context.Context, ln net.Listener, g prometheus.Gatherer) error {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", s.Handler())
+	mux.Handle("/metrics", handler(g))
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: ReadHeaderTimeout,
@@ -192,8 +198,12 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
 // Handler serves the metrics in Prometheus' text format (mount it on
 // /metrics).
-func (s *Server) Handler() http.Handler {
-	return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+func (s *Server) Handler() http.Handler { return handler(s.reg) }
+
+// handler serves g's metrics; a collector's error (such as the kernel
+// counters') leaves out that metric, not the whole scrape.
+func handler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
 // Close releases the kernel counter file; scrapes after it report the

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/cli"
@@ -221,7 +219,8 @@ func init() {
 }
 
 // serveRelayMetrics serves the relay's counters and the namespace's
-// kernel TFO counters at http://addr/metrics until ctx ends.
+// kernel TFO counters at http://addr/metrics until ctx ends, within
+// metrics.Serve's bounds.
 func serveRelayMetrics(ctx context.Context, addr string, r *relay.Relay, log *slog.Logger) error {
 	cf, err := kernel.OpenCounters()
 	if err != nil {
@@ -229,18 +228,15 @@ func serveRelayMetrics(ctx context.Context, addr string, r *relay.Relay, log *sl
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(relay.NewCollector(r), metrics.NewKernelCollector(cf))
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mln, err := net.Listen("tcp", addr)
 	if err != nil {
 		cf.Close()
 		return fmt.Errorf("--metrics: %w", listenErr(addr, err))
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(mln)
 	go func() {
-		<-ctx.Done()
-		srv.Close()
+		if err := metrics.Serve(ctx, mln, reg); err != nil {
+			log.Error("metrics endpoint stopped", "err", err)
+		}
 		cf.Close()
 	}()
 	log.Info("metrics", "url", "http://"+mln.Addr().String()+"/metrics")
