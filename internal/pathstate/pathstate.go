@@ -240,26 +240,10 @@ func update(name string, fn func(*fastopen.PathMemory)) error {
 	return writeAtomic(name, []byte(`{"version":1,"paths":[]}`+"\n"))
 }
 
-// writeAtomic replaces name with b: a reader sees the old or the new
-// file, never a part.
+// writeAtomic replaces name with b (atomicfile.Write): a reader sees the
+// old or the new file, never a part.
 func writeAtomic(name string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
-	if err != nil {
-		return fmt.Errorf("state file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("state file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("state file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("state file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
+	if err := atomicfile.Write(name, b, 0o600); err != nil {
 		return fmt.Errorf("state file: %w", err)
 	}
 	return nil
