@@ -16,28 +16,25 @@ import (
 // statePath resolves --state ("" for "none"). Without a flag and without
 // a place for the default file it warns and returns "": the run goes on
 // with the kernel's record and its own memory only.
-func statePath(flagFile string) (string, error) {
+func statePath(flagFile string) string {
 	switch flagFile {
 	case "none":
-		return "", nil
+		return ""
 	case "":
 		name, err := pathstate.DefaultFile()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "warning: %v; the path memory is not kept between runs\n", err)
-			return "", nil
+			return ""
 		}
-		return name, nil
+		return name
 	}
-	return flagFile, nil
+	return flagFile
 }
 
 // pathView is the path memory as the CLI sees it: the state file's
 // entries and the kernel's record of SYN-data losses in this namespace.
 func pathView(flagFile string) (string, []fastopen.PathEntry, error) {
-	name, err := statePath(flagFile)
-	if err != nil {
-		return "", nil, err
-	}
+	name := statePath(flagFile)
 	var m fastopen.PathMemory
 	if name != "" {
 		if err := pathstate.Load(name, &m); err != nil {
@@ -102,10 +99,7 @@ func listPaths(flagFile string, asJSON bool) error {
 }
 
 func forgetPaths(flagFile string, dest netip.Addr, asJSON bool) error {
-	name, err := statePath(flagFile)
-	if err != nil {
-		return err
-	}
+	name := statePath(flagFile)
 	if name == "" {
 		return cli.Usagef("--state none: there is no state file to clear")
 	}

@@ -98,10 +98,7 @@ func init() {
 				}
 				stateFile := *state
 				if *teach {
-					name, err := statePath(*state)
-					if err != nil {
-						return err
-					}
+					name := statePath(*state)
 					if name == "" {
 						return cli.Usagef("--teach records the verdicts in a state file: give one with --state FILE (not none)")
 					}

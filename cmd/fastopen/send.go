@@ -224,9 +224,9 @@ func printSend(w io.Writer, r sendRecord, sent int) {
 // returns the function that saves it back. A corrupt file is a warning:
 // the run starts with an empty memory and replaces the file.
 func loadPaths(flagFile string, m *fastopen.PathMemory) (func(), error) {
-	name, err := statePath(flagFile)
-	if err != nil || name == "" {
-		return func() {}, err
+	name := statePath(flagFile)
+	if name == "" {
+		return func() {}, nil
 	}
 	if err := pathstate.Load(name, m); err != nil {
 		if errors.Is(err, pathstate.ErrNotRegular) {
