@@ -102,12 +102,15 @@ func (o *httpServe) serve(ctx context.Context, ln net.Listener, log *slog.Logger
 // to --cert-out when given).
 func (o *httpServe) certificate(addr net.Addr) (tls.Certificate, error) {
 	if o.cert != "" {
-		for _, f := range []string{o.cert, o.key} {
-			if _, err := readBounded(f, maxCAFileSize); err != nil {
+		var pem [2][]byte
+		for i, f := range []string{o.cert, o.key} {
+			b, err := readBounded(f, maxCAFileSize)
+			if err != nil {
 				return tls.Certificate{}, fmt.Errorf("--cert/--key: %w", err)
 			}
+			pem[i] = b
 		}
-		c, err := tls.LoadX509KeyPair(o.cert, o.key)
+		c, err := tls.X509KeyPair(pem[0], pem[1])
 		if err != nil {
 			return tls.Certificate{}, fmt.Errorf("--cert %s --key %s: %w", o.cert, o.key, err)
 		}
