@@ -21,9 +21,9 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
+	"github.com/fastopen/fastopen/internal/accept"
 	"github.com/fastopen/fastopen/kernel"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -126,41 +126,10 @@ func Serve(ctx context.Context, ln net.Listener, g prometheus.Gatherer) error {
 	}
 	stop := context.AfterFunc(ctx, func() { srv.Close() })
 	defer stop()
-	err := srv.Serve(&limitListener{Listener: ln, slots: make(chan struct{}, MaxConns)})
+	err := srv.Serve(accept.Limit(ln, MaxConns))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
-	return err
-}
-
-// limitListener accepts only while fewer than cap(slots) of its
-// connections are open.
-type limitListener struct {
-	net.Listener
-	slots chan struct{}
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	l.slots <- struct{}{}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.slots
-		return nil, err
-	}
-	return &slotConn{Conn: c, slots: l.slots}, nil
-}
-
-// slotConn gives its slot back once, on the first Close (net/http may
-// close a connection from two goroutines).
-type slotConn struct {
-	net.Conn
-	slots chan struct{}
-	once  sync.Once
-}
-
-func (c *slotConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(func() { <-c.slots })
 	return err
 }
 
