@@ -173,7 +173,7 @@ func init() {
 							return err
 						}
 					} else {
-						printSend(os.Stderr, rec, len(payload))
+						printSend(os.Stderr, rec)
 						if len(res.Reply) < len(payload) && !*stream {
 							fmt.Fprintf(os.Stderr, "  note: %s\n", echoLimitNote(len(res.Reply), len(payload)))
 						}
@@ -196,11 +196,8 @@ func init() {
 	})
 }
 
-func printSend(w io.Writer, r sendRecord, sent int) {
+func printSend(w io.Writer, r sendRecord) {
 	syn := "no "
-	if r.SYNData {
-		syn = "yes"
-	}
 	if r.SYNData {
 		syn = fmt.Sprintf("yes (%d of %d B)", r.SYNBytes, r.FirstWrite)
 	}
