@@ -511,7 +511,7 @@ func runLab(ctx context.Context, cfg *Config, vs []variant, rtt time.Duration, l
 		}
 	}
 	defer func() {
-		if p99, _ := e.lateness(); p99 > 0 {
+		if p99 := e.lateness(); p99 > 0 {
 			res.LinkLatenessP99US = max(res.LinkLatenessP99US, float64(p99)/float64(time.Microsecond))
 		}
 		e.close()
@@ -623,7 +623,7 @@ func exchange(ctx context.Context, cfg *Config, e *env, srv *server, v variant, 
 			}
 			srv.clients[v] = httpClient(e, srv, v, cfg.Timeout)
 		}
-		return httpExchange(ctx, cfg, srv, v, size)
+		return httpExchange(ctx, srv, v, size)
 	}
 	if v.client == ClientCurl {
 		d, syn, err := curlExchange(ctx, cfg, e, srv, v, size)

@@ -502,7 +502,7 @@ func (d *demo) annotate() {
 // summarise adds the link's lateness and the savings: plain TCP minus
 // warm, and curl minus curl --tcp-fastopen.
 func (d *demo) summarise() {
-	if p99, _ := d.env.lateness(); p99 > 0 {
+	if p99 := d.env.lateness(); p99 > 0 {
 		d.res.LinkLatenessP99US = float64(p99) / float64(time.Microsecond)
 	}
 	rtt := msOf(d.cfg.RTT)

@@ -101,18 +101,12 @@ func (e *env) flushCookies() bool {
 	return ok
 }
 
-// lateness describes the lab link's timing accuracy, for notes.
-func (e *env) lateness() (p99, max time.Duration) {
+// lateness is the lab link's 99th percentile of packet lateness (the
+// worse direction), for notes on its timing accuracy.
+func (e *env) lateness() time.Duration {
 	if e.lab == nil {
-		return 0, 0
+		return 0
 	}
 	s := e.lab.Stats()
-	return maxDur(s.Up.Lateness.P99, s.Down.Lateness.P99), maxDur(s.Up.Lateness.Max, s.Down.Lateness.Max)
-}
-
-func maxDur(a, b time.Duration) time.Duration {
-	if a > b {
-		return a
-	}
-	return b
+	return max(s.Up.Lateness.P99, s.Down.Lateness.P99)
 }

@@ -111,7 +111,7 @@ func httpClient(e *env, srv *server, v variant, timeout time.Duration) *http.Cli
 
 // httpExchange sends one GET of about size bytes (padded with an X-Pad
 // header) with a Go HTTP client and times it to the end of the body.
-func httpExchange(ctx context.Context, cfg *Config, srv *server, v variant, size int) (sample, error) {
+func httpExchange(ctx context.Context, srv *server, v variant, size int) (sample, error) {
 	c := srv.clients[v]
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.url, nil)
 	if err != nil {
