@@ -76,28 +76,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	conns := map[net.Conn]struct{}{}
+	if s.MaxConns > 0 {
+		ln = accept.Limit(ln, s.MaxConns)
+	}
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var err error
 	var backoff time.Duration
-	var slots chan struct{}
-	if s.MaxConns > 0 {
-		slots = make(chan struct{}, s.MaxConns)
-	}
 	for {
-		if slots != nil {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-			}
-			if ctx.Err() != nil {
-				break
-			}
-		}
 		c, aerr := ln.Accept()
-		if aerr != nil && slots != nil {
-			<-slots
-		}
 		if aerr != nil && ctx.Err() == nil && accept.Retryable(aerr) {
 			// Out of descriptors or memory: wait for connections to end
 			// rather than stop serving (as net/http does).
@@ -128,9 +115,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			mu.Lock()
 			delete(conns, c)
 			mu.Unlock()
-			if slots != nil {
-				<-slots
-			}
 		}()
 	}
 	ln.Close()
