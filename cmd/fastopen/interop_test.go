@@ -51,11 +51,12 @@ type serveLog struct {
 	InSYN  bool   `json:"in_syn"`
 }
 
-// startServe runs `fastopen serve` in h and returns a channel of its
-// per-connection log lines, once it is listening.
-func startServe(t *testing.T, h *lab.Host, args ...string) <-chan serveLog {
+// startJSONLog starts cmd, a fastopen command with --log-json, and reads
+// its standard error on a goroutine: line gets each line, decoded into l
+// when ok (the line is JSON), and end is called once the process closed
+// it. The process is interrupted and waited for when the test ends.
+func startJSONLog[T any](t *testing.T, cmd *lab.Cmd, line func(l T, text string, ok bool), end func()) {
 	t.Helper()
-	cmd := h.Command(binary, append([]string{"serve", "--log-json"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -64,24 +65,34 @@ func startServe(t *testing.T, h *lab.Host, args ...string) <-chan serveLog {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	go func() {
+		for sc := bufio.NewScanner(stderr); sc.Scan(); {
+			var l T
+			ok := json.Unmarshal(sc.Bytes(), &l) == nil
+			line(l, sc.Text(), ok)
+		}
+		end()
+	}()
+}
+
+// startServe runs `fastopen serve` in h and returns a channel of its
+// per-connection log lines, once it is listening.
+func startServe(t *testing.T, h *lab.Host, args ...string) <-chan serveLog {
+	t.Helper()
 	logs := make(chan serveLog, 64)
 	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var l serveLog
-			if json.Unmarshal(sc.Bytes(), &l) != nil {
-				t.Logf("serve: %s", sc.Text())
-				continue
-			}
-			switch l.Msg {
-			case "listening":
-				close(ready)
-			case "connection", "request": // echo, or --http/--tls
-				logs <- l
-			}
+	startJSONLog(t, h.Command(binary, append([]string{"serve", "--log-json"}, args...)...), func(l serveLog, text string, ok bool) {
+		if !ok {
+			t.Logf("serve: %s", text)
+			return
 		}
-	}()
+		switch l.Msg {
+		case "listening":
+			close(ready)
+		case "connection", "request": // echo, or --http/--tls
+			logs <- l
+		}
+	}, func() {})
 	select {
 	case <-ready:
 	case <-time.After(10 * time.Second):

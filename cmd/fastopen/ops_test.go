@@ -143,25 +143,12 @@ func startOpsServe(t *testing.T, h *lab.Host, args ...string) *opsServer {
 func startServeCmd(t *testing.T, cmd *lab.Cmd) *opsServer {
 	t.Helper()
 	s := &opsServer{cmd: cmd, logs: make(chan map[string]any, 256)}
-	stderr, err := s.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.cmd.Process.Signal(os.Interrupt); s.cmd.Wait() })
-	go func() {
-		defer close(s.logs)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var l map[string]any
-			if json.Unmarshal(sc.Bytes(), &l) != nil {
-				l = map[string]any{"msg": "text", "text": sc.Text()}
-			}
-			s.logs <- l
+	startJSONLog(t, cmd, func(l map[string]any, text string, ok bool) {
+		if !ok {
+			l = map[string]any{"msg": "text", "text": text}
 		}
-	}()
+		s.logs <- l
+	}, func() { close(s.logs) })
 	s.listening = s.wait(t, "listening")
 	return s
 }

@@ -3,10 +3,7 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,35 +34,22 @@ type relayLog struct {
 // lines and, with --metrics, the metrics URL, once it is listening.
 func startRelay(t *testing.T, h *lab.Host, args ...string) (<-chan relayLog, string) {
 	t.Helper()
-	cmd := h.Command(binary, append([]string{"relay", "--log-json"}, args...)...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
 	logs := make(chan relayLog, 64)
 	ready := make(chan string, 1)
-	go func() {
-		var url string
-		for sc := bufio.NewScanner(stderr); sc.Scan(); {
-			var l relayLog
-			if json.Unmarshal(sc.Bytes(), &l) != nil {
-				continue
-			}
-			switch l.Msg {
-			case "metrics":
-				url = l.URL
-			case "relaying":
-				ready <- url
-			case "connection":
-				logs <- l
-			}
+	var url string
+	startJSONLog(t, h.Command(binary, append([]string{"relay", "--log-json"}, args...)...), func(l relayLog, _ string, ok bool) {
+		if !ok {
+			return
 		}
-		close(ready)
-	}()
+		switch l.Msg {
+		case "metrics":
+			url = l.URL
+		case "relaying":
+			ready <- url
+		case "connection":
+			logs <- l
+		}
+	}, func() { close(ready) })
 	select {
 	case url, ok := <-ready:
 		if !ok {
