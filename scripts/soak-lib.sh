@@ -10,6 +10,9 @@
 #                                on (3); in_ns CMD... runs CMD in it
 #   soak_bg                      register $! to be stopped at exit
 #   soak_wait_tcp NS ADDR PORT   wait until something listens there
+#   soak_idle_conns PORT         load: every 7 s, 20 connections to
+#                                127.0.0.1:PORT in $ns left open and idle
+#                                (the server's idle timeout must end them)
 #   soak_watch LABEL PID [SRC]   watch a process; goroutines from SRC:
 #                                  metrics:FUNC  FUNC prints its Prometheus text
 #                                                (go_goroutines)
@@ -87,6 +90,11 @@ soak_ns() {
 in_ns() { ip netns exec "$ns" "$@"; }
 
 soak_bg() { soak_pids+=("$!"); }
+
+soak_idle_conns() {
+  in_ns bash -c "while :; do for i in \$(seq 20); do exec {fd}<>/dev/tcp/127.0.0.1:$1; done; sleep 7; done" 2>/dev/null &
+  soak_bg
+}
 
 soak_wait_tcp() {
   local _

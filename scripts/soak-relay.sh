@@ -39,8 +39,7 @@ done
 head -c 65536 /dev/urandom > "$work/big"
 in_ns bash -c "while :; do '$bin' send 127.0.0.1:9000 --plain --stream --data-file '$work/big' --count 50 --state none >/dev/null 2>&1 || true; done" &
 soak_bg
-in_ns bash -c "while :; do for i in \$(seq 20); do exec {fd}<>/dev/tcp/127.0.0.1:9000; done; sleep 7; done" 2>/dev/null &
-soak_bg
+soak_idle_conns 9000
 
 soak_watch near "$near" "sched:$work/near.err"
 soak_watch far "$far" "sched:$work/far.err"

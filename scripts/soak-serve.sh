@@ -29,8 +29,7 @@ done
 head -c 4096 /dev/urandom > "$work/big"
 in_ns bash -c "while :; do '$bin' send 127.0.0.1:8000 --data-file '$work/big' --count 200 >/dev/null 2>&1 || true; done" &
 soak_bg
-in_ns bash -c "while :; do for i in \$(seq 20); do exec {fd}<>/dev/tcp/127.0.0.1:8000; done; sleep 7; done" 2>/dev/null &
-soak_bg
+soak_idle_conns 8000
 bash -c "while :; do '$bin' key new > '$work/k.new' && chmod 600 '$work/k.new' && mv '$work/k.new' '$work/tfo.key'; sleep 3; done" &
 soak_bg
 
