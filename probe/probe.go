@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/cookie"
 	"github.com/fastopen/fastopen/kernel"
 	"github.com/fastopen/fastopen/sysctl"
 )
@@ -344,10 +345,8 @@ func (p *Prober) probeAddr(ctx context.Context, host string, ap netip.AddrPort) 
 	res := &Address{Address: ap}
 	var ev Evidence
 	var notes []string
-	switch err := flushCookie(ap.Addr()); {
-	case err == nil:
-		res.Flushed = true
-	case errors.Is(err, errNothingToFlush):
+	switch err := cookie.Flush(ap.Addr()); {
+	case err == nil, errors.Is(err, cookie.ErrNoCookie):
 		res.Flushed = true
 	default:
 		notes = append(notes, fmt.Sprintf("the cached cookie could not be flushed (%v): the first connection is cold only if none was cached", err))

@@ -19,12 +19,6 @@ import (
 	"github.com/fastopen/fastopen/trace"
 )
 
-// errNothingToFlush: the kernel held nothing for the address.
-var errNothingToFlush = cookie.ErrNoCookie
-
-// flushCookie makes the kernel forget its cookie for a (tcp_metrics).
-func flushCookie(a netip.Addr) error { return cookie.Flush(a) }
-
 // cookieOf returns the kernel's cached cookie for a and its fo_syn_drops.
 func cookieOf(a netip.Addr) ([]byte, int, error) {
 	cs, err := cookie.List()
