@@ -534,31 +534,25 @@ func (s *session) run() {
 		s.pending.Store(1)
 	} else {
 		s.pending.Store(2)
-		go func() {
-			n, err := io.Copy(outc, in)
-			rec.up += n
-			r.stats.bytesUp.Add(uint64(n))
-			if err != nil {
-				rec.upErr = err
-				s.abort()
-			} else {
-				s.passEOF(outc)
-			}
-			s.copyDone()
-		}()
+		go s.copy(outc, in, &rec.up, &rec.upErr, &r.stats.bytesUp)
 	}
-	go func() {
-		n, err := io.Copy(in, outc)
-		rec.down = n
-		r.stats.bytesDown.Add(uint64(n))
-		if err != nil {
-			rec.downErr = err
-			s.abort()
-		} else {
-			s.passEOF(in)
-		}
-		s.copyDone()
-	}()
+	go s.copy(in, outc, &rec.down, &rec.downErr, &r.stats.bytesDown)
+}
+
+// copy is one direction of a session: it copies src to dst, adds what it
+// copied to *n and to total, and then passes the EOF on or, on an error
+// (kept in *errp), aborts the session.
+func (s *session) copy(dst, src net.Conn, n *int64, errp *error, total *atomic.Uint64) {
+	c, err := io.Copy(dst, src)
+	*n += c
+	total.Add(uint64(c))
+	if err != nil {
+		*errp = err
+		s.abort()
+	} else {
+		s.passEOF(dst)
+	}
+	s.copyDone()
 }
 
 // flightBuffers holds first-flight buffers of MaxFirstFlightSize bytes,
