@@ -470,16 +470,16 @@ func (p *Prober) finish(res *Address, ev Evidence, notes []string, capt capture)
 	return res
 }
 
+// median returns the median of ds, which it sorts.
 func median(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if n := len(s); n%2 == 0 {
-		return (s[n/2-1] + s[n/2]) / 2
+	slices.Sort(ds)
+	if n := len(ds); n%2 == 0 {
+		return (ds[n/2-1] + ds[n/2]) / 2
 	}
-	return s[len(s)/2]
+	return ds[len(ds)/2]
 }
 
 // synTimeout is the kernel's initial retransmission timeout
