@@ -344,11 +344,15 @@ func (r *Relay) dial(ctx context.Context, flight []byte) (c net.Conn, lazy bool,
 	}
 	d := r.Dialer
 	if d == nil {
-		d = &fastopen.Dialer{}
+		d = &zeroDialer
 	}
 	c, err = d.DialContext(ctx, network, r.To)
 	return c, true, err
 }
+
+// zeroDialer is the Dialer of a Relay whose Dialer is nil, shared so that
+// a connection does not allocate one (dialing does not change it).
+var zeroDialer fastopen.Dialer
 
 func orDefault[T int | time.Duration](v, def T) T {
 	if v == 0 {
