@@ -241,7 +241,7 @@ func (r *Relay) Serve(ln net.Listener) error {
 				return ErrClosed
 			}
 			if accept.Retryable(err) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				backoff = accept.Backoff(backoff)
 				r.warn("accept failed; retrying", "error", err.Error(), "retry_in", backoff)
 				time.Sleep(backoff)
 				continue
