@@ -54,6 +54,15 @@ func serve(t *testing.T, h *lab.Host, lc labtest.Listener, addr string, r *relay
 	return ln.Addr().String()
 }
 
+// refusedAddr returns an address in h where nothing listens any more:
+// connections to it are refused.
+func refusedAddr(t *testing.T, h *lab.Host) string {
+	t.Helper()
+	ln := labtest.Listen(t, h, &net.ListenConfig{}, "tcp4", "127.0.0.1:0")
+	ln.Close()
+	return ln.Addr().String()
+}
+
 // pair starts a client relay (plain listener, TFO dialer) in client that
 // forwards to a server relay (TFO listener, plain dialer) in server that
 // forwards to backend, and returns the client relay's address and both
