@@ -97,6 +97,9 @@ type connState struct {
 	infoErr  error
 	tls      bool
 	requests atomic.Int64
+	// handshake: the client was seen to have completed the handshake;
+	// it stays so, and later requests need not ask the kernel again.
+	handshake atomic.Bool
 }
 
 type connKey struct{}
@@ -179,7 +182,7 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Before the handshake completes, all the server has read came from
 	// the SYN; once it has, the client is live and no replay is possible.
 	// A connection whose SYN carried no data needs no check.
-	req.Handshake = !cs.info.SYNData || handshakeDone(cs.conn)
+	req.Handshake = !cs.info.SYNData || cs.handshakeDone()
 	switch {
 	case Safe(r):
 	case req.EarlyData, !req.Handshake && g.Early == EarlyReject:
@@ -206,14 +209,22 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(http.ErrAbortHandler)
 		}
 		req.Handshake = true
+		cs.handshake.Store(true)
 	}
 	g.Handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestKey{}, req)))
 }
 
-// handshakeDone reports whether c's TCP handshake is over, as the kernel
-// says (TCP_INFO); a connection that cannot be queried counts as not
-// done.
-func handshakeDone(c net.Conn) bool {
-	inf, err := fastopen.InfoOf(c)
-	return err == nil && inf.State != "SYN_RECV"
+// handshakeDone reports whether the connection's TCP handshake is over,
+// as the kernel says (TCP_INFO) until it has said so once; a connection
+// that cannot be queried counts as not done.
+func (cs *connState) handshakeDone() bool {
+	if cs.handshake.Load() {
+		return true
+	}
+	inf, err := fastopen.InfoOf(cs.conn)
+	done := err == nil && inf.State != "SYN_RECV"
+	if done {
+		cs.handshake.Store(true)
+	}
+	return done
 }

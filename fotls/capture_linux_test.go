@@ -3,6 +3,7 @@ package fotls_test
 import (
 	"context"
 	"crypto/tls"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -33,21 +34,11 @@ func TestClientHelloInSYN(t *testing.T) {
 		t.Fatal(err)
 	}
 	ln := labtest.Listen(t, l.Server, &fastopen.ListenConfig{}, "tcp4", addr.String())
-	tln := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}})
-	go func() {
-		for {
-			c, err := tln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				c.Write([]byte("ok"))
-				c.Read(make([]byte, 1)) // until the client closes
-			}()
-		}
-	}()
+	labtest.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}}), func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Write([]byte("ok"))
+		c.Read(make([]byte, 1)) // until the client closes
+	})
 
 	path := filepath.Join(t.TempDir(), "tls.pcap")
 	f, err := os.Create(path)

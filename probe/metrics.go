@@ -44,26 +44,26 @@ type Handler struct {
 // NewHandler returns a Handler with the given template and bounds (zero:
 // defaults).
 func NewHandler(p Prober, maxConcurrent int, maxProbeTime time.Duration) *Handler {
-	if maxConcurrent <= 0 {
-		maxConcurrent = DefaultMaxConcurrent
+	h := &Handler{Prober: p, MaxConcurrent: maxConcurrent, MaxProbeTime: maxProbeTime}
+	h.once.Do(h.init)
+	return h
+}
+
+// init puts in the defaults of the bounds left zero and makes the
+// semaphore; once, before the first probe.
+func (h *Handler) init() {
+	if h.MaxConcurrent <= 0 {
+		h.MaxConcurrent = DefaultMaxConcurrent
 	}
-	if maxProbeTime <= 0 {
-		maxProbeTime = DefaultMaxProbeTime
+	if h.MaxProbeTime <= 0 {
+		h.MaxProbeTime = DefaultMaxProbeTime
 	}
-	return &Handler{Prober: p, MaxConcurrent: maxConcurrent, MaxProbeTime: maxProbeTime}
+	h.sem = make(chan struct{}, h.MaxConcurrent)
 }
 
 // ServeHTTP runs one probe and writes its metrics.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.once.Do(func() {
-		if h.MaxConcurrent <= 0 {
-			h.MaxConcurrent = DefaultMaxConcurrent
-		}
-		if h.MaxProbeTime <= 0 {
-			h.MaxProbeTime = DefaultMaxProbeTime
-		}
-		h.sem = make(chan struct{}, h.MaxConcurrent)
-	})
+	h.once.Do(h.init)
 	q := r.URL.Query()
 	for _, k := range [...]string{"target", "as", "count", "timeout"} {
 		if n := len(q[k]); n > 1 {

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/cookie"
 	"github.com/fastopen/fastopen/kernel"
 	"github.com/fastopen/fastopen/sysctl"
 )
@@ -344,10 +345,8 @@ func (p *Prober) probeAddr(ctx context.Context, host string, ap netip.AddrPort) 
 	res := &Address{Address: ap}
 	var ev Evidence
 	var notes []string
-	switch err := flushCookie(ap.Addr()); {
-	case err == nil:
-		res.Flushed = true
-	case errors.Is(err, errNothingToFlush):
+	switch err := cookie.Flush(ap.Addr()); {
+	case err == nil, errors.Is(err, cookie.ErrNoCookie):
 		res.Flushed = true
 	default:
 		notes = append(notes, fmt.Sprintf("the cached cookie could not be flushed (%v): the first connection is cold only if none was cached", err))
@@ -471,16 +470,16 @@ func (p *Prober) finish(res *Address, ev Evidence, notes []string, capt capture)
 	return res
 }
 
+// median returns the median of ds, which it sorts.
 func median(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if n := len(s); n%2 == 0 {
-		return (s[n/2-1] + s[n/2]) / 2
+	slices.Sort(ds)
+	if n := len(ds); n%2 == 0 {
+		return (ds[n/2-1] + ds[n/2]) / 2
 	}
-	return s[len(s)/2]
+	return ds[len(ds)/2]
 }
 
 // synTimeout is the kernel's initial retransmission timeout

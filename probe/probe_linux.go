@@ -14,29 +14,25 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/vishvananda/netlink"
 
-	"github.com/fastopen/fastopen/cookie"
 	"github.com/fastopen/fastopen/internal/tcpinfo"
+	"github.com/fastopen/fastopen/internal/tcpmetrics"
 	"github.com/fastopen/fastopen/trace"
 )
 
-// errNothingToFlush: the kernel held nothing for the address.
-var errNothingToFlush = cookie.ErrNoCookie
-
-// flushCookie makes the kernel forget its cookie for a (tcp_metrics).
-func flushCookie(a netip.Addr) error { return cookie.Flush(a) }
-
-// cookieOf returns the kernel's cached cookie for a and its fo_syn_drops.
+// cookieOf returns the kernel's cached cookie for a and its fo_syn_drops
+// (none when it holds no cookie for a): one tcp_metrics lookup of a, not
+// a dump of the whole cache.
 func cookieOf(a netip.Addr) ([]byte, int, error) {
-	cs, err := cookie.List()
-	if err != nil {
+	e, err := tcpmetrics.Get(a)
+	switch {
+	case errors.Is(err, tcpmetrics.ErrNotFound):
+		return nil, 0, nil
+	case err != nil:
 		return nil, 0, err
+	case len(e.Cookie) == 0:
+		return nil, 0, nil
 	}
-	for _, c := range cs {
-		if c.Dest == a {
-			return c.Cookie, int(c.SYNDrops), nil
-		}
-	}
-	return nil, 0, nil
+	return e.Cookie, int(e.SYNDrops), nil
 }
 
 // synRetransmits is TCP_INFO's tcpi_total_retrans: right after a

@@ -7,14 +7,8 @@ import (
 	"net/netip"
 	"syscall"
 
-	"github.com/fastopen/fastopen/cookie"
 	"github.com/fastopen/fastopen/sysctl"
 )
-
-// errNothingToFlush: the kernel held nothing for the address.
-var errNothingToFlush = cookie.ErrNoCookie
-
-func flushCookie(a netip.Addr) error { return cookie.Flush(a) }
 
 func cookieOf(netip.Addr) ([]byte, int, error) {
 	return nil, 0, fmt.Errorf("the kernel's cookie cache: %w", sysctl.ErrUnsupported)

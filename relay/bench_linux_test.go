@@ -142,6 +142,20 @@ var (
 	proxies = []proxy{relayProxy, haproxyProxy, haproxySpliceProxy, socatProxy}
 )
 
+// directAndProxies runs run as a sub-benchmark on target itself, then on
+// each of the proxies, started in h on 127.0.0.1 from port on and
+// forwarding to target.
+func directAndProxies(b *testing.B, h *lab.Host, port int, target string, run func(b *testing.B, addr string)) {
+	b.Run("direct", func(b *testing.B) { run(b, target) })
+	for i, p := range proxies {
+		b.Run(p.name, func(b *testing.B) {
+			listen := "127.0.0.1:" + strconv.Itoa(port+i)
+			p.start(b, h, listen, target)
+			run(b, listen)
+		})
+	}
+}
+
 // sink accepts connections in h on addr, reads each to EOF and answers
 // with one byte: a transfer is over when that byte arrives.
 func sink(b *testing.B, h *lab.Host, addr string) {
@@ -186,14 +200,7 @@ func BenchmarkThroughput(b *testing.B) {
 					c.Close()
 				}
 			}
-			b.Run("direct", func(b *testing.B) { run(b, target) })
-			for i, p := range proxies {
-				b.Run(p.name, func(b *testing.B) {
-					listen := "127.0.0.1:" + strconv.Itoa(6001+i)
-					p.start(b, client, listen, target)
-					run(b, listen)
-				})
-			}
+			directAndProxies(b, client, 6001, target, run)
 		})
 	}
 }
@@ -223,14 +230,7 @@ func BenchmarkConnRate(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "conn/s")
 	}
-	b.Run("direct", func(b *testing.B) { run(b, target) })
-	for i, p := range proxies {
-		b.Run(p.name, func(b *testing.B) {
-			listen := "127.0.0.1:" + strconv.Itoa(6101+i)
-			p.start(b, h, listen, target)
-			run(b, listen)
-		})
-	}
+	directAndProxies(b, h, 6101, target, run)
 }
 
 // rss is the resident memory of pid and its children (socat forks one

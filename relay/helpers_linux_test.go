@@ -39,11 +39,7 @@ func inHost(h *lab.Host, d *fastopen.Dialer) func(ctx context.Context, network, 
 // still relayed, then closes r.
 func serve(t *testing.T, h *lab.Host, lc labtest.Listener, addr string, r *relay.Relay) string {
 	t.Helper()
-	var ln net.Listener
-	labtest.Run(t, h, func() (err error) {
-		ln, err = lc.Listen(context.Background(), "tcp4", addr)
-		return err
-	})
+	ln := labtest.Listen(t, h, lc, "tcp4", addr)
 	done := make(chan error, 1)
 	go func() { done <- r.Serve(ln) }()
 	t.Cleanup(func() {
@@ -55,6 +51,15 @@ func serve(t *testing.T, h *lab.Host, lc labtest.Listener, addr string, r *relay
 			t.Errorf("Serve returned %v, want ErrClosed", err)
 		}
 	})
+	return ln.Addr().String()
+}
+
+// refusedAddr returns an address in h where nothing listens any more:
+// connections to it are refused.
+func refusedAddr(t *testing.T, h *lab.Host) string {
+	t.Helper()
+	ln := labtest.Listen(t, h, &net.ListenConfig{}, "tcp4", "127.0.0.1:0")
+	ln.Close()
 	return ln.Addr().String()
 }
 

@@ -241,7 +241,7 @@ func (r *Relay) Serve(ln net.Listener) error {
 				return ErrClosed
 			}
 			if accept.Retryable(err) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				backoff = accept.Backoff(backoff)
 				r.warn("accept failed; retrying", "error", err.Error(), "retry_in", backoff)
 				time.Sleep(backoff)
 				continue
@@ -344,11 +344,15 @@ func (r *Relay) dial(ctx context.Context, flight []byte) (c net.Conn, lazy bool,
 	}
 	d := r.Dialer
 	if d == nil {
-		d = &fastopen.Dialer{}
+		d = &zeroDialer
 	}
 	c, err = d.DialContext(ctx, network, r.To)
 	return c, true, err
 }
+
+// zeroDialer is the Dialer of a Relay whose Dialer is nil, shared so that
+// a connection does not allocate one (dialing does not change it).
+var zeroDialer fastopen.Dialer
 
 func orDefault[T int | time.Duration](v, def T) T {
 	if v == 0 {
@@ -534,31 +538,25 @@ func (s *session) run() {
 		s.pending.Store(1)
 	} else {
 		s.pending.Store(2)
-		go func() {
-			n, err := io.Copy(outc, in)
-			rec.up += n
-			r.stats.bytesUp.Add(uint64(n))
-			if err != nil {
-				rec.upErr = err
-				s.abort()
-			} else {
-				s.passEOF(outc)
-			}
-			s.copyDone()
-		}()
+		go s.copy(outc, in, &rec.up, &rec.upErr, &r.stats.bytesUp)
 	}
-	go func() {
-		n, err := io.Copy(in, outc)
-		rec.down = n
-		r.stats.bytesDown.Add(uint64(n))
-		if err != nil {
-			rec.downErr = err
-			s.abort()
-		} else {
-			s.passEOF(in)
-		}
-		s.copyDone()
-	}()
+	go s.copy(in, outc, &rec.down, &rec.downErr, &r.stats.bytesDown)
+}
+
+// copy is one direction of a session: it copies src to dst, adds what it
+// copied to *n and to total, and then passes the EOF on or, on an error
+// (kept in *errp), aborts the session.
+func (s *session) copy(dst, src net.Conn, n *int64, errp *error, total *atomic.Uint64) {
+	c, err := io.Copy(dst, src)
+	*n += c
+	total.Add(uint64(c))
+	if err != nil {
+		*errp = err
+		s.abort()
+	} else {
+		s.passEOF(dst)
+	}
+	s.copyDone()
 }
 
 // flightBuffers holds first-flight buffers of MaxFirstFlightSize bytes,

@@ -149,9 +149,7 @@ func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
 func TestBackendDown(t *testing.T) {
 	noLeaks(t)
 	h := labtest.Host(t, "relay", 3)
-	closed := labtest.Listen(t, h, &net.ListenConfig{}, "tcp4", "127.0.0.1:0")
-	down := closed.Addr().String()
-	closed.Close() // nothing listens there any more: connections are refused
+	down := refusedAddr(t, h)
 	caddr, cr, sr := pair(t, h, h, "127.0.0.1:0", down, relay.EarlyForward)
 	c := dialLocal(t, h, caddr)
 	c.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
@@ -177,9 +175,7 @@ func TestBackendDown(t *testing.T) {
 func TestFarEndDown(t *testing.T) {
 	noLeaks(t)
 	h := labtest.Host(t, "relay", 3)
-	closed := labtest.Listen(t, h, &net.ListenConfig{}, "tcp4", "127.0.0.1:0")
-	down := closed.Addr().String()
-	closed.Close()
+	down := refusedAddr(t, h)
 	cr := &relay.Relay{To: down, DialData: inHost(h, &fastopen.Dialer{}), Logger: testLogger(t, "client relay")}
 	caddr := serve(t, h, &net.ListenConfig{}, "127.0.0.1:0", cr)
 	c := dialLocal(t, h, caddr)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Retryable reports whether an Accept error is a passing shortage
@@ -19,6 +20,13 @@ func Retryable(err error) bool {
 		}
 	}
 	return false
+}
+
+// Backoff returns the pause before accepting again after a Retryable
+// error, given the previous pause (zero after a success): 5 ms, doubling
+// up to one second, as net/http's Server does.
+func Backoff(prev time.Duration) time.Duration {
+	return min(max(2*prev, 5*time.Millisecond), time.Second)
 }
 
 // Limit returns a listener that accepts at most n connections at a time

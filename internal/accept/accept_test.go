@@ -76,3 +76,17 @@ func TestLimit(t *testing.T) {
 		t.Fatal("Accept after Close returned a connection")
 	}
 }
+
+func TestBackoff(t *testing.T) {
+	var got []time.Duration
+	for d := time.Duration(0); len(got) < 10; {
+		d = Backoff(d)
+		got = append(got, d)
+	}
+	want := []time.Duration{5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000}
+	for i := range want {
+		if got[i] != want[i]*time.Millisecond {
+			t.Fatalf("Backoff steps %v, want %v ms", got, want)
+		}
+	}
+}
