@@ -88,7 +88,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		if aerr != nil && ctx.Err() == nil && accept.Retryable(aerr) {
 			// Out of descriptors or memory: wait for connections to end
 			// rather than stop serving (as net/http does).
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			backoff = accept.Backoff(backoff)
 			if s.Logger != nil {
 				s.Logger.Warn("accept failed; retrying", slog.String("error", aerr.Error()), slog.Duration("retry_in", backoff))
 			}

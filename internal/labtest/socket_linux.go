@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fastopen/fastopen/internal/tcpinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,16 +49,7 @@ func TCPInfo(c net.Conn) (*unix.TCPInfo, error) {
 	if !ok {
 		return nil, fmt.Errorf("TCP_INFO of a %T: not a socket", c)
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var info *unix.TCPInfo
-	var ierr error
-	if err := rc.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
-		return nil, err
-	}
-	return info, ierr
+	return tcpinfo.Of(sc)
 }
 
 // SYNData reports whether info has TCPI_OPT_SYN_DATA: the data sent in the
