@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -129,12 +128,7 @@ func checkSize(path, what string, size int64) error {
 // readBounded reads at most MaxKeyFileSize+1 bytes of path: enough to
 // tell that a file is too large without reading all of it.
 func readBounded(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
+	return atomicfile.ReadRegular(path, MaxKeyFileSize)
 }
 
 // WriteKeyFile writes keys in LoadKeyFile's format with mode 0600,

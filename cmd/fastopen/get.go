@@ -19,6 +19,7 @@ import (
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/fohttp"
 	"github.com/fastopen/fastopen/fotls"
+	"github.com/fastopen/fastopen/internal/atomicfile"
 	"github.com/fastopen/fastopen/internal/cli"
 )
 
@@ -196,22 +197,14 @@ func getTLSConfig(insecure bool, caFile string, fit bool) (*tls.Config, error) {
 
 // readBounded reads a regular file of at most limit bytes.
 func readBounded(name string, limit int64) ([]byte, error) {
-	f, err := os.Open(name)
+	b, err := atomicfile.ReadRegular(name, limit)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than the %d bytes allowed", name, limit)
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", name)
-	}
-	if st.Size() > limit {
-		return nil, fmt.Errorf("%s is %d bytes, more than the %d allowed", name, st.Size(), limit)
-	}
-	return io.ReadAll(io.LimitReader(f, limit))
+	return b, nil
 }
 
 // getBanner says what `get` is about to do; for HTTPS, whether the

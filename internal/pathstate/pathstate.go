@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -75,15 +74,10 @@ func Read(name string) ([]fastopen.PathEntry, error) {
 	if err := checkRegular(name); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(name)
+	b, err := atomicfile.ReadRegular(name, MaxFileSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("state file: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("state file: %w", err)
 	}
