@@ -1,7 +1,8 @@
 // Package atomicfile replaces files atomically: a reader sees the old
 // content or the new, never a half-written file. A writer killed half-way
 // leaves a temporary file behind; the next write beside it removes it, so
-// secret material does not linger.
+// secret material does not linger. ReadRegular reads such a file back,
+// bounded, refusing anything that is not a regular file.
 package atomicfile
 
 import (
