@@ -70,7 +70,6 @@ func New() (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		reg: prometheus.NewRegistry(),
 		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fastopen_server_connections_total",
 			Help: "Connections accepted, by whether their first bytes arrived in the SYN (syn_data=\"true\": TFO worked).",
@@ -94,13 +93,18 @@ func New() (*Server, error) {
 	s.accepted.WithLabelValues("false")
 	s.keyLoads.WithLabelValues("ok")
 	s.keyLoads.WithLabelValues("error")
-	s.reg.MustRegister(s.accepted, s.synBytes, s.keyLoads, s.replays, NewKernelCollector(cf),
-		// The Go runtime's and the process's own metrics (go_*,
-		// process_*: goroutines, memory, descriptors), as Prometheus
-		// users expect from a Go server.
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.reg = NewRegistry(s.accepted, s.synBytes, s.keyLoads, s.replays, NewKernelCollector(cf))
 	return s, nil
+}
+
+// NewRegistry returns a registry of cs and of the Go runtime's and the
+// process's own metrics (go_*, process_*: goroutines, memory,
+// descriptors), as Prometheus users expect from a Go server.
+func NewRegistry(cs ...prometheus.Collector) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(cs...)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }
 
 // Serve serves Handler at /metrics on ln until ctx ends, as the

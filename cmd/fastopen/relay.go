@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/cli"
 	"github.com/fastopen/fastopen/kernel"
@@ -226,8 +224,7 @@ func serveRelayMetrics(ctx context.Context, addr string, r *relay.Relay, log *sl
 	if err != nil {
 		return fmt.Errorf("--metrics: %w", err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(relay.NewCollector(r), metrics.NewKernelCollector(cf))
+	reg := metrics.NewRegistry(relay.NewCollector(r), metrics.NewKernelCollector(cf))
 	mln, err := net.Listen("tcp", addr)
 	if err != nil {
 		cf.Close()

@@ -101,6 +101,7 @@ func TestRelayCommand(t *testing.T) {
 		`fastopen_relay_connections_total{leg="out",syn_data="false"} 1`,
 		`fastopen_relay_bytes_total{direction="up"} 12`,
 		`fastopen_kernel_tcpext_total{counter="TCPFastOpenActive"} 1`,
+		"go_goroutines ", "process_open_fds ", // the runtime's and the process's own, as serve's
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
