@@ -14,13 +14,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fastopen/fastopen"
-	"github.com/fastopen/fastopen/bench"
 	"github.com/fastopen/fastopen/echo"
 	"github.com/fastopen/fastopen/internal/labtest"
 	"github.com/fastopen/fastopen/lab"
@@ -91,71 +88,18 @@ func servers(t *testing.T, l *lab.Lab) map[string]netip.AddrPort {
 	}
 }
 
-// waitListening dials addr from the server's own namespace (no emulated
-// delay, nothing cached at the client) until it accepts, or until the
-// process behind it exits.
-func waitListening(t *testing.T, l *lab.Lab, addr netip.AddrPort, exited <-chan struct{}, what string, log func() string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var c net.Conn
-		err := l.Server.Run(func() (err error) {
-			c, err = net.DialTimeout("tcp", addr.String(), time.Second)
-			return err
-		})
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			t.Fatalf("%s exited: %s", what, log())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not accept connections on %s: %v; %s", what, addr, err, log())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// runDaemon starts a server program in the lab's server host and stops it
-// when the test ends.
+// runDaemon starts a server program in the lab's server host, once it
+// accepts on addr, and stops it when the test ends; dir's error.log is
+// shown if it does not start.
 func runDaemon(t *testing.T, l *lab.Lab, addr netip.AddrPort, what, dir string, name string, args ...string) {
 	t.Helper()
-	cmd := l.Server.Command(name, args...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", what, err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(3 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	waitListening(t, l, addr, exited, what, func() string {
-		b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-		return out.String() + string(b)
-	})
+	labtest.StartDaemon(t, l.Server, addr.String(), what, []string{filepath.Join(dir, "error.log")}, name, args...)
 }
 
 // serveNginx runs nginx with `listen ADDR fastopen=16` (bench.NginxConfig).
 func serveNginx(t *testing.T, l *lab.Lab, addr netip.AddrPort) netip.AddrPort {
 	t.Helper()
-	nginx := labtest.NeedCommand(t, "nginx")
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(bench.NginxConfig(dir, addr, 16)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	runDaemon(t, l, addr, "nginx", dir, nginx, "-p", dir, "-c", conf)
+	labtest.StartNginx(t, l.Server, addr, 16)
 	return addr
 }
 

@@ -65,22 +65,6 @@ type proxy struct {
 	start func(b *testing.B, h *lab.Host, listen, to string) *exec.Cmd
 }
 
-// waitListening waits until something accepts on addr inside h; what
-// names the program for the error.
-func waitListening(tb testing.TB, h *lab.Host, addr, what string) {
-	tb.Helper()
-	if err := waitFor(func() bool {
-		var c net.Conn
-		err := h.Run(func() (err error) { c, err = net.Dial("tcp", addr); return err })
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}); err != nil {
-		tb.Fatalf("%s does not accept connections on %s", what, addr)
-	}
-}
-
 // startCmd starts name args in h, stopped when the benchmark ends.
 func startCmd(b *testing.B, h *lab.Host, listen string, name string, args ...string) *exec.Cmd {
 	b.Helper()
@@ -97,7 +81,7 @@ func startCmd(b *testing.B, h *lab.Host, listen string, name string, args ...str
 			b.Logf("%s: %s", name, stderr.String())
 		}
 	})
-	waitListening(b, h, listen, name)
+	labtest.WaitAccepting(b, h, listen, nil, name, nil)
 	return c.Cmd
 }
 
@@ -320,7 +304,7 @@ func BenchmarkIdleConn(b *testing.B) {
 func BenchmarkHAProxyTFO(b *testing.B) {
 	const rtt = 50 * time.Millisecond
 	l := labtest.Lab(b, lab.Config{RTT: rtt})
-	startNginx(b, l.Server, netip.MustParseAddrPort("127.0.0.1:8080"))
+	labtest.StartNginx(b, l.Server, netip.MustParseAddrPort("127.0.0.1:8080"), 0)
 	far := netip.AddrPortFrom(l.ServerAddr(false), 9000).String()
 	startCmd(b, l.Server, far, fastopenBinary(b), "relay", "--listen", far, "--to", "127.0.0.1:8080", "--tfo", "listen", "--early", "forward")
 	farWait := netip.AddrPortFrom(l.ServerAddr(false), 9001).String()

@@ -3,8 +3,6 @@ package relay_test
 import (
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,25 +15,6 @@ import (
 	"github.com/fastopen/fastopen/lab"
 	"github.com/fastopen/fastopen/relay"
 )
-
-// startNginx runs nginx in h on addr without TFO (fastopen=0 sets the
-// listener's TFO queue to 0: SYN data is never accepted) and waits until
-// it accepts connections.
-func startNginx(t testing.TB, h *lab.Host, addr netip.AddrPort) {
-	t.Helper()
-	nginx := labtest.NeedCommand(t, "nginx")
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(bench.NginxConfig(dir, addr, 0)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := h.Command(nginx, "-p", dir, "-c", conf)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitListening(t, h, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), addr.Port()).String(), "nginx")
-}
 
 // curlTime runs one curl GET in h and returns its time_total.
 func curlTime(t *testing.T, h *lab.Host, url string, tfo bool) time.Duration {
@@ -73,7 +52,7 @@ func curlTime(t *testing.T, h *lab.Host, url string, tfo bool) time.Duration {
 func TestCurlThroughRelays(t *testing.T) {
 	const rtt = 40 * time.Millisecond
 	l := labtest.Lab(t, lab.Config{RTT: rtt})
-	startNginx(t, l.Server, netip.MustParseAddrPort("0.0.0.0:8080"))
+	labtest.StartNginx(t, l.Server, netip.MustParseAddrPort("0.0.0.0:8080"), 0) // without TFO: fastopen=0 accepts no SYN data
 	server := l.ServerAddr(false).String()
 	// Lower bounds are physics; upper bounds leave room for a busy
 	// machine (the first connection also starts threads in namespaces)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -137,26 +136,6 @@ func jsonRecords[T any](t *testing.T, h *lab.Host, cmd string, args ...string) [
 	return recs
 }
 
-// waitPort waits until something listens on addr inside h.
-func waitPort(t *testing.T, h *lab.Host, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		ok := h.Run(func() error {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-			}
-			return err
-		}) == nil
-		if ok {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("nothing listens on %s", addr)
-}
-
 // TestServeAndSend: our client against our server, cold then warm, with the
 // server's log proving the data came in the SYN.
 func TestServeAndSend(t *testing.T) {
@@ -205,7 +184,7 @@ func TestCurl(t *testing.T) {
 // HTTP request rides in the SYN and nginx's reply is printed.
 func TestNginx(t *testing.T) {
 	h := labtest.Host(t, "cli", 3)
-	startNginx(t, h, "127.0.0.1:8080")
+	labtest.StartNginx(t, h, netip.MustParseAddrPort("127.0.0.1:8080"), 16)
 	recs := sendRecords(t, h, "127.0.0.1:8080", "--count", "3", "--data", `GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`)
 	for i, r := range recs {
 		if !strings.HasPrefix(r.Reply, "HTTP/1.1 200 OK") || !strings.HasSuffix(r.Reply, bench.NginxBody) {
@@ -215,33 +194,6 @@ func TestNginx(t *testing.T) {
 	if recs[0].SYNData || !recs[1].SYNData || !recs[2].SYNData {
 		t.Fatalf("syn_data = %v %v %v, want false true true", recs[0].SYNData, recs[1].SYNData, recs[2].SYNData)
 	}
-}
-
-// startNginx runs nginx with bench.NginxConfig (fastopen=16) in h on
-// addr until the test ends.
-func startNginx(t *testing.T, h *lab.Host, addr string) {
-	t.Helper()
-	nginx := labtest.NeedCommand(t, "nginx")
-	dir := t.TempDir()
-	conf := bench.NginxConfig(dir, netip.MustParseAddrPort(addr), 16)
-	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := h.Command(nginx, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
-	var errOut strings.Builder
-	cmd.Stderr = &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx stderr: %s\nerror.log: %s", errOut.String(), b)
-		}
-	})
-	waitPort(t, h, addr)
 }
 
 // TestPythonSeed: the walkthrough's programs (ported to Python 3) against
@@ -273,7 +225,7 @@ func TestPythonSeed(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		waitPort(t, h, "127.0.0.1:8000")
+		labtest.WaitAccepting(t, h, "127.0.0.1:8000", nil, "server.py", nil)
 		recs := sendRecords(t, h, "127.0.0.1:8000", "--count", "2")
 		if recs[0].Reply != "hello!" || recs[1].Reply != "hello!" || recs[0].SYNData || !recs[1].SYNData {
 			t.Fatalf("records: %+v", recs)
