@@ -321,7 +321,7 @@ func handshakeOver(tc *net.TCPConn) (bool, error) {
 func handshakeState(fd uintptr) (bool, error) {
 	var ti unix.TCPInfo
 	if err := readTCPInfo(fd, &ti); err != nil {
-		return true, os.NewSyscallError("getsockopt TCP_INFO", err)
+		return true, err
 	}
 	if ti.State == unix.BPF_TCP_SYN_SENT || ti.State == unix.BPF_TCP_SYN_RECV {
 		return false, nil
