@@ -319,11 +319,11 @@ func handshakeOver(tc *net.TCPConn) (bool, error) {
 // (it is out of SYN_SENT and SYN_RECV) and if so how: nil, or the error
 // that ended it.
 func handshakeState(fd uintptr) (bool, error) {
-	var ti unix.TCPInfo
-	if err := readTCPInfo(fd, &ti); err != nil {
+	state, err := tcpState(int(fd))
+	if err != nil {
 		return true, err
 	}
-	if ti.State == unix.BPF_TCP_SYN_SENT || ti.State == unix.BPF_TCP_SYN_RECV {
+	if state == unix.BPF_TCP_SYN_SENT || state == unix.BPF_TCP_SYN_RECV {
 		return false, nil
 	}
 	soerr, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
@@ -332,7 +332,7 @@ func handshakeState(fd uintptr) (bool, error) {
 		return true, os.NewSyscallError("getsockopt SO_ERROR", err)
 	case soerr != 0:
 		return true, syscall.Errno(soerr)
-	case ti.State == unix.BPF_TCP_CLOSE:
+	case state == unix.BPF_TCP_CLOSE:
 		return true, unix.ECONNRESET
 	}
 	return true, nil

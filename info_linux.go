@@ -84,8 +84,8 @@ var isBigEndian = func() bool {
 
 // readTCPInfo reads TCP_INFO of the socket fd into ti without allocating:
 // x/sys's GetsockoptTCPInfo returns a new struct on every call, which on
-// a connection's hot paths (the first write, the handshake wait) would be
-// most of what the library allocates per connection.
+// a connection's hot paths (the first write, accept) would be most of
+// what the library allocates per connection.
 func readTCPInfo(fd uintptr, ti *unix.TCPInfo) error {
 	l := uint32(unsafe.Sizeof(*ti))
 	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO, uintptr(unsafe.Pointer(ti)), uintptr(unsafe.Pointer(&l)), 0)
