@@ -209,10 +209,6 @@ func (g *dialing) control(ctx context.Context, network, address string, rc sysca
 	switch {
 	case serr == nil && want == 0:
 		g.off = ReasonPathMemory
-		if g.d.Require {
-			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonPathMemory, Err: ErrNotUsed}
-		}
-		return nil
 	case serr == nil:
 		g.off = ReasonNone
 		return nil
@@ -220,19 +216,20 @@ func (g *dialing) control(ctx context.Context, network, address string, rc sysca
 		// The kernel refuses TCP_FASTOPEN_CONNECT when
 		// net.ipv4.tcp_fastopen lacks the client bit (do_tcp_setsockopt).
 		g.off = ReasonKernelOff
-		if g.d.Require {
-			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonKernelOff, Err: ErrNotUsed}
-		}
-		return nil
 	case errors.Is(serr, unix.ENOPROTOOPT):
 		// Kernels before 4.11 have no TCP_FASTOPEN_CONNECT.
 		g.off = ReasonUnsupported
-		if g.d.Require {
-			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonUnsupported, Err: errors.ErrUnsupported}
-		}
+	default:
+		return os.NewSyscallError("setsockopt TCP_FASTOPEN_CONNECT", serr)
+	}
+	if !g.d.Require {
 		return nil
 	}
-	return os.NewSyscallError("setsockopt TCP_FASTOPEN_CONNECT", serr)
+	why := ErrNotUsed
+	if g.off == ReasonUnsupported {
+		why = errors.ErrUnsupported
+	}
+	return &Error{Op: "dial", Net: network, Addr: address, Reason: g.off, Err: why}
 }
 
 // tcpState reads the TCP state of the socket fd: the first byte of
