@@ -359,7 +359,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 	for {
 		switch phase(c.phase.Load()) {
 		case phaseOpen:
-			return c.write(b)
+			return c.writeOn(c.sock(), b)
 		case phaseFailed:
 			return 0, c.failure()
 		case phaseDeferred:
@@ -392,17 +392,16 @@ func (c *Conn) firstWrite(b []byte) (int, error) {
 	if c.plan() != nil {
 		return c.settle(b, dl)
 	}
-	return c.write(b)
+	return c.writeOn(c.sock(), b)
 }
 
-// write writes b on the socket. The write that sends a deferred SYN (the
-// first, or one racing it from another goroutine) may find the cookie
-// cached at dial time gone (flushed, evicted, or active TFO disabled
-// after a blackhole): the kernel then sends the SYN without data, takes
-// none of b and fails with EINPROGRESS. b is then written after the
-// handshake, as on any connection.
-func (c *Conn) write(b []byte) (int, error) {
-	tc := c.sock()
+// writeOn writes b on tc, the connection's socket. The write that sends
+// a deferred SYN (the first, or one racing it from another goroutine) may
+// find the cookie cached at dial time gone (flushed, evicted, or active
+// TFO disabled after a blackhole): the kernel then sends the SYN without
+// data, takes none of b and fails with EINPROGRESS. b is then written
+// after the handshake, as on any connection.
+func (c *Conn) writeOn(tc *net.TCPConn, b []byte) (int, error) {
 	n, err := c.writeRecordingSYN(tc, b)
 	if n == 0 && len(b) > 0 && synLeftWithoutData(err) {
 		c.mu.Lock()
