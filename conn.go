@@ -267,10 +267,7 @@ func (c *Conn) setPathLocked(p pathState) {
 	c.pathProbe, c.cookieReqLost = p.probe, p.cookieReqLost
 	if p.skipped || c.ext.Load() != nil {
 		x := c.extLocked()
-		x.pathUntil, x.pathCause = 0, ReasonNone
-		if p.skipped {
-			x.pathUntil, x.pathCause = p.until, p.cause
-		}
+		x.pathUntil, x.pathCause = p.until, p.cause // zero unless skipped
 	}
 }
 
@@ -278,9 +275,9 @@ func (c *Conn) setPathLocked(p pathState) {
 func (c *Conn) sock() *net.TCPConn { return c.tc.Load() }
 
 // startHandshake moves a deferred connection to the started phase, once;
-// it reports whether this call did it. withData: the caller's Write sends
-// the SYN (and other Writes may follow it at once, unless the dial must
-// settle).
+// it reports whether this call did it. startData: the caller's Write
+// sends the SYN (and other Writes may follow it at once, unless the dial
+// must settle).
 func (c *Conn) startHandshake(how startKind) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
