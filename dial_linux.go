@@ -234,15 +234,11 @@ func (g *dialing) control(ctx context.Context, network, address string, rc sysca
 
 // tcpState reads the TCP state of the socket fd: the first byte of
 // struct tcp_info (tcpi_state), which the kernel copies alone when asked
-// for one byte, so nothing is allocated.
+// for one byte.
 func tcpState(fd int) (uint8, error) {
 	var state uint8
-	l := uint32(unsafe.Sizeof(state))
-	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, unix.TCP_INFO, uintptr(unsafe.Pointer(&state)), uintptr(unsafe.Pointer(&l)), 0)
-	if errno != 0 {
-		return 0, os.NewSyscallError("getsockopt TCP_INFO", errno)
-	}
-	return state, nil
+	err := getTCPInfo(uintptr(fd), unsafe.Pointer(&state), uint32(unsafe.Sizeof(state)))
+	return state, err
 }
 
 // trigger starts a deferred handshake without data: a zero-length send on

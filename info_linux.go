@@ -87,8 +87,12 @@ var isBigEndian = func() bool {
 // a connection's hot paths (the first write, accept) would be most of
 // what the library allocates per connection.
 func readTCPInfo(fd uintptr, ti *unix.TCPInfo) error {
-	l := uint32(unsafe.Sizeof(*ti))
-	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO, uintptr(unsafe.Pointer(ti)), uintptr(unsafe.Pointer(&l)), 0)
+	return getTCPInfo(fd, unsafe.Pointer(ti), uint32(unsafe.Sizeof(*ti)))
+}
+
+// getTCPInfo reads the first l bytes of TCP_INFO of the socket fd into p.
+func getTCPInfo(fd uintptr, p unsafe.Pointer, l uint32) error {
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO, uintptr(p), uintptr(unsafe.Pointer(&l)), 0)
 	if errno != 0 {
 		return os.NewSyscallError("getsockopt TCP_INFO", errno)
 	}
