@@ -476,29 +476,22 @@ var errWaitOver = errors.New("wait over")
 // (op "read") passes, or until passes (errWaitOver; zero: never).
 func (c *Conn) await(op string, ev event, until time.Time) error {
 	for {
+		now := time.Now()
 		c.mu.Lock()
-		fired, dl := c.happenedLocked(ev), time.Time{}
-		var fire, changed <-chan struct{}
-		if !fired {
-			fire = c.eventLocked(ev)
-			if op == "read" {
-				dl, changed = c.readDeadlineLocked(), c.eventLocked(evReadDeadline)
-			}
+		var dl time.Time
+		if op == "read" {
+			dl = c.readDeadlineLocked()
+		}
+		if over, err := c.awaitOverLocked(op, ev, dl, until, now); over {
+			c.mu.Unlock()
+			return err
+		}
+		fire, closed := c.eventLocked(ev), c.eventLocked(evClosed)
+		var changed <-chan struct{}
+		if op == "read" {
+			changed = c.eventLocked(evReadDeadline)
 		}
 		c.mu.Unlock()
-		if fired {
-			return nil
-		}
-		if c.isClosed() {
-			return c.opError(op, net.ErrClosed)
-		}
-		now := time.Now()
-		if !dl.IsZero() && !now.Before(dl) {
-			return c.opError(op, os.ErrDeadlineExceeded)
-		}
-		if !until.IsZero() && !now.Before(until) {
-			return errWaitOver
-		}
 		wake := until
 		if !dl.IsZero() && (wake.IsZero() || dl.Before(wake)) {
 			wake = dl
@@ -509,9 +502,6 @@ func (c *Conn) await(op string, ev event, until time.Time) error {
 			t = time.NewTimer(wake.Sub(now))
 			timeout = t.C
 		}
-		c.mu.Lock()
-		closed := c.eventLocked(evClosed)
-		c.mu.Unlock()
 		if testHookWait != nil {
 			testHookWait(op)
 		}
@@ -525,6 +515,23 @@ func (c *Conn) await(op string, ev event, until time.Time) error {
 			t.Stop()
 		}
 	}
+}
+
+// awaitOverLocked reports whether await's wait is over at now, and how:
+// nil when ev happened, else await's error (dl is the read deadline for
+// op "read"). c.mu is held.
+func (c *Conn) awaitOverLocked(op string, ev event, dl, until, now time.Time) (bool, error) {
+	switch {
+	case c.happenedLocked(ev):
+		return true, nil
+	case c.closed:
+		return true, c.opError(op, net.ErrClosed)
+	case !dl.IsZero() && !now.Before(dl):
+		return true, c.opError(op, os.ErrDeadlineExceeded)
+	case !until.IsZero() && !now.Before(until):
+		return true, errWaitOver
+	}
+	return false, nil
 }
 
 func (c *Conn) isClosed() bool {
