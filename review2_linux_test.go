@@ -228,13 +228,7 @@ func TestReview2KernelOffBeatsPathMemory(t *testing.T) {
 	if inf := exchange(t, h, &d, "tcp4", addr, "y"); inf.Reason != fastopen.ReasonKernelOff {
 		t.Errorf("client bit off, path avoided: reason %q, want kernel_off", inf.Reason.Code())
 	}
-	err := h.Run(func() error {
-		c, err := (&fastopen.Dialer{PathMemory: mem, Require: true}).DialContext(context.Background(), "tcp4", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
+	err := dialErr(h, &fastopen.Dialer{PathMemory: mem, Require: true}, addr)
 	var fe *fastopen.Error
 	if !errors.As(err, &fe) || fe.Reason != fastopen.ReasonKernelOff {
 		t.Errorf("Require, client bit off, path avoided: %v, want reason kernel_off", err)
