@@ -267,10 +267,7 @@ func (c *Conn) setPathLocked(p pathState) {
 	c.pathProbe, c.cookieReqLost = p.probe, p.cookieReqLost
 	if p.skipped || c.ext.Load() != nil {
 		x := c.extLocked()
-		x.pathUntil, x.pathCause = 0, ReasonNone
-		if p.skipped {
-			x.pathUntil, x.pathCause = p.until, p.cause
-		}
+		x.pathUntil, x.pathCause = p.until, p.cause // zero unless skipped
 	}
 }
 
@@ -278,9 +275,9 @@ func (c *Conn) setPathLocked(p pathState) {
 func (c *Conn) sock() *net.TCPConn { return c.tc.Load() }
 
 // startHandshake moves a deferred connection to the started phase, once;
-// it reports whether this call did it. withData: the caller's Write sends
-// the SYN (and other Writes may follow it at once, unless the dial must
-// settle).
+// it reports whether this call did it. startData: the caller's Write
+// sends the SYN (and other Writes may follow it at once, unless the dial
+// must settle).
 func (c *Conn) startHandshake(how startKind) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -359,7 +356,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 	for {
 		switch phase(c.phase.Load()) {
 		case phaseOpen:
-			return c.write(b)
+			return c.writeOn(c.sock(), b)
 		case phaseFailed:
 			return 0, c.failure()
 		case phaseDeferred:
@@ -392,17 +389,16 @@ func (c *Conn) firstWrite(b []byte) (int, error) {
 	if c.plan() != nil {
 		return c.settle(b, dl)
 	}
-	return c.write(b)
+	return c.writeOn(c.sock(), b)
 }
 
-// write writes b on the socket. The write that sends a deferred SYN (the
-// first, or one racing it from another goroutine) may find the cookie
-// cached at dial time gone (flushed, evicted, or active TFO disabled
-// after a blackhole): the kernel then sends the SYN without data, takes
-// none of b and fails with EINPROGRESS. b is then written after the
-// handshake, as on any connection.
-func (c *Conn) write(b []byte) (int, error) {
-	tc := c.sock()
+// writeOn writes b on tc, the connection's socket. The write that sends
+// a deferred SYN (the first, or one racing it from another goroutine) may
+// find the cookie cached at dial time gone (flushed, evicted, or active
+// TFO disabled after a blackhole): the kernel then sends the SYN without
+// data, takes none of b and fails with EINPROGRESS. b is then written
+// after the handshake, as on any connection.
+func (c *Conn) writeOn(tc *net.TCPConn, b []byte) (int, error) {
 	n, err := c.writeRecordingSYN(tc, b)
 	if n == 0 && len(b) > 0 && synLeftWithoutData(err) {
 		c.mu.Lock()
@@ -480,29 +476,22 @@ var errWaitOver = errors.New("wait over")
 // (op "read") passes, or until passes (errWaitOver; zero: never).
 func (c *Conn) await(op string, ev event, until time.Time) error {
 	for {
+		now := time.Now()
 		c.mu.Lock()
-		fired, dl := c.happenedLocked(ev), time.Time{}
-		var fire, changed <-chan struct{}
-		if !fired {
-			fire = c.eventLocked(ev)
-			if op == "read" {
-				dl, changed = c.readDeadlineLocked(), c.eventLocked(evReadDeadline)
-			}
+		var dl time.Time
+		if op == "read" {
+			dl = c.readDeadlineLocked()
+		}
+		if over, err := c.awaitOverLocked(op, ev, dl, until, now); over {
+			c.mu.Unlock()
+			return err
+		}
+		fire, closed := c.eventLocked(ev), c.eventLocked(evClosed)
+		var changed <-chan struct{}
+		if op == "read" {
+			changed = c.eventLocked(evReadDeadline)
 		}
 		c.mu.Unlock()
-		if fired {
-			return nil
-		}
-		if c.isClosed() {
-			return c.opError(op, net.ErrClosed)
-		}
-		now := time.Now()
-		if !dl.IsZero() && !now.Before(dl) {
-			return c.opError(op, os.ErrDeadlineExceeded)
-		}
-		if !until.IsZero() && !now.Before(until) {
-			return errWaitOver
-		}
 		wake := until
 		if !dl.IsZero() && (wake.IsZero() || dl.Before(wake)) {
 			wake = dl
@@ -513,9 +502,6 @@ func (c *Conn) await(op string, ev event, until time.Time) error {
 			t = time.NewTimer(wake.Sub(now))
 			timeout = t.C
 		}
-		c.mu.Lock()
-		closed := c.eventLocked(evClosed)
-		c.mu.Unlock()
 		if testHookWait != nil {
 			testHookWait(op)
 		}
@@ -529,6 +515,23 @@ func (c *Conn) await(op string, ev event, until time.Time) error {
 			t.Stop()
 		}
 	}
+}
+
+// awaitOverLocked reports whether await's wait is over at now, and how:
+// nil when ev happened, else await's error (dl is the read deadline for
+// op "read"). c.mu is held.
+func (c *Conn) awaitOverLocked(op string, ev event, dl, until, now time.Time) (bool, error) {
+	switch {
+	case c.happenedLocked(ev):
+		return true, nil
+	case c.closed:
+		return true, c.opError(op, net.ErrClosed)
+	case !dl.IsZero() && !now.Before(dl):
+		return true, c.opError(op, os.ErrDeadlineExceeded)
+	case !until.IsZero() && !now.Before(until):
+		return true, errWaitOver
+	}
+	return false, nil
 }
 
 func (c *Conn) isClosed() bool {

@@ -220,17 +220,7 @@ func silentLabFaults(t *testing.T, faults []lab.Rule, warm ...netip.AddrPort) (l
 	}
 	run(l.Server, "addr", "add", silent.String()+"/32", "dev", lab.TunName)
 	run(l.Client, "route", "add", silent.String()+"/32", "dev", lab.TunName)
-	var mu sync.Mutex
-	got := map[string]int{}
-	ln := labtest.Listen(t, l.Server, nil, "tcp", ":8000")
-	labtest.Serve(ln, func(c net.Conn) {
-		buf := make([]byte, 64)
-		n, _ := c.Read(buf)
-		mu.Lock()
-		got[string(buf[:n])]++
-		mu.Unlock()
-		c.Write(buf[:n])
-	})
+	reads := countingEcho(labtest.Listen(t, l.Server, nil, "tcp", ":8000"))
 	var d fastopen.Dialer
 	for _, ap := range append([]netip.AddrPort{netip.AddrPortFrom(silent, 8000)}, warm...) {
 		c := labtest.Dial(t, l.Client, &d, "tcp", ap.String())
@@ -243,7 +233,24 @@ func silentLabFaults(t *testing.T, faults []lab.Rule, warm ...netip.AddrPort) (l
 			t.Fatal(err)
 		}
 	}
-	return l, silent, func(req string) int {
+	return l, silent, reads
+}
+
+// countingEcho serves ln: it echoes each connection's first read (up to
+// 64 bytes) and counts the requests it read. The func it returns tells
+// how many times req was read.
+func countingEcho(ln net.Listener) func(req string) int {
+	var mu sync.Mutex
+	got := map[string]int{}
+	labtest.Serve(ln, func(c net.Conn) {
+		buf := make([]byte, 64)
+		n, _ := c.Read(buf)
+		mu.Lock()
+		got[string(buf[:n])]++
+		mu.Unlock()
+		c.Write(buf[:n])
+	})
+	return func(req string) int {
 		mu.Lock()
 		defer mu.Unlock()
 		return got[req]

@@ -209,10 +209,6 @@ func (g *dialing) control(ctx context.Context, network, address string, rc sysca
 	switch {
 	case serr == nil && want == 0:
 		g.off = ReasonPathMemory
-		if g.d.Require {
-			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonPathMemory, Err: ErrNotUsed}
-		}
-		return nil
 	case serr == nil:
 		g.off = ReasonNone
 		return nil
@@ -220,32 +216,29 @@ func (g *dialing) control(ctx context.Context, network, address string, rc sysca
 		// The kernel refuses TCP_FASTOPEN_CONNECT when
 		// net.ipv4.tcp_fastopen lacks the client bit (do_tcp_setsockopt).
 		g.off = ReasonKernelOff
-		if g.d.Require {
-			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonKernelOff, Err: ErrNotUsed}
-		}
-		return nil
 	case errors.Is(serr, unix.ENOPROTOOPT):
 		// Kernels before 4.11 have no TCP_FASTOPEN_CONNECT.
 		g.off = ReasonUnsupported
-		if g.d.Require {
-			return &Error{Op: "dial", Net: network, Addr: address, Reason: ReasonUnsupported, Err: errors.ErrUnsupported}
-		}
+	default:
+		return os.NewSyscallError("setsockopt TCP_FASTOPEN_CONNECT", serr)
+	}
+	if !g.d.Require {
 		return nil
 	}
-	return os.NewSyscallError("setsockopt TCP_FASTOPEN_CONNECT", serr)
+	why := ErrNotUsed
+	if g.off == ReasonUnsupported {
+		why = errors.ErrUnsupported
+	}
+	return &Error{Op: "dial", Net: network, Addr: address, Reason: g.off, Err: why}
 }
 
 // tcpState reads the TCP state of the socket fd: the first byte of
 // struct tcp_info (tcpi_state), which the kernel copies alone when asked
-// for one byte, so nothing is allocated.
+// for one byte.
 func tcpState(fd int) (uint8, error) {
 	var state uint8
-	l := uint32(unsafe.Sizeof(state))
-	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, unix.TCP_INFO, uintptr(unsafe.Pointer(&state)), uintptr(unsafe.Pointer(&l)), 0)
-	if errno != 0 {
-		return 0, os.NewSyscallError("getsockopt TCP_INFO", errno)
-	}
-	return state, nil
+	err := getTCPInfo(uintptr(fd), unsafe.Pointer(&state), uint32(unsafe.Sizeof(state)))
+	return state, err
 }
 
 // trigger starts a deferred handshake without data: a zero-length send on
@@ -319,11 +312,11 @@ func handshakeOver(tc *net.TCPConn) (bool, error) {
 // (it is out of SYN_SENT and SYN_RECV) and if so how: nil, or the error
 // that ended it.
 func handshakeState(fd uintptr) (bool, error) {
-	var ti unix.TCPInfo
-	if err := readTCPInfo(fd, &ti); err != nil {
-		return true, os.NewSyscallError("getsockopt TCP_INFO", err)
+	state, err := tcpState(int(fd))
+	if err != nil {
+		return true, err
 	}
-	if ti.State == unix.BPF_TCP_SYN_SENT || ti.State == unix.BPF_TCP_SYN_RECV {
+	if state == unix.BPF_TCP_SYN_SENT || state == unix.BPF_TCP_SYN_RECV {
 		return false, nil
 	}
 	soerr, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
@@ -332,7 +325,7 @@ func handshakeState(fd uintptr) (bool, error) {
 		return true, os.NewSyscallError("getsockopt SO_ERROR", err)
 	case soerr != 0:
 		return true, syscall.Errno(soerr)
-	case ti.State == unix.BPF_TCP_CLOSE:
+	case state == unix.BPF_TCP_CLOSE:
 		return true, unix.ECONNRESET
 	}
 	return true, nil

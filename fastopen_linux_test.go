@@ -77,6 +77,18 @@ func exchange(t *testing.T, h *lab.Host, d *fastopen.Dialer, network, addr, msg 
 	return inf
 }
 
+// dialErr dials addr (tcp4) inside h with d and returns the dial's error,
+// closing the connection it may have made.
+func dialErr(h *lab.Host, d *fastopen.Dialer, addr string) error {
+	return h.Run(func() error {
+		c, err := d.DialContext(context.Background(), "tcp4", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+}
+
 func recv(t *testing.T, ch <-chan fastopen.Info) fastopen.Info {
 	t.Helper()
 	select {
@@ -386,13 +398,7 @@ func TestBlackholePause(t *testing.T) {
 	if inf.SYNData || inf.Reason != fastopen.ReasonUnknown {
 		t.Fatalf("while paused: info %+v, want reason unknown (not no_cookie: a cookie is cached and none was asked for)", inf)
 	}
-	err := l.Client.Run(func() error {
-		c, err := (&fastopen.Dialer{Require: true}).DialContext(context.Background(), "tcp4", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
+	err := dialErr(l.Client, &fastopen.Dialer{Require: true}, addr)
 	var fe *fastopen.Error
 	if !errors.As(err, &fe) || fe.Reason != fastopen.ReasonUnknown {
 		t.Fatalf("Require while paused: err = %v, want ErrNotUsed with reason unknown", err)

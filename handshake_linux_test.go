@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net/netip"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/fastopen/fastopen"
 	"github.com/fastopen/fastopen/internal/labtest"
-	"github.com/fastopen/fastopen/lab"
 )
 
 // TestHandshakeLeavesWriteDeadline: Handshake waits without borrowing
@@ -20,13 +18,9 @@ import (
 // a shorter ctx (100 ms) gives up; and a Handshake's wait is not cut
 // short by a write deadline that has passed.
 func TestHandshakeLeavesWriteDeadline(t *testing.T) {
-	const blackPort = 9
-	l := labtest.Lab(t, lab.Config{RTT: 10 * time.Millisecond, Faults: []lab.Rule{lab.DropPort(blackPort)}})
-	ip := l.ServerAddr(false)
-	addr, _ := echoServer(t, l.Server, &fastopen.ListenConfig{}, "tcp4", netip.AddrPortFrom(ip, 8000).String())
+	l, dead := deadLab(t)
 	var d fastopen.Dialer
-	exchange(t, l.Client, &d, "tcp4", addr, "cookie please")
-	c := labtest.Dial(t, l.Client, &d, "tcp4", netip.AddrPortFrom(ip, blackPort).String())
+	c := labtest.Dial(t, l.Client, &d, "tcp4", dead)
 	if _, err := c.Write([]byte("into the void")); err != nil {
 		t.Fatal(err)
 	}

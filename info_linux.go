@@ -84,33 +84,33 @@ var isBigEndian = func() bool {
 
 // readTCPInfo reads TCP_INFO of the socket fd into ti without allocating:
 // x/sys's GetsockoptTCPInfo returns a new struct on every call, which on
-// a connection's hot paths (the first write, the handshake wait) would be
-// most of what the library allocates per connection.
+// a connection's hot paths (the first write, accept) would be most of
+// what the library allocates per connection.
 func readTCPInfo(fd uintptr, ti *unix.TCPInfo) error {
-	l := uint32(unsafe.Sizeof(*ti))
-	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO, uintptr(unsafe.Pointer(ti)), uintptr(unsafe.Pointer(&l)), 0)
+	return getTCPInfo(fd, unsafe.Pointer(ti), uint32(unsafe.Sizeof(*ti)))
+}
+
+// getTCPInfo reads the first l bytes of TCP_INFO of the socket fd into p.
+func getTCPInfo(fd uintptr, p unsafe.Pointer, l uint32) error {
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO, uintptr(p), uintptr(unsafe.Pointer(&l)), 0)
 	if errno != 0 {
-		return errno
+		return os.NewSyscallError("getsockopt TCP_INFO", errno)
 	}
 	return nil
 }
 
-func tcpInfo(sc syscall.Conn) (*unix.TCPInfo, uint8, error) {
-	rc, err := sc.SyscallConn()
+// tcpInfo reads TCP_INFO of tc and its tcpi_fastopen_client_fail,
+// allocating nothing (readTCPInfo): it runs at every accept.
+func tcpInfo(tc *net.TCPConn) (unix.TCPInfo, uint8, error) {
+	var ti unix.TCPInfo
+	rc, err := tc.SyscallConn()
 	if err != nil {
-		return nil, 0, err
+		return ti, 0, err
 	}
-	var ti *unix.TCPInfo
-	var gerr error
-	if err := rc.Control(func(fd uintptr) {
-		ti, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-	}); err != nil {
-		return nil, 0, err
+	if cerr := rc.Control(func(fd uintptr) { err = readTCPInfo(fd, &ti) }); cerr != nil {
+		return ti, 0, cerr
 	}
-	if gerr != nil {
-		return nil, 0, os.NewSyscallError("getsockopt TCP_INFO", gerr)
-	}
-	return ti, clientFail(ti), nil
+	return ti, clientFail(&ti), err
 }
 
 var stateNames = map[uint8]string{
@@ -298,7 +298,7 @@ func (c *Conn) info() (Info, error) {
 	if err != nil {
 		return inf, err
 	}
-	fillKernel(&inf, ti)
+	fillKernel(&inf, &ti)
 	switch {
 	case inf.SYNData && recorded && inSYN < firstLen:
 		inf.Reason = ReasonTooBigForSYN
@@ -338,7 +338,7 @@ func (s *ServerConn) info() (Info, error) {
 	if err != nil {
 		return inf, err
 	}
-	fillKernel(&inf, ti)
+	fillKernel(&inf, &ti)
 	switch {
 	case inf.SYNData:
 	case s.l.why == ReasonDisabled, s.l.why == ReasonKernelOff, s.l.why == ReasonUnsupported:
@@ -381,13 +381,20 @@ func synBytesAtAccept(tc *net.TCPConn) int {
 
 func infoOfSyscallConn(sc syscall.Conn) (Info, error) {
 	var inf Info
-	ti, fail, err := tcpInfo(sc)
+	rc, err := sc.SyscallConn()
 	if err != nil {
 		return inf, err
 	}
-	fillKernel(&inf, ti)
+	var ti unix.TCPInfo
+	if cerr := rc.Control(func(fd uintptr) { err = readTCPInfo(fd, &ti) }); cerr != nil {
+		return inf, cerr
+	}
+	if err != nil {
+		return inf, err
+	}
+	fillKernel(&inf, &ti)
 	if !inf.SYNData {
-		inf.Reason = kernelReason(fail)
+		inf.Reason = kernelReason(clientFail(&ti))
 	}
 	return inf, nil
 }

@@ -207,6 +207,12 @@ func listenError(network, address string, err error) error {
 	return &net.OpError{Op: "listen", Net: network, Addr: addrOf(network, address), Err: err}
 }
 
+// refuseListen is Require's error for a listen on which TFO cannot be
+// enabled (why, err: see Error).
+func refuseListen(network, address string, why Reason, err error) error {
+	return listenError(network, address, &Error{Op: "listen", Net: network, Addr: address, Reason: why, Err: err})
+}
+
 // addrOf returns address as a net.Addr: a *net.TCPAddr for an IP literal
 // with a port, otherwise the text as given.
 func addrOf(network, address string) net.Addr {

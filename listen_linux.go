@@ -40,11 +40,11 @@ func (lc *ListenConfig) listen(ctx context.Context, network, address string) (*L
 		mode, err := fastOpenMode()
 		switch {
 		case err != nil && lc.Require:
-			return nil, listenError(network, address, &Error{Op: "listen", Net: network, Addr: address, Reason: ReasonUnknown, Err: fmt.Errorf("%w: %w", ErrNotUsed, err)})
+			return nil, refuseListen(network, address, ReasonUnknown, fmt.Errorf("%w: %w", ErrNotUsed, err))
 		case err != nil:
 			l.why = ReasonUnknown // set the option anyway; whether it acts is unknown
 		case !mode.Server() && lc.Require:
-			return nil, listenError(network, address, &Error{Op: "listen", Net: network, Addr: address, Reason: ReasonKernelOff, Err: ErrNotUsed})
+			return nil, refuseListen(network, address, ReasonKernelOff, ErrNotUsed)
 		case !mode.Server():
 			l.why = ReasonKernelOff
 		default:
@@ -101,7 +101,7 @@ func (lc *ListenConfig) listen(ctx context.Context, network, address string) (*L
 		l.why = ReasonUnsupported
 		if lc.Require {
 			tl.Close()
-			return nil, listenError(network, address, &Error{Op: "listen", Net: network, Addr: address, Reason: ReasonUnsupported, Err: errors.ErrUnsupported})
+			return nil, refuseListen(network, address, ReasonUnsupported, errors.ErrUnsupported)
 		}
 	}
 	return l, nil

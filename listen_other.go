@@ -15,7 +15,7 @@ func (lc *ListenConfig) listen(ctx context.Context, network, address string) (*L
 		return nil, listenError(network, address, err)
 	}
 	if lc.Require && !lc.Disable {
-		return nil, listenError(network, address, &Error{Op: "listen", Net: network, Addr: address, Reason: ReasonUnsupported, Err: errors.ErrUnsupported})
+		return nil, refuseListen(network, address, ReasonUnsupported, errors.ErrUnsupported)
 	}
 	nlc := lc.ListenConfig
 	if !multipathAsked(&nlc) {

@@ -95,6 +95,15 @@ func readTCPSummary(fd uintptr) tcpSummary {
 	return sum
 }
 
+// tcpSummaryOf is readTCPSummary of tc's socket; not ok when it cannot
+// be queried.
+func tcpSummaryOf(tc *net.TCPConn) (sum tcpSummary) {
+	if rc, err := tc.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { sum = readTCPSummary(fd) })
+	}
+	return sum
+}
+
 // observePath tells the path memory what the connection showed, once its
 // handshake is over; closing says the connection is being closed, which
 // ends a probe whose handshake never finished. It allocates nothing.
@@ -115,12 +124,8 @@ func (c *Conn) observePath(closing bool) {
 		c.path.Store(nil)
 		return
 	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return
-	}
-	var ti tcpSummary
-	if err := rc.Control(func(fd uintptr) { ti = readTCPSummary(fd) }); err != nil || !ti.ok {
+	ti := tcpSummaryOf(tc)
+	if !ti.ok {
 		return
 	}
 	if ti.state == unix.BPF_TCP_SYN_SENT || ti.state == unix.BPF_TCP_SYN_RECV {
@@ -175,10 +180,7 @@ func (c *Conn) observeAbandoned(tc *net.TCPConn, timedOut bool) {
 	c.path.Store(nil)
 	o := outcomeNone
 	if timedOut && c.deferred && c.start == startData {
-		var ti tcpSummary
-		if rc, err := tc.SyscallConn(); err == nil {
-			rc.Control(func(fd uintptr) { ti = readTCPSummary(fd) })
-		}
+		ti := tcpSummaryOf(tc)
 		if _, _, inSYN := c.syn.getLocked(); ti.ok && ti.state == unix.BPF_TCP_SYN_SENT && inSYN > 0 && ti.totalRetrans == 0 {
 			o = outcomeSYNDataLost
 		}

@@ -1,7 +1,6 @@
 package fastopen_test
 
 import (
-	"context"
 	"errors"
 	"net/netip"
 	"strings"
@@ -54,13 +53,7 @@ func TestPathHeals(t *testing.T) {
 		t.Fatalf("within the backoff: %+v, want path_memory until %v after syn_retransmitted, TFO not requested", inf, e.AvoidUntil)
 	}
 	recv(t, infos)
-	err := l.Client.Run(func() error {
-		c, err := (&fastopen.Dialer{PathMemory: mem, Require: true}).DialContext(context.Background(), "tcp4", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
+	err := dialErr(l.Client, &fastopen.Dialer{PathMemory: mem, Require: true}, addr)
 	var fe *fastopen.Error
 	if !errors.Is(err, fastopen.ErrNotUsed) || !errors.As(err, &fe) || fe.Reason != fastopen.ReasonPathMemory {
 		t.Fatalf("Require within the backoff: %v, want ErrNotUsed with reason path_memory", err)
@@ -153,13 +146,7 @@ func TestPathMemoryUnsupportedKernel(t *testing.T) {
 	if inf := exchange(t, h, &d, "tcp4", addr, "avoided"); inf.Reason != fastopen.ReasonUnsupported || inf.SYNData || asked != 1 {
 		t.Errorf("avoided path, no TCP_FASTOPEN_CONNECT: %+v (asked %d), want unsupported, no SYN data, the kernel asked once", inf, asked)
 	}
-	err := h.Run(func() error {
-		c, err := (&fastopen.Dialer{PathMemory: mem, Require: true}).DialContext(context.Background(), "tcp4", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
+	err := dialErr(h, &fastopen.Dialer{PathMemory: mem, Require: true}, addr)
 	var fe *fastopen.Error
 	if !errors.As(err, &fe) || fe.Reason != fastopen.ReasonUnsupported || !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("Require, avoided path, no TCP_FASTOPEN_CONNECT: %v, want reason unsupported (errors.ErrUnsupported)", err)

@@ -15,6 +15,4 @@ func (c *Conn) observePath(closing bool) {}
 
 func (c *Conn) observeAbandoned(tc *net.TCPConn, timedOut bool) {}
 
-type tcpSummary struct{}
-
 func pathKernelAll() (map[netip.Addr]kernelView, error) { return nil, nil }

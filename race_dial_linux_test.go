@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,18 +22,8 @@ import (
 func TestRaceDropSYNData(t *testing.T) {
 	const rtt0 = 20 * time.Millisecond
 	l := labtest.Lab(t, lab.Config{RTT: rtt0, Faults: []lab.Rule{lab.DropSYNData()}})
-	var mu sync.Mutex
-	got := map[string]int{}
 	addr := netip.AddrPortFrom(l.ServerAddr(false), 8000).String()
-	ln := labtest.Listen(t, l.Server, nil, "tcp4", addr)
-	labtest.Serve(ln, func(c net.Conn) {
-		buf := make([]byte, 64)
-		n, _ := c.Read(buf)
-		mu.Lock()
-		got[string(buf[:n])]++
-		mu.Unlock()
-		c.Write(buf[:n])
-	})
+	reads := countingEcho(labtest.Listen(t, l.Server, nil, "tcp4", addr))
 	var warm fastopen.Dialer
 	cold := labtest.Dial(t, l.Client, &warm, "tcp4", addr)
 	echoOn(t, cold, "cookie please") // SYN without data: passes
@@ -93,10 +82,8 @@ func TestRaceDropSYNData(t *testing.T) {
 			if inf := clientInfo(t, c); inf.SYNData || inf.Reason != fastopen.ReasonSYNRetransmitted {
 				t.Errorf("info %+v, want no SYN data, reason syn_retransmitted", inf)
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if got[req] != 1 {
-				t.Fatalf("the server read the request %d times, want exactly once", got[req])
+			if n := reads(req); n != 1 {
+				t.Fatalf("the server read the request %d times, want exactly once", n)
 			}
 		})
 	}

@@ -183,12 +183,7 @@ func TestReview2CloseDuringRace(t *testing.T) {
 		_, err := c.Write([]byte("never delivered"))
 		errc <- err
 	}()
-	for end := time.Now().Add(bound); l.Stats().Rules[0].Hits < 2; {
-		if time.Now().After(end) {
-			t.Fatalf("the rule dropped %d SYNs, want 2 (the SYN with data, then the racing plain SYN)", l.Stats().Rules[0].Hits)
-		}
-		time.Sleep(time.Millisecond) // polling the lab's counter, a condition
-	}
+	awaitHits(t, l, 2, "SYNs dropped: the SYN with data, then the racing plain SYN")
 	closed := time.Now()
 	c.Close()
 	select {
@@ -228,13 +223,7 @@ func TestReview2KernelOffBeatsPathMemory(t *testing.T) {
 	if inf := exchange(t, h, &d, "tcp4", addr, "y"); inf.Reason != fastopen.ReasonKernelOff {
 		t.Errorf("client bit off, path avoided: reason %q, want kernel_off", inf.Reason.Code())
 	}
-	err := h.Run(func() error {
-		c, err := (&fastopen.Dialer{PathMemory: mem, Require: true}).DialContext(context.Background(), "tcp4", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
+	err := dialErr(h, &fastopen.Dialer{PathMemory: mem, Require: true}, addr)
 	var fe *fastopen.Error
 	if !errors.As(err, &fe) || fe.Reason != fastopen.ReasonKernelOff {
 		t.Errorf("Require, client bit off, path avoided: %v, want reason kernel_off", err)
@@ -317,12 +306,7 @@ func TestReview2FallbackRetransmitNotCookieLoss(t *testing.T) {
 	}
 	// The IPv4 SYN with data and the IPv6 request were dropped: let the
 	// retransmission through.
-	for end := time.Now().Add(bound); l.Stats().Rules[0].Hits < 2; {
-		if time.Now().After(end) {
-			t.Fatalf("the rule dropped %d segments with data, want 2", l.Stats().Rules[0].Hits)
-		}
-		time.Sleep(time.Millisecond) // polling the lab's counter, a condition
-	}
+	awaitHits(t, l, 2, "segments with data dropped")
 	if err := l.SetFaultActive("drop-data", false); err != nil {
 		t.Fatal(err)
 	}
@@ -505,12 +489,7 @@ func TestReview2SetDeadlineDuringSettle(t *testing.T) {
 		_, err := c.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
 		errc <- err
 	}()
-	for end := time.Now().Add(bound); l.Stats().Rules[0].Hits < 1; {
-		if time.Now().After(end) {
-			t.Fatal("the SYN never left")
-		}
-		time.Sleep(time.Millisecond) // polling the lab's counter, a condition
-	}
+	awaitHits(t, l, 1, "the SYN left")
 	c.SetDeadline(time.Time{}) // no deadline for the caller's own I/O
 	select {
 	case err := <-errc:
@@ -521,5 +500,17 @@ func TestReview2SetDeadlineDuringSettle(t *testing.T) {
 	case <-time.After(timeout + 2*time.Second):
 		c.Close() // ends the Write
 		t.Fatalf("first Write still waiting %v after it started, though Timeout is %v: SetDeadline lifted the dial's bound", time.Since(start), timeout)
+	}
+}
+
+// awaitHits waits, up to bound, until the lab's first fault rule has
+// matched n packets (what they are), and fails the test if it has not.
+func awaitHits(t *testing.T, l *lab.Lab, n uint64, what string) {
+	t.Helper()
+	for end := time.Now().Add(bound); l.Stats().Rules[0].Hits < n; {
+		if time.Now().After(end) {
+			t.Fatalf("the rule matched %d packets, want %d (%s)", l.Stats().Rules[0].Hits, n, what)
+		}
+		time.Sleep(time.Millisecond) // polling the lab's counter, a condition
 	}
 }

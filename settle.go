@@ -476,15 +476,9 @@ func (c *Conn) writeAndAwait(tc *net.TCPConn, b []byte, from int) (int, error) {
 	} else if from < len(b) {
 		var err error
 		if from == 0 {
-			n, err = c.writeRecordingSYN(tc, b) // the first flight: Info learns what the SYN carried
+			n, err = c.writeOn(tc, b) // the first flight: Info learns what the SYN carried
 		} else {
-			n, err = tc.Write(b[from:])
-		}
-		if n == 0 && len(b) > from && synLeftWithoutData(err) {
-			c.mu.Lock()
-			c.start = startNoData
-			c.mu.Unlock()
-			n, err = tc.Write(b[from:])
+			n, err = tc.Write(b[from:]) // the SYN has left
 		}
 		if err != nil {
 			return n, err
