@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/fastopen/fastopen"
+	"github.com/fastopen/fastopen/bench"
 	"github.com/fastopen/fastopen/echo"
 	"github.com/fastopen/fastopen/internal/labtest"
 	"github.com/fastopen/fastopen/lab"
@@ -99,7 +100,7 @@ func runDaemon(t *testing.T, l *lab.Lab, addr netip.AddrPort, what, dir string, 
 // serveNginx runs nginx with `listen ADDR fastopen=16` (bench.NginxConfig).
 func serveNginx(t *testing.T, l *lab.Lab, addr netip.AddrPort) netip.AddrPort {
 	t.Helper()
-	labtest.StartNginx(t, l.Server, addr, 16)
+	labtest.StartNginx(t, l.Server, addr, func(dir string) string { return bench.NginxConfig(dir, addr, 16) })
 	return addr
 }
 

@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fastopen/fastopen/bench"
 	"github.com/fastopen/fastopen/internal/labtest"
 	"github.com/fastopen/fastopen/lab"
 )
@@ -304,7 +305,8 @@ func BenchmarkIdleConn(b *testing.B) {
 func BenchmarkHAProxyTFO(b *testing.B) {
 	const rtt = 50 * time.Millisecond
 	l := labtest.Lab(b, lab.Config{RTT: rtt})
-	labtest.StartNginx(b, l.Server, netip.MustParseAddrPort("127.0.0.1:8080"), 0)
+	nginxAddr := netip.MustParseAddrPort("127.0.0.1:8080")
+	labtest.StartNginx(b, l.Server, nginxAddr, func(dir string) string { return bench.NginxConfig(dir, nginxAddr, 0) })
 	far := netip.AddrPortFrom(l.ServerAddr(false), 9000).String()
 	startCmd(b, l.Server, far, fastopenBinary(b), "relay", "--listen", far, "--to", "127.0.0.1:8080", "--tfo", "listen", "--early", "forward")
 	farWait := netip.AddrPortFrom(l.ServerAddr(false), 9001).String()

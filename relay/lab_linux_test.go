@@ -52,7 +52,8 @@ func curlTime(t *testing.T, h *lab.Host, url string, tfo bool) time.Duration {
 func TestCurlThroughRelays(t *testing.T) {
 	const rtt = 40 * time.Millisecond
 	l := labtest.Lab(t, lab.Config{RTT: rtt})
-	labtest.StartNginx(t, l.Server, netip.MustParseAddrPort("0.0.0.0:8080"), 0) // without TFO: fastopen=0 accepts no SYN data
+	nginxAddr := netip.MustParseAddrPort("0.0.0.0:8080")
+	labtest.StartNginx(t, l.Server, nginxAddr, func(dir string) string { return bench.NginxConfig(dir, nginxAddr, 0) }) // without TFO: fastopen=0 accepts no SYN data
 	server := l.ServerAddr(false).String()
 	// Lower bounds are physics; upper bounds leave room for a busy
 	// machine (the first connection also starts threads in namespaces)

@@ -77,7 +77,8 @@ func TestServeTLS(t *testing.T) {
 // against nginx listening with fastopen: the second GET rides in the SYN.
 func TestGetNginx(t *testing.T) {
 	h := labtest.Host(t, "cli", 3)
-	labtest.StartNginx(t, h, netip.MustParseAddrPort("127.0.0.1:8080"), 16)
+	nginxAddr := netip.MustParseAddrPort("127.0.0.1:8080")
+	labtest.StartNginx(t, h, nginxAddr, func(dir string) string { return bench.NginxConfig(dir, nginxAddr, 16) })
 	recs := getRecords(t, h, "http://127.0.0.1:8080/", "--count", "3")
 	for i, r := range recs {
 		if r.Status != 200 || r.BodyBytes != int64(len(bench.NginxBody)) || r.SYNData != (i > 0) {

@@ -184,7 +184,8 @@ func TestCurl(t *testing.T) {
 // HTTP request rides in the SYN and nginx's reply is printed.
 func TestNginx(t *testing.T) {
 	h := labtest.Host(t, "cli", 3)
-	labtest.StartNginx(t, h, netip.MustParseAddrPort("127.0.0.1:8080"), 16)
+	nginxAddr := netip.MustParseAddrPort("127.0.0.1:8080")
+	labtest.StartNginx(t, h, nginxAddr, func(dir string) string { return bench.NginxConfig(dir, nginxAddr, 16) })
 	recs := sendRecords(t, h, "127.0.0.1:8080", "--count", "3", "--data", `GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`)
 	for i, r := range recs {
 		if !strings.HasPrefix(r.Reply, "HTTP/1.1 200 OK") || !strings.HasSuffix(r.Reply, bench.NginxBody) {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fastopen/fastopen/bench"
 	"github.com/fastopen/fastopen/lab"
 )
 
@@ -82,15 +81,17 @@ func StartDaemon(t testing.TB, h *lab.Host, addr, what string, logs []string, na
 	})
 }
 
-// StartNginx runs nginx with bench.NginxConfig (its TFO queue queue: 0
-// accepts no SYN data) in h on addr until the test ends, once it accepts
-// connections (on the loopback when addr's address is unspecified).
-func StartNginx(t testing.TB, h *lab.Host, addr netip.AddrPort, queue int) {
+// StartNginx runs nginx in h until the test ends, once it accepts
+// connections on addr (on the loopback when addr's address is
+// unspecified). config returns its nginx.conf for the prefix directory dir
+// (bench.NginxConfig, which this package cannot import: bench's tests
+// import it).
+func StartNginx(t testing.TB, h *lab.Host, addr netip.AddrPort, config func(dir string) string) {
 	t.Helper()
 	nginx := NeedCommand(t, "nginx")
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(bench.NginxConfig(dir, addr, queue)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(config(dir)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	wait := addr
