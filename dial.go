@@ -221,7 +221,7 @@ func tcpConn(nc net.Conn, network string) (*net.TCPConn, error) {
 	return tc, nil
 }
 
-func checkNetwork(op, network, address string) error {
+func checkNetwork(op, network string) error {
 	switch network {
 	case "tcp", "tcp4", "tcp6":
 		return nil

@@ -16,7 +16,7 @@ import (
 )
 
 func (d *Dialer) dial(ctx context.Context, network, address string, eager bool) (*Conn, error) {
-	if err := checkNetwork("dial", network, address); err != nil {
+	if err := checkNetwork("dial", network); err != nil {
 		return nil, err
 	}
 	if d.Require && d.Race && !d.Disable {

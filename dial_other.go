@@ -12,7 +12,7 @@ import (
 // On platforms other than Linux this package dials plain TCP and says so.
 
 func (d *Dialer) dial(ctx context.Context, network, address string, _ bool) (*Conn, error) {
-	if err := checkNetwork("dial", network, address); err != nil {
+	if err := checkNetwork("dial", network); err != nil {
 		return nil, err
 	}
 	if d.Require && !d.Disable {

@@ -25,7 +25,7 @@ var (
 var errMPTCPRefused = errors.New("fastopen: the kernel refuses TCP_FASTOPEN on MPTCP sockets (before Linux 6.2)")
 
 func (lc *ListenConfig) listen(ctx context.Context, network, address string) (*Listener, error) {
-	if err := checkNetwork("listen", network, address); err != nil {
+	if err := checkNetwork("listen", network); err != nil {
 		return nil, err
 	}
 	qlen, err := checkQueueLen(lc.QueueLen)

@@ -8,7 +8,7 @@ import (
 )
 
 func (lc *ListenConfig) listen(ctx context.Context, network, address string) (*Listener, error) {
-	if err := checkNetwork("listen", network, address); err != nil {
+	if err := checkNetwork("listen", network); err != nil {
 		return nil, err
 	}
 	if _, err := checkQueueLen(lc.QueueLen); err != nil {
